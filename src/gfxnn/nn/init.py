@@ -1,0 +1,155 @@
+"""Weight initialisers; each draws from an explicit `np.random.Generator`.
+
+Fan-in and fan-out follow PyTorch's convention for a weight of shape (out, in, *kernel):
+fan_in = in * prod(kernel), fan_out = out * prod(kernel). Each function fills the tensor's
+array in place (keeping its dtype) and returns the tensor, so `init.xavier_uniform(w, rng)`
+reads like PyTorch's `nn.init.xavier_uniform_(w)`.
+
+References: Glorot & Bengio 2010 (Xavier), He et al. 2015 (Kaiming,
+https://arxiv.org/abs/1502.01852), LeCun et al. 1998, Sitzmann et al. 2020 (SIREN,
+https://arxiv.org/abs/2006.09661).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gfxnn.tensor import Tensor
+
+GAINS = {
+    "linear": 1.0,
+    "identity": 1.0,
+    "none": 1.0,
+    "sigmoid": 1.0,
+    "tanh": 5.0 / 3.0,
+    "relu": math.sqrt(2.0),
+    "sine": 1.0,
+}
+
+
+def calculate_gain(nonlinearity: str, negative_slope: float = 0.01) -> float:
+    """PyTorch's recommended gain for an activation (leaky_relu: sqrt(2 / (1 + slope^2)))."""
+    if nonlinearity == "leaky_relu":
+        return math.sqrt(2.0 / (1.0 + negative_slope**2))
+    if nonlinearity not in GAINS:
+        allowed = sorted([*GAINS, "leaky_relu"])
+        raise ValueError(f"no gain is defined for {nonlinearity!r}; choose one of {allowed}")
+    return GAINS[nonlinearity]
+
+
+def fan_in_and_out(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(fan_in, fan_out) of a weight of shape (out, in, *kernel)."""
+    if len(shape) < 2:
+        raise ValueError(f"fan in and out need a weight with at least 2 dimensions, got {shape}")
+    receptive_field = math.prod(shape[2:])
+    return shape[1] * receptive_field, shape[0] * receptive_field
+
+
+def _check_rng(rng: np.random.Generator) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            f"rng must be a np.random.Generator (e.g. np.random.default_rng(0)), "
+            f"got {type(rng).__name__}"
+        )
+
+
+def uniform(tensor: Tensor, rng: np.random.Generator, low: float = 0.0, high: float = 1.0) -> Tensor:
+    """Fill with U(low, high)."""
+    _check_rng(rng)
+    if not low < high:
+        raise ValueError(f"uniform needs low < high, got low={low}, high={high}")
+    tensor.data[...] = rng.uniform(low, high, size=tensor.shape)
+    return tensor
+
+
+def normal(tensor: Tensor, rng: np.random.Generator, mean: float = 0.0, std: float = 1.0) -> Tensor:
+    """Fill with N(mean, std^2)."""
+    _check_rng(rng)
+    if not std >= 0:
+        raise ValueError(f"normal needs std >= 0, got {std}")
+    tensor.data[...] = rng.normal(mean, std, size=tensor.shape)
+    return tensor
+
+
+def zeros(tensor: Tensor) -> Tensor:
+    tensor.data[...] = 0
+    return tensor
+
+
+def xavier_uniform(tensor: Tensor, rng: np.random.Generator, gain: float = 1.0) -> Tensor:
+    """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot uniform)."""
+    fan_in, fan_out = fan_in_and_out(tensor.shape)
+    limit = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return uniform(tensor, rng, -limit, limit)
+
+
+def xavier_normal(tensor: Tensor, rng: np.random.Generator, gain: float = 1.0) -> Tensor:
+    """N(0, s^2) with s = gain * sqrt(2 / (fan_in + fan_out))."""
+    fan_in, fan_out = fan_in_and_out(tensor.shape)
+    return normal(tensor, rng, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def _fan(shape: tuple[int, ...], mode: str) -> int:
+    fan_in, fan_out = fan_in_and_out(shape)
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(f"mode must be 'fan_in' or 'fan_out', got {mode!r}")
+    return fan_in if mode == "fan_in" else fan_out
+
+
+def kaiming_uniform(
+    tensor: Tensor,
+    rng: np.random.Generator,
+    negative_slope: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+) -> Tensor:
+    """U(-b, b) with b = gain * sqrt(3 / fan) (He uniform; gain sqrt(2) for ReLU)."""
+    gain = calculate_gain(nonlinearity, negative_slope)
+    bound = gain * math.sqrt(3.0 / _fan(tensor.shape, mode))
+    return uniform(tensor, rng, -bound, bound)
+
+
+def kaiming_normal(
+    tensor: Tensor,
+    rng: np.random.Generator,
+    negative_slope: float = 0.0,
+    mode: str = "fan_in",
+    nonlinearity: str = "leaky_relu",
+) -> Tensor:
+    """N(0, s^2) with s = gain / sqrt(fan) (He normal)."""
+    gain = calculate_gain(nonlinearity, negative_slope)
+    return normal(tensor, rng, 0.0, gain / math.sqrt(_fan(tensor.shape, mode)))
+
+
+def lecun_uniform(tensor: Tensor, rng: np.random.Generator) -> Tensor:
+    """U(-b, b) with b = sqrt(3 / fan_in)."""
+    fan_in, _ = fan_in_and_out(tensor.shape)
+    bound = math.sqrt(3.0 / fan_in)
+    return uniform(tensor, rng, -bound, bound)
+
+
+def lecun_normal(tensor: Tensor, rng: np.random.Generator) -> Tensor:
+    """N(0, 1 / fan_in)."""
+    fan_in, _ = fan_in_and_out(tensor.shape)
+    return normal(tensor, rng, 0.0, math.sqrt(1.0 / fan_in))
+
+
+def siren_uniform(
+    tensor: Tensor, rng: np.random.Generator, omega_0: float = 30.0, is_first: bool = False
+) -> Tensor:
+    """SIREN: U(-1/fan_in, 1/fan_in) for the first layer, else U(-b, b), b = sqrt(6/fan_in)/omega_0."""
+    fan_in, _ = fan_in_and_out(tensor.shape)
+    bound = 1.0 / fan_in if is_first else math.sqrt(6.0 / fan_in) / omega_0
+    return uniform(tensor, rng, -bound, bound)
+
+
+def he_uniform(tensor: Tensor, rng: np.random.Generator) -> Tensor:
+    """He (Kaiming) uniform for ReLU: U(-b, b), b = sqrt(6 / fan_in)."""
+    return kaiming_uniform(tensor, rng, nonlinearity="relu")
+
+
+def he_normal(tensor: Tensor, rng: np.random.Generator) -> Tensor:
+    """He (Kaiming) normal for ReLU: N(0, 2 / fan_in)."""
+    return kaiming_normal(tensor, rng, nonlinearity="relu")

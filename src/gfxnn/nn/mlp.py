@@ -1,0 +1,77 @@
+"""`MLP`: the fully connected network of the seeds, with tiny-cuda-nn's parameter names."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from gfxnn.nn.activation import make_activation
+from gfxnn.nn.linear import Linear, as_generator, check_positive_int
+from gfxnn.nn.module import Module, ModuleList
+from gfxnn.tensor import Tensor
+
+
+class MLP(Module):
+    """Multilayer perceptron: Linear -> activation, repeated, then Linear -> output activation.
+
+    Args:
+        n_input_dims, n_output_dims: input and output widths.
+        n_neurons: width of every hidden layer, or a sequence of per-layer widths (then
+            `n_hidden_layers` is taken from its length).
+        n_hidden_layers: number of hidden layers (0 gives a single Linear layer).
+        activation, output_activation: names from `gfxnn.nn.activation.ACTIVATION_MODULES`
+            or Module instances.
+        bias: whether the Linear layers have biases.
+        rng: Generator or seed; layers draw their weights from it first to last.
+        init: weight initialiser name (Xavier uniform by default, as Dx12NN).
+
+    Linear layer i is `self.layers[i]`, so parameters are named "layers.0.weight", ...
+    Shapes: x (..., n_input_dims) -> y (..., n_output_dims).
+    """
+
+    def __init__(
+        self,
+        n_input_dims: int,
+        n_output_dims: int,
+        n_neurons: int | Sequence[int] = 64,
+        n_hidden_layers: int = 2,
+        activation: str | Module = "relu",
+        output_activation: str | Module = "none",
+        bias: bool = True,
+        *,
+        rng: np.random.Generator | int | None = None,
+        init: str = "xavier_uniform",
+        dtype: Any = np.float32,
+    ) -> None:
+        super().__init__()
+        self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
+        self.n_output_dims = check_positive_int("n_output_dims", n_output_dims)
+        if isinstance(n_neurons, int | np.integer):
+            if isinstance(n_hidden_layers, bool) or not isinstance(n_hidden_layers, int):
+                raise ValueError(f"n_hidden_layers must be an integer >= 0, got {n_hidden_layers!r}")
+            if n_hidden_layers < 0:
+                raise ValueError(f"n_hidden_layers must be >= 0, got {n_hidden_layers}")
+            widths = [check_positive_int("n_neurons", n_neurons)] * n_hidden_layers
+        else:
+            widths = [check_positive_int("n_neurons entry", w) for w in n_neurons]
+        self.hidden_widths = widths
+        self.activation = make_activation(activation)
+        self.output_activation = make_activation(output_activation)
+        generator = as_generator(rng)
+        sizes = [self.n_input_dims, *widths, self.n_output_dims]
+        self.layers = ModuleList(
+            Linear(n_in, n_out, bias, rng=generator, init=init, dtype=dtype)
+            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        *hidden, last = list(self.layers)
+        for layer in hidden:
+            x = self.activation(layer(x))
+        out: Tensor = self.output_activation(last(x))
+        return out
+
+    def extra_repr(self) -> str:
+        return f"{self.n_input_dims} -> {self.hidden_widths} -> {self.n_output_dims}"
