@@ -93,7 +93,5 @@ def make_activation(name: str | Module) -> Module:
         return name
     key = name.lower() if isinstance(name, str) else name
     if key not in ACTIVATION_MODULES:
-        raise ValueError(
-            f"unknown activation {name!r}; choose one of {sorted(ACTIVATION_MODULES)}"
-        )
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATION_MODULES)}")
     return ACTIVATION_MODULES[key]()

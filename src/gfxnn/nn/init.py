@@ -55,7 +55,9 @@ def _check_rng(rng: np.random.Generator) -> None:
         )
 
 
-def uniform(tensor: Tensor, rng: np.random.Generator, low: float = 0.0, high: float = 1.0) -> Tensor:
+def uniform(
+    tensor: Tensor, rng: np.random.Generator, low: float = 0.0, high: float = 1.0
+) -> Tensor:
     """Fill with U(low, high)."""
     _check_rng(rng)
     if not low < high:
@@ -139,7 +141,7 @@ def lecun_normal(tensor: Tensor, rng: np.random.Generator) -> Tensor:
 def siren_uniform(
     tensor: Tensor, rng: np.random.Generator, omega_0: float = 30.0, is_first: bool = False
 ) -> Tensor:
-    """SIREN: U(-1/fan_in, 1/fan_in) for the first layer, else U(-b, b), b = sqrt(6/fan_in)/omega_0."""
+    """SIREN: first layer U(-1/fan_in, 1/fan_in), others U(-b, b), b = sqrt(6/fan_in)/omega_0."""
     fan_in, _ = fan_in_and_out(tensor.shape)
     bound = 1.0 / fan_in if is_first else math.sqrt(6.0 / fan_in) / omega_0
     return uniform(tensor, rng, -bound, bound)

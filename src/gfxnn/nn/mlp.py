@@ -50,7 +50,9 @@ class MLP(Module):
         self.n_output_dims = check_positive_int("n_output_dims", n_output_dims)
         if isinstance(n_neurons, int | np.integer):
             if isinstance(n_hidden_layers, bool) or not isinstance(n_hidden_layers, int):
-                raise ValueError(f"n_hidden_layers must be an integer >= 0, got {n_hidden_layers!r}")
+                raise ValueError(
+                    f"n_hidden_layers must be an integer >= 0, got {n_hidden_layers!r}"
+                )
             if n_hidden_layers < 0:
                 raise ValueError(f"n_hidden_layers must be >= 0, got {n_hidden_layers}")
             widths = [check_positive_int("n_neurons", n_neurons)] * n_hidden_layers

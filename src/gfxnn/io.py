@@ -1,0 +1,268 @@
+"""Checkpoints and output files: safetensors + JSON, written atomically, loaded without pickle.
+
+A checkpoint is one safetensors file: the tensors (float weights) plus, in the safetensors
+header's string metadata, a JSON `config` (what rebuilds the model) and optional JSON
+`metadata` (what the run measured). safetensors is a plain format (an 8-byte header length, a
+JSON header, raw little-endian bytes), so loading runs no code. Before handing a file to the
+safetensors library we check the header ourselves, so that a truncated, corrupt or hostile
+file (a header length of terabytes, a dtype we do not know, offsets outside the file) gives one
+clear `CheckpointError` instead of a crash or a huge allocation.
+
+Every file we write goes through `atomic_write_bytes`: a temporary file in the same directory,
+flushed, then `os.replace`d over the target, so a crash never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import struct
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "load_checkpoint",
+    "read_checkpoint_metadata",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "gfxnn-checkpoint/1"
+"""Value of the "format" metadata key; files without it are not gfxnn checkpoints."""
+
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
+MAX_CHECKPOINT_BYTES = 4 * 1024**3
+
+# safetensors dtype names that NumPy can hold, with their item sizes.
+_DTYPES: dict[str, tuple[np.dtype, int]] = {
+    "F16": (np.dtype("<f2"), 2),
+    "F32": (np.dtype("<f4"), 4),
+    "F64": (np.dtype("<f8"), 8),
+    "I8": (np.dtype("i1"), 1),
+    "I16": (np.dtype("<i2"), 2),
+    "I32": (np.dtype("<i4"), 4),
+    "I64": (np.dtype("<i8"), 8),
+    "U8": (np.dtype("u1"), 1),
+    "U16": (np.dtype("<u2"), 2),
+    "U32": (np.dtype("<u4"), 4),
+    "U64": (np.dtype("<u8"), 8),
+    "BOOL": (np.dtype("bool"), 1),
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded (or saved); the message names the file and the cause."""
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` atomically: temp file in the same directory, fsync, os.replace."""
+    path = Path(path)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp_name)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write UTF-8 `text` to `path` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    """Write `obj` as indented JSON atomically; NaN/inf floats become null (JSON has none)."""
+    atomic_write_text(path, json.dumps(_json_safe(obj), indent=2, allow_nan=False) + "\n")
+
+
+def _json_safe(obj: Any) -> Any:
+    if isinstance(obj, float | np.floating):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, dict):
+        return {str(key): _json_safe(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(value) for value in obj]
+    return obj
+
+
+def save_checkpoint(
+    path: str | Path,
+    tensors: dict[str, np.ndarray],
+    config: dict,
+    metadata: dict | None = None,
+) -> None:
+    """Save tensors plus a JSON config (and optional JSON metadata) as one safetensors file.
+
+    Args:
+        path: target file (conventionally `*.safetensors`); replaced atomically.
+        tensors: name -> array; any NumPy numeric or bool dtype safetensors supports.
+        config: JSON-able dict that rebuilds the model (e.g. FitSettings.to_dict()).
+        metadata: optional JSON-able dict (metrics, provenance).
+
+    Raises:
+        CheckpointError: a tensor or the config cannot be stored.
+        OSError: the file cannot be written.
+    """
+    from safetensors.numpy import save
+
+    if not isinstance(config, dict):
+        raise CheckpointError(f"config must be a dict, got {type(config).__name__}")
+    arrays: dict[str, np.ndarray] = {}
+    for name, value in tensors.items():
+        if not isinstance(name, str) or not name or name == "__metadata__":
+            raise CheckpointError(f"invalid tensor name {name!r}")
+        array = np.asarray(value)
+        if _dtype_name(array.dtype) is None:
+            raise CheckpointError(f"tensor {name!r} has unsupported dtype {array.dtype}")
+        arrays[name] = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("<")))
+    header = {"format": CHECKPOINT_FORMAT}
+    try:
+        header["config"] = json.dumps(_json_safe(config), allow_nan=False)
+        header["metadata"] = json.dumps(_json_safe(metadata or {}), allow_nan=False)
+    except (TypeError, ValueError) as error:
+        raise CheckpointError(f"config/metadata is not JSON-serialisable: {error}") from None
+    atomic_write_bytes(path, save(arrays, metadata=header))
+
+
+def _dtype_name(dtype: np.dtype) -> str | None:
+    for name, (known, _) in _DTYPES.items():
+        if dtype.kind == known.kind and dtype.itemsize == known.itemsize:
+            return name
+    return None
+
+
+def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Load a checkpoint saved by `save_checkpoint`: (tensors, config).
+
+    Never unpickles and never executes anything from the file. Raises `CheckpointError` with a
+    one-line reason for a missing, truncated, corrupt, hostile or foreign file.
+    """
+    tensors, config, _ = _load(Path(path))
+    return tensors, config
+
+
+def read_checkpoint_metadata(path: str | Path) -> dict:
+    """The JSON metadata stored with a checkpoint (empty dict if none)."""
+    return _load(Path(path))[2]
+
+
+def _load(path: Path) -> tuple[dict[str, np.ndarray], dict, dict]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    data = _read_bytes(path)
+    header = _parse_header(path, data)
+    strings = header.get("__metadata__") or {}
+    if strings.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"{path} is a safetensors file but not a gfxnn checkpoint "
+            f"(metadata 'format' is {strings.get('format')!r}, expected {CHECKPOINT_FORMAT!r})"
+        )
+    config = _json_field(path, strings, "config")
+    metadata = _json_field(path, strings, "metadata")
+    try:
+        tensors = load(data)
+    except (SafetensorError, ValueError, TypeError, OverflowError) as error:
+        raise CheckpointError(f"{path} is corrupt: {error}") from None
+    return tensors, config, metadata
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise CheckpointError(f"{path} is a directory, not a checkpoint file")
+        if size > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(
+                f"{path} is {size} bytes; checkpoints are limited to {MAX_CHECKPOINT_BYTES} bytes"
+            )
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint not found: {path}") from None
+    except OSError as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror}") from None
+
+
+def _parse_header(path: Path, data: bytes) -> dict:
+    """Check the safetensors header: sane length, JSON object, known dtypes, in-bounds offsets."""
+    if len(data) < 8:
+        raise CheckpointError(f"{path} is not a checkpoint: only {len(data)} bytes (truncated?)")
+    (header_length,) = struct.unpack("<Q", data[:8])
+    if header_length > min(MAX_HEADER_BYTES, len(data) - 8):
+        raise CheckpointError(
+            f"{path} is truncated or not a safetensors file: header length {header_length} "
+            f"does not fit in a {len(data)}-byte file"
+        )
+    try:
+        header = json.loads(data[8 : 8 + header_length].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise CheckpointError(f"{path} is not a safetensors file: header is not JSON") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is corrupt: header is not a JSON object")
+    n_data = len(data) - 8 - header_length
+    for name, entry in header.items():
+        if name == "__metadata__":
+            if not isinstance(entry, dict) or not all(
+                isinstance(v, str) for v in entry.values()
+            ):
+                raise CheckpointError(f"{path} is corrupt: __metadata__ must map strings")
+            continue
+        _check_entry(path, name, entry, n_data)
+    return header
+
+
+def _check_entry(path: Path, name: str, entry: Any, n_data: int) -> None:
+    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
+        raise CheckpointError(f"{path} is corrupt: bad header entry for tensor {name!r}")
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if dtype not in _DTYPES:
+        raise CheckpointError(
+            f"{path}: tensor {name!r} has unsupported dtype {dtype!r}; "
+            f"allowed: {', '.join(_DTYPES)}"
+        )
+    valid_shape = isinstance(shape, list) and all(
+        isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**40 for n in shape
+    )
+    valid_offsets = (
+        isinstance(offsets, list)
+        and len(offsets) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in offsets)
+    )
+    if not valid_shape or not valid_offsets:
+        raise CheckpointError(f"{path} is corrupt: bad shape or offsets for tensor {name!r}")
+    begin, end = offsets
+    n_bytes = math.prod(shape) * _DTYPES[dtype][1]
+    if not 0 <= begin <= end <= n_data or end - begin != n_bytes:
+        raise CheckpointError(
+            f"{path} is truncated or corrupt: tensor {name!r} ({dtype} {shape}) needs "
+            f"{n_bytes} bytes at {begin}..{end}, the file holds {n_data} data bytes"
+        )
+
+
+def _json_field(path: Path, strings: dict, key: str) -> dict:
+    text = strings.get(key, "{}" if key == "metadata" else None)
+    if text is None:
+        raise CheckpointError(f"{path} is corrupt: it has no {key}")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        raise CheckpointError(f"{path} is corrupt: its {key} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path} is corrupt: its {key} is not a JSON object")
+    return value

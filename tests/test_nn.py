@@ -1,0 +1,161 @@
+"""Modules, layers, initialisers and a small network that really learns."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import gfxnn
+from gfxnn import functional as F
+from gfxnn import nn
+from gfxnn.nn import init
+
+
+def test_linear_layout_and_forward_match_pytorch():
+    torch = pytest.importorskip("torch")
+    layer = nn.Linear(4, 3, rng=np.random.default_rng(0), dtype="float64")
+    assert layer.weight.shape == (3, 4) and layer.bias is not None and layer.bias.shape == (3,)
+    reference = torch.nn.Linear(4, 3).double()
+    with torch.no_grad():
+        reference.weight.copy_(torch.tensor(layer.weight.data))
+        reference.bias.copy_(torch.tensor(layer.bias.data))
+    x = np.random.default_rng(1).standard_normal((5, 4))
+    np.testing.assert_allclose(
+        layer(x).data, reference(torch.tensor(x)).detach().numpy(), atol=1e-12
+    )
+
+
+def test_mlp_names_structure_and_per_layer_widths():
+    mlp = nn.MLP(2, 3, n_neurons=[8, 16, 4], activation="leaky_relu", rng=0)
+    names = [name for name, _ in mlp.named_parameters()]
+    assert names == [f"layers.{i}.{kind}" for i in range(4) for kind in ("weight", "bias")]
+    assert [layer.weight.shape for layer in mlp.layers] == [(8, 2), (16, 8), (4, 16), (3, 4)]
+    assert nn.MLP(2, 3, 64, 0).layers[0].weight.shape == (3, 2)
+
+
+def test_mlp_matches_a_torch_mlp_with_the_same_weights():
+    torch = pytest.importorskip("torch")
+    mlp = nn.MLP(
+        3, 2, 16, 2, activation="tanh", output_activation="sigmoid", rng=0, dtype="float64"
+    )
+    ref = torch.nn.Sequential(
+        torch.nn.Linear(3, 16),
+        torch.nn.Tanh(),
+        torch.nn.Linear(16, 16),
+        torch.nn.Tanh(),
+        torch.nn.Linear(16, 2),
+        torch.nn.Sigmoid(),
+    ).double()
+    ref.load_state_dict(
+        {
+            f"{2 * i}.{kind}": torch.tensor(mlp.state_dict()[f"layers.{i}.{kind}"])
+            for i in range(3)
+            for kind in ("weight", "bias")
+        }
+    )
+    x = np.random.default_rng(1).standard_normal((7, 3))
+    out = mlp(gfxnn.tensor(x))
+    expected = ref(torch.tensor(x))
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), atol=1e-12)
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_allclose(mlp.layers[0].weight.grad, ref[0].weight.grad.numpy(), atol=1e-12)
+
+
+def test_state_dict_round_trip_and_mismatch_errors():
+    a, b = nn.MLP(2, 1, 4, 1, rng=0), nn.MLP(2, 1, 4, 1, rng=1)
+    b.load_state_dict(a.state_dict())
+    for (_, p), (_, q) in zip(a.named_parameters(), b.named_parameters(), strict=True):
+        np.testing.assert_array_equal(p.data, q.data)
+    with pytest.raises(ValueError, match=r"missing \['layers.1.bias'\]"):
+        b.load_state_dict({k: v for k, v in a.state_dict().items() if k != "layers.1.bias"})
+    with pytest.raises(ValueError, match="has shape"):
+        nn.MLP(2, 1, 5, 1).load_state_dict(a.state_dict())
+
+
+def test_train_eval_zero_grad():
+    mlp = nn.MLP(2, 1, 4, 1, rng=0)
+    mlp.eval()
+    assert not any(m.training for m in mlp.modules())
+    mlp.train()
+    assert all(m.training for m in mlp.modules())
+    mlp(np.ones((1, 2))).sum().backward()
+    assert all(p.grad is not None for p in mlp.parameters())
+    mlp.zero_grad()
+    assert all(p.grad is None for p in mlp.parameters())
+
+
+def test_bad_arguments_are_clear():
+    with pytest.raises(ValueError, match="in_features must be a positive integer, got 0"):
+        nn.Linear(0, 3)
+    with pytest.raises(ValueError, match="unknown activation 'swish2'"):
+        nn.MLP(2, 1, activation="swish2")
+    with pytest.raises(ValueError, match=r"expects inputs of shape \(\.\.\., 4\), got \(2, 3\)"):
+        nn.Linear(4, 2)(np.ones((2, 3)))
+    with pytest.raises(TypeError, match="rng must be"):
+        nn.Linear(2, 2, rng="seed")
+    with pytest.raises(TypeError, match="np.random.Generator"):
+        init.xavier_uniform(nn.Parameter(np.zeros((2, 2))), rng=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "initializer, expected_std",
+    [
+        (init.xavier_uniform, math.sqrt(2 / (200 + 100))),
+        (init.xavier_normal, math.sqrt(2 / (200 + 100))),
+        (init.he_uniform, math.sqrt(2 / 200)),
+        (init.he_normal, math.sqrt(2 / 200)),
+        (init.lecun_uniform, math.sqrt(1 / 200)),
+        (init.lecun_normal, math.sqrt(1 / 200)),
+    ],
+)
+def test_initialisers_have_the_variance_of_their_formula(initializer, expected_std):
+    weight = nn.Parameter(np.zeros((100, 200)))
+    initializer(weight, np.random.default_rng(0))
+    assert weight.data.std() == pytest.approx(expected_std, rel=0.03)
+    assert abs(weight.data.mean()) < 0.01 * expected_std * 10
+
+
+def test_xavier_uniform_limit_and_same_seed_same_numbers():
+    a = nn.MLP(32, 3, 64, 2, rng=np.random.default_rng(7))
+    b = nn.MLP(32, 3, 64, 2, rng=np.random.default_rng(7))
+    limit = math.sqrt(6 / (32 + 64))
+    first = a.layers[0].weight.data
+    assert first.max() <= limit and first.min() >= -limit and first.max() > 0.9 * limit
+    np.testing.assert_array_equal(first, b.layers[0].weight.data)
+    assert all(np.all(layer.bias.data == 0) for layer in a.layers)
+
+
+def test_small_mlp_learns_xor_with_hand_written_sgd():
+    """2-4-1 network, tanh hidden, sigmoid output, full-batch gradient descent on MSE."""
+    x = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    y = np.array([[0], [1], [1], [0]], dtype=np.float32)
+
+    def train(seed):
+        mlp = nn.MLP(2, 1, 4, 1, activation="tanh", output_activation="sigmoid", rng=seed)
+        losses = []
+        for _ in range(2000):
+            loss = ((mlp(x) - y) ** 2).mean()
+            mlp.zero_grad()
+            loss.backward()
+            for p in mlp.parameters():
+                p.data -= 2.0 * p.grad
+            losses.append(loss.item())
+        return mlp, losses
+
+    mlp, losses = train(3)
+    assert losses[-1] < 0.01, losses[-1]
+    np.testing.assert_array_equal((mlp(x).data > 0.5).astype(np.float32), y)
+    _, again = train(3)
+    assert again == losses
+
+
+def test_sequential_and_activation_modules():
+    model = nn.Sequential(nn.Linear(2, 3, rng=0), nn.LeakyReLU(0.2), nn.Linear(3, 1, rng=1))
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    x = np.array([[1.0, -2.0]], dtype=np.float32)
+    manual = F.leaky_relu(model[0](x), 0.2)
+    np.testing.assert_allclose(model(x).data, model[2](manual).data)
+    assert "LeakyReLU(negative_slope=0.2)" in repr(model)
