@@ -218,9 +218,7 @@ def _parse_header(path: Path, data: bytes) -> dict:
     n_data = len(data) - 8 - header_length
     for name, entry in header.items():
         if name == "__metadata__":
-            if not isinstance(entry, dict) or not all(
-                isinstance(v, str) for v in entry.values()
-            ):
+            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
                 raise CheckpointError(f"{path} is corrupt: __metadata__ must map strings")
             continue
         _check_entry(path, name, entry, n_data)

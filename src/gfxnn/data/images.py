@@ -1,0 +1,243 @@
+"""Image files in and out: safe loading to float RGB, bundled test images, PNG writing.
+
+Every loaded image comes back as an `(H, W, 3)` float32 array in [0, 1], whatever the file held
+(grayscale, palette, RGBA, 16-bit). What the conversion did to the pixels (alpha composited,
+16-bit scaled, ...) is reported as human-readable notes, never silently.
+
+Loading is defensive: the pixel count is checked from the file header *before* any pixel data
+is decoded, so a small file that claims a huge image (a "decompression bomb") is refused cheaply.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "BUNDLED_IMAGES",
+    "DEFAULT_MAX_PIXELS",
+    "ImageError",
+    "LoadedImage",
+    "bundled_image_source",
+    "encode_png",
+    "load_bundled",
+    "load_image",
+    "read_image",
+    "to_uint8",
+]
+
+DEFAULT_MAX_PIXELS = 4096 * 4096
+"""Largest image (width * height) that `load_image` accepts unless told otherwise."""
+
+MIN_SIDE = 2
+"""Smallest width or height: inference evaluates pixel x at x / (w - 1), which needs w >= 2."""
+
+BUNDLED_IMAGES = ("astronaut", "circle", "half", "quarter")
+"""Names accepted by `load_bundled`: one photograph shipped as a PNG, three generated patterns."""
+
+
+class ImageError(ValueError):
+    """An image file that cannot be used; the message is one line naming the file and the cause."""
+
+
+@dataclass
+class LoadedImage:
+    """An image converted for fitting.
+
+    Attributes:
+        pixels: (H, W, 3) float32 in [0, 1], row 0 at the top.
+        source: where it came from (a file path, or "bundled:<name>").
+        notes: what the conversion did that a user may want to know (alpha, bit depth, ...).
+    """
+
+    pixels: np.ndarray
+    source: str
+    notes: list[str] = field(default_factory=list)
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Load an image file as (H, W, 3) float32 RGB in [0, 1], with notes on the conversion.
+
+    Args:
+        path: a PNG, JPEG or any other format Pillow reads.
+        max_pixels: refuse images with more than this many pixels (checked from the header).
+
+    Raises:
+        ImageError: missing or unreadable file, not an image, truncated or corrupt data, too many
+            pixels, or smaller than 2x2.
+    """
+    path = Path(path)
+    if max_pixels < 1:
+        raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
+    if not path.exists():
+        raise ImageError(f"image file not found: {path}")
+    if path.is_dir():
+        raise ImageError(f"{path} is a directory, not an image file")
+    with warnings.catch_warnings():
+        # Pillow's own bomb warning is redundant: our limit is checked below, from the header.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as opened:
+                _check_size(path, opened.size, max_pixels)
+                notes: list[str] = []
+                image = _first_frame(opened, notes)
+                image.load()  # decode now, inside the try, so truncation is reported here
+                pixels = _to_float_rgb(_upright(image, notes), notes)
+        except ImageError:
+            raise
+        except UnidentifiedImageError:
+            raise ImageError(f"{path} is not an image Pillow can read (PNG, JPEG, ...)") from None
+        except Image.DecompressionBombError:
+            raise ImageError(
+                f"{path} is too large: more than {max_pixels} pixels allowed"
+            ) from None
+        except PermissionError:
+            raise ImageError(f"cannot read {path}: permission denied") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            # Pillow reports truncated or corrupt data as OSError/SyntaxError/ValueError.
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise ImageError(f"{path} is truncated or corrupt: {reason}") from None
+    return LoadedImage(pixels=pixels, source=str(path), notes=notes)
+
+
+def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Load an image file as (H, W, 3) float32 RGB in [0, 1]; see `read_image`."""
+    return read_image(path, max_pixels=max_pixels).pixels
+
+
+def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"{path} is {width}x{height} = {width * height} pixels; the limit is {max_pixels} "
+            f"pixels (e.g. {_side(max_pixels)}x{_side(max_pixels)})"
+        )
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageError(f"{path} is {width}x{height}; images must be at least 2x2 pixels")
+
+
+def _side(n_pixels: int) -> int:
+    return int(np.sqrt(n_pixels))
+
+
+def _first_frame(image: Image.Image, notes: list[str]) -> Image.Image:
+    n_frames = getattr(image, "n_frames", 1)
+    if n_frames > 1:
+        image.seek(0)
+        notes.append(f"animated image with {n_frames} frames: using the first frame")
+    return image
+
+
+def _upright(image: Image.Image, notes: list[str]) -> Image.Image:
+    # Cameras store portrait photos sideways plus an EXIF orientation tag; honour it.
+    orientation = image.getexif().get(0x0112, 1)
+    if orientation in (1, None):
+        return image
+    notes.append(f"EXIF orientation {orientation}: image rotated/flipped upright")
+    return ImageOps.exif_transpose(image)
+
+
+def _to_float_rgb(image: Image.Image, notes: list[str]) -> np.ndarray:
+    """Convert any Pillow mode to (H, W, 3) float32 in [0, 1], noting what happened."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit grayscale PNGs open as "I;16" (or "I"): full range is 0..65535.
+        gray = np.asarray(image).astype(np.float64)
+        if gray.min() < 0 or gray.max() > 65535:
+            raise ImageError(f"unsupported {mode} image with values outside 0..65535")
+        notes.append("16-bit grayscale: scaled by 1/65535 and replicated to RGB")
+        return _replicate(gray / 65535.0)
+    if mode == "F":
+        gray = np.asarray(image).astype(np.float64)
+        if not np.all(np.isfinite(gray)):
+            raise ImageError("floating-point image contains NaN or infinite values")
+        notes.append("floating-point grayscale: clipped to [0, 1] and replicated to RGB")
+        return _replicate(np.clip(gray, 0.0, 1.0))
+    has_alpha = "A" in image.getbands() or "a" in image.getbands()
+    if mode == "P" and "transparency" in image.info:
+        has_alpha = True
+    if has_alpha:
+        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        alpha = rgba[..., 3:4]
+        n_transparent = int(np.count_nonzero(alpha[..., 0] < 1.0))
+        if n_transparent == 0:
+            notes.append(f"{mode} image: alpha is fully opaque, dropped")
+        else:
+            share = 100.0 * n_transparent / alpha[..., 0].size
+            notes.append(
+                f"{mode} image: alpha composited over black "
+                f"({share:.1f}% of pixels not fully opaque)"
+            )
+        return np.ascontiguousarray(rgba[..., :3] * alpha, dtype=np.float32)
+    if mode in ("1", "L"):
+        notes.append("grayscale image: replicated to RGB")
+    elif mode == "P":
+        notes.append("palette image: converted to RGB")
+    elif mode != "RGB":
+        notes.append(f"{mode} image: converted to RGB")
+    return np.asarray(image.convert("RGB"), dtype=np.float32) / np.float32(255.0)
+
+
+def _replicate(gray: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.repeat(gray[..., None], 3, axis=2), dtype=np.float32)
+
+
+def load_bundled(name: str, size: int = 256) -> np.ndarray:
+    """A bundled image as (size, size, 3) float32 RGB in [0, 1].
+
+    - "astronaut": NASA's portrait of Eileen Collins (public domain, via scikit-image), shipped
+      as a 256x256 PNG; resized with Lanczos when another `size` is asked for.
+    - "circle": a white disc (diameter half the image width) centred on black.
+    - "half": the left half white, the right half black.
+    - "quarter": the top-left quadrant white, the rest black.
+
+    The three patterns are the simple test images of Dx12NN, drawn here by code with hard
+    edges (a pixel is white when its centre lies inside the shape).
+    """
+    if name not in BUNDLED_IMAGES:
+        raise ValueError(f"unknown bundled image {name!r}; choose from {', '.join(BUNDLED_IMAGES)}")
+    if not isinstance(size, int) or size < MIN_SIDE:
+        raise ValueError(f"size must be an int >= {MIN_SIDE}, got {size!r}")
+    if name == "astronaut":
+        data = resources.files("gfxnn.data").joinpath("images/astronaut.png").read_bytes()
+        with Image.open(io.BytesIO(data)) as image:
+            rgb = image.convert("RGB")
+            if rgb.size != (size, size):
+                rgb = rgb.resize((size, size), Image.Resampling.LANCZOS)
+            return np.asarray(rgb, dtype=np.float32) / np.float32(255.0)
+    centres = (np.arange(size) + 0.5) / size  # pixel centres in (0, 1)
+    x, y = np.meshgrid(centres, centres)
+    if name == "circle":
+        mask = (x - 0.5) ** 2 + (y - 0.5) ** 2 <= 0.25**2
+    elif name == "half":
+        mask = x < 0.5
+    else:
+        mask = (x < 0.5) & (y < 0.5)
+    return _replicate(mask.astype(np.float32))
+
+
+def bundled_image_source(name: str) -> str:
+    """The `source` string recorded for a bundled image, e.g. "bundled:astronaut"."""
+    return f"bundled:{name}"
+
+
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """(H, W, 3) floats -> uint8, clipping to [0, 1] and rounding to nearest; NaN becomes 0."""
+    clean = np.nan_to_num(np.asarray(pixels, dtype=np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    return np.round(np.clip(clean, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """Encode (H, W, 3) floats in [0, 1] (clipped) or uint8 as PNG bytes."""
+    array = pixels if pixels.dtype == np.uint8 else to_uint8(pixels)
+    if array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) image, got shape {array.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
