@@ -94,8 +94,10 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
         except UnidentifiedImageError:
             raise ImageError(f"{path} is not an image Pillow can read (PNG, JPEG, ...)") from None
         except Image.DecompressionBombError:
+            # Pillow refuses absurd sizes (a possible decompression bomb) already at open.
             raise ImageError(
-                f"{path} is too large: more than {max_pixels} pixels allowed"
+                f"{path} is far too large (a possible decompression bomb); "
+                f"the limit is {max_pixels} pixels"
             ) from None
         except PermissionError:
             raise ImageError(f"cannot read {path}: permission denied") from None

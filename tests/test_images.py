@@ -1,0 +1,221 @@
+"""Image loading: every kind of file becomes (H, W, 3) float32 in [0, 1], or one clear ImageError."""
+
+from __future__ import annotations
+
+import io
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gfxnn.data import BUNDLED_IMAGES, ImageError, encode_png, load_bundled, load_image, read_image
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(payload))
+        + kind
+        + payload
+        + struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+    )
+
+
+def _png(width: int, height: int, bit_depth: int, color_type: int, rows: bytes) -> bytes:
+    """A PNG written by hand (Pillow cannot write 16-bit RGB, and cannot write lies)."""
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(rows))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _save(tmp_path: Path, name: str, image: Image.Image) -> Path:
+    path = tmp_path / name
+    image.save(path)
+    return path
+
+
+def test_rgb_png_round_trips_exactly(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(7, 5, 3), dtype=np.uint8)
+    loaded = read_image(_save(tmp_path, "a.png", Image.fromarray(pixels)))
+    assert loaded.pixels.shape == (7, 5, 3)
+    assert loaded.pixels.dtype == np.float32
+    np.testing.assert_array_equal(loaded.pixels, pixels.astype(np.float32) / 255)
+    assert loaded.notes == []
+
+
+def test_grayscale_is_replicated_with_a_note(tmp_path: Path) -> None:
+    gray = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    loaded = read_image(_save(tmp_path, "g.png", Image.fromarray(gray)))
+    for channel in range(3):
+        np.testing.assert_array_equal(loaded.pixels[..., channel], gray / np.float32(255))
+    assert any("grayscale" in note for note in loaded.notes)
+
+
+def test_rgba_is_composited_over_black_and_says_so(tmp_path: Path) -> None:
+    rgba = np.zeros((2, 2, 4), dtype=np.uint8)
+    rgba[..., :3] = 200
+    rgba[..., 3] = [[255, 0], [51, 255]]
+    loaded = read_image(_save(tmp_path, "a.png", Image.fromarray(rgba)))
+    expected = 200 / 255 * np.array([[1.0, 0.0], [0.2, 1.0]], dtype=np.float32)
+    np.testing.assert_allclose(loaded.pixels[..., 0], expected, atol=1e-6)
+    assert any("alpha composited over black" in note and "50.0%" in note for note in loaded.notes)
+
+
+def test_opaque_rgba_drops_alpha_and_says_so(tmp_path: Path) -> None:
+    rgba = np.full((3, 3, 4), 255, dtype=np.uint8)
+    rgba[..., 0] = 10
+    loaded = read_image(_save(tmp_path, "a.png", Image.fromarray(rgba)))
+    np.testing.assert_allclose(loaded.pixels[..., 0], 10 / 255)
+    assert any("fully opaque" in note for note in loaded.notes)
+
+
+def test_16bit_grayscale_scales_by_65535(tmp_path: Path) -> None:
+    values = np.array([[0, 32768], [65535, 1000]], dtype=np.uint16)
+    path = tmp_path / "g16.png"
+    path.write_bytes(
+        _png(2, 2, 16, 0, b"".join(b"\x00" + row.astype(">u2").tobytes() for row in values))
+    )
+    loaded = read_image(path)
+    np.testing.assert_allclose(loaded.pixels[..., 1], values / 65535, atol=1e-7)
+    assert any("16-bit" in note for note in loaded.notes)
+
+
+def test_16bit_rgb_scales_to_unit_range(tmp_path: Path) -> None:
+    # 0xFFFF must become 1.0 and 0x8000 about 0.5: a wrong scale (e.g. /255) would clip to 1.
+    row = np.array([[0xFFFF, 0x8000, 0x0000], [0x0000, 0x4000, 0xFFFF]], dtype=">u2")
+    rows = b"".join(b"\x00" + row.tobytes() for _ in range(2))
+    path = tmp_path / "rgb16.png"
+    path.write_bytes(_png(2, 2, 16, 2, rows))
+    pixels = load_image(path)
+    np.testing.assert_allclose(pixels[0, 0], [1.0, 0.5, 0.0], atol=1 / 255)
+    np.testing.assert_allclose(pixels[1, 1], [0.0, 0.25, 1.0], atol=1 / 255)
+
+
+def test_palette_images_with_and_without_transparency(tmp_path: Path) -> None:
+    rgb = np.zeros((4, 4, 3), dtype=np.uint8)
+    rgb[:2] = (255, 0, 0)
+    rgb[2:] = (0, 0, 255)
+    palette = Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=2)
+    pixels = load_image(_save(tmp_path, "p.png", palette))
+    np.testing.assert_array_equal(pixels, rgb / np.float32(255))
+    red_index = palette.getpixel((0, 0))
+    palette.info["transparency"] = red_index
+    loaded = read_image(_save(tmp_path, "pt.png", palette))
+    np.testing.assert_array_equal(loaded.pixels[:2], 0.0)  # transparent red over black
+    np.testing.assert_array_equal(loaded.pixels[2:, :, 2], 1.0)
+    assert any("alpha" in note for note in loaded.notes)
+
+
+def test_jpeg_loads(tmp_path: Path) -> None:
+    pixels = np.full((8, 8, 3), 128, dtype=np.uint8)
+    loaded = load_image(_save(tmp_path, "a.jpg", Image.fromarray(pixels)))
+    np.testing.assert_allclose(loaded, 128 / 255, atol=3 / 255)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="not found"):
+        load_image(tmp_path / "nope.png")
+
+
+def test_directory(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="directory"):
+        load_image(tmp_path)
+
+
+def test_not_an_image(tmp_path: Path) -> None:
+    path = tmp_path / "notes.png"
+    path.write_text("hello, I am text\n")
+    with pytest.raises(ImageError, match="not an image"):
+        load_image(path)
+
+
+@pytest.mark.parametrize("keep", [0.3, 0.6, 0.9])
+def test_truncated_png(tmp_path: Path, keep: float) -> None:
+    rng = np.random.default_rng(1)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+    data = buffer.getvalue()
+    path = tmp_path / "cut.png"
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ImageError, match="truncated or corrupt"):
+        load_image(path)
+
+
+def test_too_many_pixels_is_refused_with_the_limit(tmp_path: Path) -> None:
+    path = _save(tmp_path, "a.png", Image.new("RGB", (40, 30)))
+    with pytest.raises(ImageError, match=r"40x30 = 1200 pixels; the limit is 1000 pixels"):
+        load_image(path, max_pixels=1000)
+    assert load_image(path, max_pixels=1200).shape == (30, 40, 3)
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
+    # A 50-byte-ish file claiming 100000 x 100000 pixels (30 GB decoded): refused from the header.
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png(100_000, 100_000, 8, 2, b"\x00" * 100))
+    start = time.perf_counter()
+    with pytest.raises(ImageError, match="the limit is 16777216 pixels"):
+        load_image(path)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_one_pixel_wide_is_refused(tmp_path: Path) -> None:
+    path = _save(tmp_path, "a.png", Image.new("RGB", (1, 5)))
+    with pytest.raises(ImageError, match="at least 2x2"):
+        load_image(path)
+
+
+def test_errors_are_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 30)
+    with pytest.raises(ImageError) as info:
+        load_image(path)
+    assert "\n" not in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_bundled_patterns() -> None:
+    circle, half, quarter = (load_bundled(n, size=64) for n in ("circle", "half", "quarter"))
+    for image in (circle, half, quarter):
+        assert image.shape == (64, 64, 3) and image.dtype == np.float32
+        assert set(np.unique(image)) <= {0.0, 1.0}
+    # A disc of radius 1/4 covers pi/16 of the square; centre white, corners black.
+    assert circle[32, 32, 0] == 1.0 and circle[0, 0, 0] == 0.0 and circle[63, 63, 0] == 0.0
+    assert circle[..., 0].mean() == pytest.approx(np.pi / 16, abs=0.01)
+    np.testing.assert_array_equal(circle, circle[::-1])  # symmetric
+    assert half[:, :32].min() == 1.0 and half[:, 32:].max() == 0.0
+    assert quarter[:32, :32].min() == 1.0 and quarter.sum() == 32 * 32 * 3
+
+
+def test_bundled_astronaut_is_the_photo() -> None:
+    photo = load_bundled("astronaut")
+    assert photo.shape == (256, 256, 3) and photo.dtype == np.float32
+    assert photo.min() >= 0.0 and photo.max() <= 1.0
+    # A colour photo: many distinct values, channels differ (orange suit: red > blue).
+    assert len(np.unique(photo)) > 200
+    assert photo[..., 0].mean() > photo[..., 2].mean() + 0.05
+    small = load_bundled("astronaut", size=32)
+    assert small.shape == (32, 32, 3)
+    assert abs(small.mean() - photo.mean()) < 0.02
+
+
+def test_every_bundled_name_loads_and_unknown_names_are_listed() -> None:
+    for name in BUNDLED_IMAGES:
+        assert load_bundled(name, size=8).shape == (8, 8, 3)
+    with pytest.raises(ValueError, match="astronaut, circle, half, quarter"):
+        load_bundled("mandrill")
+
+
+def test_encode_png_round_trip() -> None:
+    pixels = np.linspace(0, 1, 4 * 6 * 3, dtype=np.float32).reshape(4, 6, 3)
+    decoded = np.asarray(Image.open(io.BytesIO(encode_png(pixels))))
+    np.testing.assert_allclose(decoded / 255, pixels, atol=0.5 / 255 + 1e-6)
+    clipped = np.asarray(Image.open(io.BytesIO(encode_png(pixels * 3 - 1))))
+    assert clipped.min() == 0 and clipped.max() == 255
