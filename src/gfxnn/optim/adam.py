@@ -1,0 +1,136 @@
+"""`Adam` and `AdamW`: adaptive moment estimation, with L2 or decoupled weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from gfxnn.optim.functional import adam_update
+from gfxnn.optim.optimizer import (
+    Optimizer,
+    ParamGroup,
+    check_non_negative,
+    check_unit_interval,
+)
+from gfxnn.tensor import Tensor
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, https://arxiv.org/abs/1412.6980), with torch.optim.Adam's rule.
+
+    For each parameter theta with gradient g (negated when `maximize`), weight decay lambda
+    and step count t (1 on the first update of that parameter):
+
+        g <- g + lambda * theta                   (when lambda != 0; an L2 penalty)
+        m <- beta1 * m + (1 - beta1) * g
+        v <- beta2 * v + (1 - beta2) * g^2
+        theta <- theta - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    with m and v starting at zero.
+
+    Args:
+        params: Tensors to optimise, or parameter groups (dicts with "params").
+        lr: learning rate, >= 0.
+        betas: (beta1, beta2), decay rates of the moment estimates, each in [0, 1).
+        eps: added to the denominator for stability, >= 0.
+        weight_decay: lambda, >= 0.
+        maximize: ascend the objective instead of descending it.
+
+    State per parameter: "step" (int), "exp_avg" (m) and "exp_avg_sq" (v), arrays like
+    the parameter.
+    """
+
+    # AdamW sets this: weight decay shrinks theta directly instead of joining the gradient.
+    decoupled_weight_decay = False
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "betas": betas,
+            "eps": eps,
+            "weight_decay": weight_decay,
+            "maximize": maximize,
+        }
+        self._validate_group(dict(defaults))
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: ParamGroup) -> None:
+        group["lr"] = check_non_negative("lr", group["lr"])
+        betas = group["betas"]
+        if not isinstance(betas, tuple | list) or len(betas) != 2:
+            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        group["betas"] = (
+            check_unit_interval("betas[0]", betas[0]),
+            check_unit_interval("betas[1]", betas[1]),
+        )
+        group["eps"] = check_non_negative("eps", group["eps"])
+        group["weight_decay"] = check_non_negative("weight_decay", group["weight_decay"])
+        if not isinstance(group["maximize"], bool | np.bool_):
+            raise TypeError(f"maximize must be a bool, got {group['maximize']!r}")
+
+    def _init_state(self, param: Tensor) -> dict[str, Any]:
+        return {
+            "step": 0,
+            "exp_avg": np.zeros_like(param.data),
+            "exp_avg_sq": np.zeros_like(param.data),
+        }
+
+    def _update(
+        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: ParamGroup
+    ) -> None:
+        state["step"] += 1
+        beta1, beta2 = group["betas"]
+        adam_update(
+            param.data,
+            grad,
+            state["exp_avg"],
+            state["exp_avg_sq"],
+            step=state["step"],
+            lr=group["lr"],
+            beta1=beta1,
+            beta2=beta2,
+            eps=group["eps"],
+            weight_decay=group["weight_decay"],
+            decoupled_weight_decay=self.decoupled_weight_decay,
+            maximize=group["maximize"],
+        )
+
+
+class AdamW(Adam):
+    """AdamW (Loshchilov & Hutter, https://arxiv.org/abs/1711.05101), torch.optim.AdamW's rule.
+
+    Adam with decoupled weight decay: instead of adding lambda * theta to the gradient,
+    each step first shrinks the parameter,
+
+        theta <- theta * (1 - lr * lambda)
+        m <- beta1 * m + (1 - beta1) * g
+        v <- beta2 * v + (1 - beta2) * g^2
+        theta <- theta - (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+
+    Arguments and state as `Adam`; weight_decay defaults to 1e-2 as in PyTorch.
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(params, lr, betas, eps, weight_decay, maximize=maximize)
