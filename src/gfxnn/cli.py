@@ -1,0 +1,278 @@
+"""The `gfxnn` command: `gfxnn fit`, `gfxnn render` (later: `bench`, `export`, `studio`).
+
+Exit codes: 0 success; 1 the run diverged (outputs written with the last good weights) or an
+output could not be written; 2 bad input (a one-line message on stderr, no traceback);
+130 interrupted by Ctrl-C (outputs written with the weights so far).
+
+Each subcommand is one `_add_<name>` function that declares its arguments and sets `run`, the
+function that executes it; a new subcommand adds one such function to `_COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "build_parser", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+_BUNDLED = ("astronaut", "circle", "half", "quarter")  # = gfxnn.data.BUNDLED_IMAGES, kept lazy
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line `gfxnn <command>: error: <message>`, exit code 2."""
+
+    def __init__(self, message: object, prog: str | None = None) -> None:
+        super().__init__(str(message))
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) and never exits by itself."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)", prog=self.prog)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def _add_fit(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "fit",
+        help="train an MLP to learn an image, (u, v) -> RGB (Dx12NN)",
+        description="Train an MLP to learn an image, (u, v) -> RGB, with Dx12NN's controls. "
+        "Stops after --steps steps or --seconds seconds, whichever comes first. Writes "
+        "reference/prediction/comparison/curves PNGs, metrics.json, config.json and "
+        "checkpoint.safetensors into --out.",
+    )
+    parser.add_argument(
+        "image",
+        nargs="?",
+        type=Path,
+        metavar="IMAGE",
+        help="PNG/JPEG to fit (default: the bundled --image-name)",
+    )
+    parser.add_argument(
+        "--image-name",
+        choices=_BUNDLED,
+        default=None,
+        help="bundled image to fit when IMAGE is omitted (default: astronaut)",
+    )
+    parser.add_argument(
+        "--steps", type=_positive_int, default=5000, help="training steps (default: 5000)"
+    )
+    parser.add_argument(
+        "--seconds",
+        type=_positive_float,
+        default=None,
+        help="stop after this many seconds even if --steps is not reached",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: runs/fit-<date>-<time>)"
+    )
+    group = parser.add_argument_group("settings (defaults: Dx12NN's)")
+    group.add_argument("--batch-size", type=int, help="UV samples per step, 1..65536 (2048)")
+    group.add_argument("--lr", type=float, dest="learning_rate", help="learning rate > 0 (1e-3)")
+    group.add_argument("--optimizer", choices=("adam", "sgd"), help="(adam)")
+    group.add_argument("--encoding", choices=("frequency", "identity"), help="(frequency)")
+    group.add_argument("--n-frequencies", type=int, help="frequency-encoding octaves, 2..16 (8)")
+    group.add_argument(
+        "--activation",
+        choices=("leaky_relu", "relu", "sigmoid"),
+        help="on every layer, the output too (leaky_relu)",
+    )
+    group.add_argument("--n-layers", type=int, help="layers incl. input and output, 3..8 (4)")
+    group.add_argument("--n-neurons", type=int, help="width of every hidden layer, 1..256 (64)")
+    group.add_argument("--seed", type=int, help="seeds the weights and the UV sampler, >= 0 (0)")
+    parser.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=None,
+        help="refuse larger images (default: 4096*4096)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=_run_fit)
+
+
+def _add_render(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "render",
+        help="render a `gfxnn fit` checkpoint at any resolution",
+        description="Evaluate a checkpoint written by `gfxnn fit` at WIDTH x HEIGHT (default: "
+        "the fitted image's size) and write a PNG.",
+    )
+    parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="PNG to write (default: render-WxH.png next to the checkpoint)",
+    )
+    parser.add_argument("--width", type=_positive_int, default=None)
+    parser.add_argument("--height", type=_positive_int, default=None)
+    parser.set_defaults(run=_run_render)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_fit, _add_render]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `gfxnn` argument parser with one subparser per command."""
+    from gfxnn import __version__
+
+    parser = _Parser(prog="gfxnn", description="Small neural networks for computer graphics.")
+    parser.add_argument("--version", action="version", version=f"gfxnn {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in _COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `gfxnn` with `argv` (default: sys.argv[1:]); returns the exit code."""
+    parser = build_parser()
+    prog = "gfxnn"
+    try:
+        args, extra = parser.parse_known_args(argv)
+        prog = f"gfxnn {args.command}"
+        if extra:  # reported here so the message names the subcommand, not bare `gfxnn`
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see {prog} --help)")
+        return int(args.run(args))
+    except SystemExit as exit_:  # --help and --version
+        return exit_.code if isinstance(exit_.code, int) else EXIT_OK
+    except UsageError as error:
+        _error(f"{error.prog or prog}: error: {error}")
+        return EXIT_BAD_INPUT
+
+
+def _error(line: str) -> None:
+    print(line.replace("\n", " "), file=sys.stderr)
+
+
+def _run_fit(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from gfxnn.apps.fit import OutputDirError, default_output_dir, prepare_output_dir, run_fit
+    from gfxnn.data.images import (
+        DEFAULT_MAX_PIXELS,
+        ImageError,
+        LoadedImage,
+        bundled_image_source,
+        load_bundled,
+        read_image,
+    )
+    from gfxnn.imagefit import FitSettings
+
+    names = (
+        "batch_size",
+        "learning_rate",
+        "optimizer",
+        "encoding",
+        "n_frequencies",
+        "activation",
+        "n_layers",
+        "n_neurons",
+        "seed",
+    )
+    try:
+        settings = FitSettings(
+            **{n: getattr(args, n) for n in names if getattr(args, n) is not None}
+        )
+        settings.validate()
+    except (ValueError, TypeError) as error:
+        raise UsageError(error) from None
+    if args.image is not None and args.image_name is not None:
+        raise UsageError("give either IMAGE or --image-name, not both")
+    try:
+        if args.image is None:
+            name = args.image_name or "astronaut"
+            loaded = LoadedImage(load_bundled(name), bundled_image_source(name))
+        else:
+            loaded = read_image(args.image, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
+        out_dir = prepare_output_dir(args.out if args.out is not None else default_output_dir())
+    except (ImageError, OutputDirError) as error:
+        raise UsageError(error) from None
+
+    console, errors = Console(), Console(stderr=True)
+    for note in loaded.notes:
+        errors.print(f"note: {note}", markup=False, highlight=False)
+    height, width = loaded.pixels.shape[:2]
+    image_info = {"source": loaded.source, "notes": loaded.notes}
+    errors.print(f"fitting {loaded.source} ({width}x{height}) -> {out_dir}", markup=False)
+    try:
+        result = run_fit(
+            loaded.pixels,
+            settings,
+            out_dir,
+            steps=args.steps,
+            seconds=args.seconds,
+            image_info=image_info,
+            console=errors,
+            show_progress=not args.quiet,
+        )
+    except OSError as error:
+        _error(f"gfxnn fit: error: cannot write outputs to {out_dir}: {error}")
+        return EXIT_FAILED
+    metrics = result.metrics
+    if result.stopped_by == "diverged":
+        _error(
+            f"gfxnn fit: diverged: {result.message}; kept the weights of step "
+            f"{metrics['weights_step']}"
+        )
+    elif result.stopped_by == "interrupted":
+        _error(f"gfxnn fit: interrupted at step {metrics['steps']}; outputs written")
+    console.print(
+        f"PSNR {metrics['psnr']:.2f} dB after {metrics['weights_step']} steps "
+        f"({metrics['steps_per_second']:.0f} steps/s, {metrics['seconds']:.1f} s); "
+        f"outputs in {out_dir}/ (comparison.png, curves.png, metrics.json, "
+        f"checkpoint.safetensors)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    return {"diverged": EXIT_FAILED, "interrupted": EXIT_INTERRUPTED}.get(
+        result.stopped_by, EXIT_OK
+    )
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from gfxnn.apps.render import render_checkpoint
+    from gfxnn.io import CheckpointError
+
+    if args.output is not None and args.output.suffix.lower() != ".png":
+        raise UsageError(f"the output must be a .png file, got {args.output}")
+    try:
+        path = render_checkpoint(args.checkpoint, args.output, args.width, args.height)
+    except (CheckpointError, ValueError) as error:
+        raise UsageError(error) from None
+    except OSError as error:
+        raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from None
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

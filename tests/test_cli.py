@@ -1,0 +1,431 @@
+"""The `gfxnn` command: quick real fits, the files they write, render, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gfxnn.cli import main
+from gfxnn.io import load_checkpoint
+
+QUICK = ["--steps", "50", "--batch-size", "256", "--quiet"]
+
+
+def _image(size: int = 32) -> np.ndarray:
+    """A small test picture: a smooth gradient with a bright square."""
+    x, y = np.meshgrid(np.linspace(0, 1, size), np.linspace(0, 1, size))
+    pixels = np.stack([x, y, 0.5 * (x + y)], axis=2)
+    pixels[size // 4 : size // 2, size // 4 : size // 2] = 1.0
+    return (pixels * 255).round().astype(np.uint8)
+
+
+@pytest.fixture
+def image_path(tmp_path: Path) -> Path:
+    path = tmp_path / "picture.png"
+    Image.fromarray(_image()).save(path)
+    return path
+
+
+def _png(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_quick_fit_writes_sane_outputs(tmp_path: Path, image_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["fit", str(image_path), *QUICK, "--out", str(out)]) == 0
+    for name in [
+        "reference.png",
+        "prediction.png",
+        "comparison.png",
+        "curves.png",
+        "metrics.json",
+        "config.json",
+        "checkpoint.safetensors",
+    ]:
+        assert (out / name).stat().st_size > 0, name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] == 50 and metrics["stopped_by"] == "steps"
+    assert 0 < metrics["psnr"] < 60
+    assert metrics["steps_per_second"] > 0
+    assert metrics["samples_per_second"] == pytest.approx(256 * metrics["steps_per_second"])
+    assert metrics["seconds"] >= metrics["training_seconds"] > 0
+    assert metrics["steps"] / metrics["steps_per_second"] == pytest.approx(
+        metrics["training_seconds"]
+    )
+    phases = {"initialize", "backpropagation", "optimization", "inference"}
+    assert set(metrics["timings_ms"]) == phases
+    assert all(value >= 0 for value in metrics["timings_ms"].values())
+    assert metrics["timings_ms"]["backpropagation"] > 0
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["settings"]["batch_size"] == 256
+    assert config["settings"]["learning_rate"] == 1e-3  # Dx12NN's default, untouched
+    assert config["image"] == {
+        "source": str(image_path),
+        "notes": [],
+        "width": 32,
+        "height": 32,
+    }
+    reference, prediction = _png(out / "reference.png"), _png(out / "prediction.png")
+    np.testing.assert_array_equal(reference, _image())
+    np.testing.assert_array_equal(_png(out / "comparison.png"), np.hstack([reference, prediction]))
+    assert _png(out / "curves.png").shape[1] > 400
+
+    # The checkpoint holds the weights that made prediction.png.
+    from gfxnn.imagefit import FitSettings, render_image
+
+    tensors, saved = load_checkpoint(out / "checkpoint.safetensors")
+    rendered = render_image(tensors, FitSettings.from_dict(saved["settings"]), 32, 32)
+    assert np.abs(np.clip(rendered, 0, 1) * 255 - prediction).max() <= 1.0
+    summary = capsys.readouterr().out
+    assert "PSNR" in summary and str(out) in summary
+
+
+def test_training_improves_psnr(tmp_path: Path, image_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["fit", str(image_path), "--steps", "300", "--batch-size", "512", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    history = metrics["psnr_history"]
+    assert history[0][0] == 0 and history[-1][0] == 300
+    assert history[-1][1] == pytest.approx(metrics["psnr"])
+    assert metrics["psnr"] > history[0][1] + 3.0
+
+
+def test_settings_reach_the_fit(tmp_path: Path, image_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["--optimizer", "sgd", "--lr", "0.05", "--encoding", "identity", "--activation", "relu"]
+    args += ["--n-layers", "3", "--n-neurons", "16", "--seed", "7", "--n-frequencies", "4"]
+    assert main(["fit", str(image_path), *QUICK, *args, "--out", str(out)]) == 0
+    settings = json.loads((out / "config.json").read_text())["settings"]
+    assert settings == {
+        "batch_size": 256,
+        "learning_rate": 0.05,
+        "optimizer": "sgd",
+        "encoding": "identity",
+        "n_frequencies": 4,
+        "activation": "relu",
+        "n_layers": 3,
+        "n_neurons": 16,
+        "seed": 7,
+    }
+    tensors, _ = load_checkpoint(out / "checkpoint.safetensors")
+    assert tensors["layers.0.weight"].shape == (16, 2)  # identity encoding: (u, v) in
+    assert tensors["layers.1.weight"].shape == (3, 16)
+
+
+def test_same_seed_same_result(tmp_path: Path, image_path: Path) -> None:
+    results = []
+    for run in ("a", "b"):
+        out = tmp_path / run
+        assert main(["fit", str(image_path), *QUICK, "--seed", "3", "--out", str(out)]) == 0
+        results.append(load_checkpoint(out / "checkpoint.safetensors")[0])
+    for name, value in results[0].items():
+        np.testing.assert_array_equal(value, results[1][name])
+
+
+def test_seconds_limit_stops_first(tmp_path: Path, image_path: Path) -> None:
+    out = tmp_path / "run"
+    start = time.perf_counter()
+    args = ["fit", str(image_path), "--steps", "100000000", "--seconds", "1", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    assert time.perf_counter() - start < 30
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped_by"] == "seconds"
+    assert 0 < metrics["steps"] < 100000000
+    assert metrics["seconds"] < 5
+
+
+def test_bundled_image_and_default_output_dir(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["fit", "--image-name", "circle", "--steps", "5", "--quiet"]) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("fit-")
+    config = json.loads((run / "config.json").read_text())
+    assert config["image"]["source"] == "bundled:circle"
+    assert _png(run / "reference.png").shape == (256, 256, 3)
+
+
+def test_divergence_keeps_the_last_good_weights(tmp_path: Path, image_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    args = ["fit", str(image_path), "--optimizer", "sgd", "--lr", "10", "--steps", "2000"]
+    assert main([*args, "--batch-size", "256", "--quiet", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "diverged" in err and "Traceback" not in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped_by"] == "diverged"
+    assert metrics["weights_step"] <= metrics["steps"] < 2000
+    tensors, _ = load_checkpoint(out / "checkpoint.safetensors")
+    assert all(np.all(np.isfinite(value)) for value in tensors.values())
+    assert metrics["psnr"] is not None and np.isfinite(metrics["psnr"])
+    assert (out / "comparison.png").exists()
+
+
+def test_ctrl_c_stops_cleanly_and_writes_outputs(tmp_path: Path, image_path: Path, monkeypatch):
+    from gfxnn.imagefit import ImageFitter
+
+    original = ImageFitter.step
+
+    def step_then_ctrl_c(self: ImageFitter, n: int = 1) -> float:
+        loss = original(self, n)
+        if self.steps >= 20:
+            signal.raise_signal(signal.SIGINT)  # what a terminal's Ctrl-C delivers
+        return loss
+
+    monkeypatch.setattr(ImageFitter, "step", step_then_ctrl_c)
+    out = tmp_path / "run"
+    assert main(["fit", str(image_path), *QUICK[2:], "--steps", "5000", "--out", str(out)]) == 130
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped_by"] == "interrupted"
+    assert 20 <= metrics["steps"] < 5000
+    assert (out / "checkpoint.safetensors").exists() and (out / "curves.png").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+
+
+def test_render(tmp_path: Path, image_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["fit", str(image_path), *QUICK, "--out", str(out)]) == 0
+    checkpoint = out / "checkpoint.safetensors"
+    assert main(["render", str(checkpoint)]) == 0
+    default = out / "render-32x32.png"
+    # Same size as the fit: the same pixels as prediction.png.
+    diff = np.abs(_png(default).astype(int) - _png(out / "prediction.png").astype(int))
+    assert diff.max() <= 1
+    target = tmp_path / "big.png"
+    assert main(["render", str(checkpoint), "-o", str(target), "--width", "80"]) == 0
+    assert _png(target).shape == (32, 80, 3)
+    assert (
+        main(["render", str(checkpoint), "-o", str(target), "--width", "64", "--height", "48"]) == 0
+    )
+    big = _png(target)
+    assert big.shape == (48, 64, 3)
+    # Corners are evaluated at the same UVs (0,0) and (1,1) at every resolution.
+    np.testing.assert_allclose(big[0, 0], _png(default)[0, 0], atol=1)
+    np.testing.assert_allclose(big[-1, -1], _png(default)[-1, -1], atol=1)
+    assert str(target) in capsys.readouterr().out
+
+
+def _bad_png(tmp_path: Path) -> Path:
+    path = tmp_path / "cut.png"
+    full = tmp_path / "full.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), np.uint8)).save(full)
+    path.write_bytes(full.read_bytes()[:500])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["{missing}"], "not found"),
+        (["{text}"], "not an image"),
+        (["{truncated}"], "truncated or corrupt"),
+        (["{image}", "--max-pixels", "100"], "the limit is 100 pixels"),
+        (["{image}", "--batch-size", "0"], "batch_size"),
+        (["{image}", "--lr", "-1"], "learning_rate"),
+        (["{image}", "--lr", "nan"], "learning_rate"),
+        (["{image}", "--n-frequencies", "17"], "n_frequencies"),
+        (["{image}", "--n-layers", "2"], "n_layers"),
+        (["{image}", "--n-neurons", "0"], "n_neurons"),
+        (["{image}", "--seed", "-1"], "seed"),
+        (["{image}", "--optimizer", "rmsprop"], "choose from 'adam', 'sgd'"),
+        (["{image}", "--activation", "tanh"], "choose from 'leaky_relu', 'relu', 'sigmoid'"),
+        (["{image}", "--batch-size", "many"], "invalid int value"),
+        (["{image}", "--steps", "0"], "--steps: must be an integer >= 1"),
+        (["{image}", "--seconds", "-2"], "--seconds: must be a number > 0"),
+        (["{image}", "--image-name", "circle"], "either IMAGE or --image-name"),
+        (["--image-name", "mandrill"], "choose from 'astronaut'"),
+        (["{image}", "--out", "{file}/sub"], "cannot write to output directory"),
+        (["{image}", "--out", "{file}"], "a file has that name"),
+        (["{image}", "--colour", "red"], "unrecognized arguments: --colour"),
+    ],
+)
+def test_fit_bad_input(tmp_path: Path, image_path: Path, capsys, args, expected) -> None:
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    regular_file = tmp_path / "regular"
+    regular_file.write_text("x")
+    names = {
+        "missing": tmp_path / "missing.png",
+        "text": text,
+        "truncated": _bad_png(tmp_path),
+        "image": image_path,
+        "file": regular_file,
+    }
+    argv = ["fit", *(a.format(**names) for a in args), "--steps", "1", "--quiet"]
+    if "--out" not in args:
+        argv += ["--out", str(tmp_path / "never")]
+    assert main(argv) == 2
+    line = _one_line_error(capsys)
+    assert line.startswith("gfxnn fit: error: ")
+    assert expected in line
+    assert not (tmp_path / "never").exists()  # nothing written for bad input
+
+
+def test_settings_errors_name_the_allowed_range(tmp_path: Path, image_path: Path, capsys) -> None:
+    for flag, value, allowed in [
+        ("--batch-size", "0", "65536"),
+        ("--n-frequencies", "17", "16"),
+        ("--n-layers", "2", "8"),
+    ]:
+        assert main(["fit", str(image_path), flag, value, "--out", str(tmp_path / "x")]) == 2
+        line = _one_line_error(capsys)
+        assert value in line and allowed in line, line
+
+
+@pytest.mark.parametrize("content", ["missing", b"", b"garbage" * 10, "foreign", "truncated"])
+def test_render_bad_checkpoint(tmp_path: Path, image_path: Path, capsys, content) -> None:
+    path = tmp_path / "c.safetensors"
+    if content == "foreign":
+        from safetensors.numpy import save_file
+
+        save_file({"w": np.ones(3, np.float32)}, str(path))
+    elif content == "truncated":
+        assert main(["fit", str(image_path), *QUICK, "--out", str(tmp_path / "r")]) == 0
+        data = (tmp_path / "r" / "checkpoint.safetensors").read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+        capsys.readouterr()
+    elif content != "missing":
+        path.write_bytes(content)
+    assert main(["render", str(path), "-o", str(tmp_path / "o.png")]) == 2
+    assert _one_line_error(capsys).startswith("gfxnn render: error: ")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_render_checkpoint_that_does_not_match_its_settings(
+    tmp_path: Path, image_path: Path, capsys
+):
+    from gfxnn.io import save_checkpoint
+
+    out = tmp_path / "r"
+    assert main(["fit", str(image_path), *QUICK, "--out", str(out)]) == 0
+    tensors, config = load_checkpoint(out / "checkpoint.safetensors")
+    tensors["layers.0.weight"] = tensors["layers.0.weight"][:, :5]
+    save_checkpoint(tmp_path / "bad.safetensors", tensors, config)
+    capsys.readouterr()
+    assert main(["render", str(tmp_path / "bad.safetensors")]) == 2
+    assert "layers.0.weight" in _one_line_error(capsys)
+    config["settings"]["n_layers"] = 99
+    save_checkpoint(
+        tmp_path / "bad.safetensors", load_checkpoint(out / "checkpoint.safetensors")[0], config
+    )
+    assert main(["render", str(tmp_path / "bad.safetensors")]) == 2
+    assert "n_layers" in _one_line_error(capsys)
+
+
+def test_render_bad_sizes_and_outputs(tmp_path: Path, image_path: Path, capsys) -> None:
+    out = tmp_path / "r"
+    assert main(["fit", str(image_path), *QUICK, "--out", str(out)]) == 0
+    capsys.readouterr()
+    checkpoint = str(out / "checkpoint.safetensors")
+    regular_file = tmp_path / "regular"
+    regular_file.write_text("x")
+    for args, expected in [
+        (["--width", "0"], "--width: must be an integer >= 1"),
+        (["--width", "1"], "must be >= 2"),
+        (["--width", "5000", "--height", "5000"], "the limit is 16777216 pixels"),
+        (["-o", str(tmp_path / "x.jpg")], "must be a .png"),
+        (["-o", str(regular_file / "x.png")], "cannot write"),
+    ]:
+        assert main(["render", checkpoint, *args]) == 2
+        assert expected in _one_line_error(capsys)
+
+
+def test_help_and_usage(capsys) -> None:
+    assert main(["--help"]) == 0
+    assert "fit" in capsys.readouterr().out
+    assert main(["fit", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--n-frequencies" in out and "--seconds" in out
+    assert main([]) == 2
+    assert "required" in _one_line_error(capsys)
+    assert main(["frobnicate"]) == 2
+    assert "invalid choice" in _one_line_error(capsys)
+
+
+def _gfxnn() -> str:
+    found = shutil.which("gfxnn") or str(Path(sys.executable).parent / "gfxnn")
+    if not Path(found).exists():
+        pytest.skip("the gfxnn command is not installed")
+    return found
+
+
+def test_installed_command_runs_a_fit_and_a_render(tmp_path: Path, image_path: Path) -> None:
+    out = tmp_path / "run"
+    fit = subprocess.run(
+        [_gfxnn(), "fit", str(image_path), *QUICK, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert fit.returncode == 0, fit.stderr
+    assert "PSNR" in fit.stdout
+    assert json.loads((out / "metrics.json").read_text())["steps"] == 50
+    bad = subprocess.run(
+        [_gfxnn(), "fit", str(image_path), "--n-layers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2
+    assert len(bad.stderr.strip().splitlines()) == 1 and "n_layers" in bad.stderr
+    render = subprocess.run(
+        [_gfxnn(), "render", str(out / "checkpoint.safetensors"), "-o", str(tmp_path / "r.png")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert render.returncode == 0, render.stderr
+    assert _png(tmp_path / "r.png").shape == (32, 32, 3)
+
+
+def test_real_ctrl_c_on_the_installed_command(tmp_path: Path, image_path: Path) -> None:
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [
+            _gfxnn(),
+            "fit",
+            str(image_path),
+            "--steps",
+            "10000000",
+            "--seconds",
+            "100",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (out / "config.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # let it train a little
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    assert "interrupted" in stderr and "Traceback" not in stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped_by"] == "interrupted" and metrics["steps"] > 0
+    assert (out / "checkpoint.safetensors").exists()
