@@ -1,0 +1,147 @@
+"""`FusedMLP`: a fully connected network whose forward and backward passes write into
+preallocated buffers.
+
+Layer l maps x_l (B, n_l) to z_l = x_l W_l^T + b_l (B, n_{l+1}) and a_l = act(z_l); the same
+activation is used on every layer, the output layer included (Dx12NN). All parameters live in
+one flat array `params` (and their gradients in `grads`), layer by layer: weight (out, in) in
+row-major order, then bias (out,), so an optimizer updates the whole network with a few
+whole-array operations. `weights[l]`, `biases[l]` and the matching `*_grads` are views into them.
+
+Backward, with g_l = dL/da_l given for the last layer:
+    dL/dz_l = g_l * act'(z_l)              (act' saved by the forward pass in d_l)
+    dL/dW_l = (dL/dz_l)^T x_l              (out, in)
+    dL/db_l = 1^T dL/dz_l                  (a matrix-vector product with a ones vector)
+    g_{l-1} = dL/dz_l W_l                  (skipped for the first layer: inputs are not trained)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gfxnn.fused import activations
+
+
+class FusedMLP:
+    """MLP n_input_dims -> n_neurons x n_hidden_layers -> n_output_dims with one activation.
+
+    Args:
+        n_input_dims, n_output_dims, n_neurons, n_hidden_layers: the layer widths.
+        activation: "relu", "leaky_relu" or "sigmoid", applied after every layer.
+        dtype: float32 (default) or float64 for all buffers.
+    """
+
+    def __init__(
+        self,
+        n_input_dims: int,
+        n_output_dims: int,
+        n_neurons: int = 64,
+        n_hidden_layers: int = 2,
+        activation: str = "leaky_relu",
+        dtype: type = np.float32,
+    ) -> None:
+        self.sizes = [n_input_dims] + [n_neurons] * n_hidden_layers + [n_output_dims]
+        self.activation = activation
+        self._train_act, self._infer_act = activations.get(activation)
+        self.dtype = np.dtype(dtype)
+        shapes = [
+            (n_out, n_in) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True)
+        ]
+        n_params = sum(o * i + o for o, i in shapes)
+        self.params = np.zeros(n_params, self.dtype)
+        self.grads = np.zeros(n_params, self.dtype)
+        self.weights: list[np.ndarray] = []
+        self.biases: list[np.ndarray] = []
+        self.weight_grads: list[np.ndarray] = []
+        self.bias_grads: list[np.ndarray] = []
+        offset = 0
+        for n_out, n_in in shapes:
+            for flat, views, size, shape in (
+                (self.params, self.weights, n_out * n_in, (n_out, n_in)),
+                (self.grads, self.weight_grads, n_out * n_in, (n_out, n_in)),
+            ):
+                views.append(flat[offset : offset + size].reshape(shape))
+            offset += n_out * n_in
+            self.biases.append(self.params[offset : offset + n_out])
+            self.bias_grads.append(self.grads[offset : offset + n_out])
+            offset += n_out
+        self._batch = -1
+        self._infer_rows = -1
+
+    @property
+    def n_layers(self) -> int:
+        """Number of Linear layers (weight matrices)."""
+        return len(self.weights)
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        """Xavier-uniform weights, limit sqrt(6 / (fan_in + fan_out)), drawn layer by layer from
+        first to last as `gfxnn.nn.MLP(..., rng=rng)` draws them; zero biases."""
+        for weight, bias in zip(self.weights, self.biases, strict=True):
+            n_out, n_in = weight.shape
+            limit = math.sqrt(6.0 / (n_in + n_out))
+            weight[...] = rng.uniform(-limit, limit, size=(n_out, n_in))
+            bias[...] = 0.0
+
+    # ----- training ---------------------------------------------------------------------
+    def _allocate(self, batch: int) -> None:
+        widths = self.sizes[1:]
+        self._z = [np.empty((batch, n), self.dtype) for n in widths]
+        self._a = [np.empty((batch, n), self.dtype) for n in widths]
+        self._d = [np.empty((batch, n), self.dtype) for n in widths]
+        self._g = [np.empty((batch, n), self.dtype) for n in widths]
+        self._ones = np.ones(batch, self.dtype)
+        self._batch = batch
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Training forward pass of x (B, n_input_dims); returns the output buffer (B, n_out),
+        valid until the next forward. `x` must stay unchanged until backward()."""
+        if x.shape[0] != self._batch:
+            self._allocate(x.shape[0])
+        self._x = x
+        inputs = x
+        for weight, bias, z, a, d in zip(
+            self.weights, self.biases, self._z, self._a, self._d, strict=True
+        ):
+            np.matmul(inputs, weight.T, out=z)
+            np.add(z, bias, out=z)
+            self._train_act(z, a, d)
+            inputs = a
+        return inputs
+
+    @property
+    def output_grad(self) -> np.ndarray:
+        """Buffer (B, n_out) for dL/d(output); fill it after forward(), then call backward()."""
+        return self._g[-1]
+
+    def backward(self) -> None:
+        """Gradients of all parameters into `grads` from `output_grad` (which is overwritten)."""
+        for layer in range(self.n_layers - 1, -1, -1):
+            grad_z = self._g[layer]
+            np.multiply(grad_z, self._d[layer], out=grad_z)
+            inputs = self._a[layer - 1] if layer > 0 else self._x
+            np.matmul(grad_z.T, inputs, out=self.weight_grads[layer])
+            np.matmul(self._ones, grad_z, out=self.bias_grads[layer])
+            if layer > 0:
+                np.matmul(grad_z, self.weights[layer], out=self._g[layer - 1])
+
+    # ----- inference --------------------------------------------------------------------
+    def infer(self, x: np.ndarray, out: np.ndarray) -> None:
+        """out (n, n_out) = network(x (n, n_input_dims)), through buffers reused across calls."""
+        n = x.shape[0]
+        if n > self._infer_rows:
+            width = max(self.sizes[1:])
+            self._infer_buffers = [np.empty(n * width, self.dtype) for _ in range(3)]
+            self._infer_rows = n
+        z_buffer, *a_buffers = self._infer_buffers
+        inputs = x
+        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+            n_out = weight.shape[0]
+            z = z_buffer[: n * n_out].reshape(n, n_out)
+            np.matmul(inputs, weight.T, out=z)
+            np.add(z, bias, out=z)
+            last = layer == self.n_layers - 1
+            # Alternate two activation buffers: layer l reads one while writing the other.
+            a = out if last else a_buffers[layer % 2][: n * n_out].reshape(n, n_out)
+            self._infer_act(z, a)
+            inputs = a

@@ -1,0 +1,91 @@
+"""`FusedTrainer`: encoding + MLP + MSE loss + optimizer as one training step on fixed buffers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gfxnn.fused.encoding import FusedFrequency, FusedIdentity
+from gfxnn.fused.mlp import FusedMLP
+from gfxnn.fused.optim import FusedAdam, FusedSGD
+
+Encoder = FusedFrequency | FusedIdentity
+Optimizer = FusedAdam | FusedSGD
+
+INFERENCE_CHUNK = 16384  # pixels per inference pass: buffers stay in cache-friendly sizes
+
+
+class FusedTrainer:
+    """One training step split into Dx12NN's two phases:
+
+    compute_gradients(uv, target): encode, forward, MSE loss, backward (gradients into
+        `mlp.grads`); the loss L = mean((y - t)^2) over the batch and the channels gives
+        dL/dy = 2 (y - t) / (B C).
+    update(): the optimizer step.
+    """
+
+    def __init__(self, encoder: Encoder, mlp: FusedMLP, optimizer: Optimizer) -> None:
+        self.encoder = encoder
+        self.mlp = mlp
+        self.optimizer = optimizer
+        self._batch = -1
+
+    def _allocate(self, batch: int) -> None:
+        dtype = self.mlp.dtype
+        self._features = np.empty((batch, self.encoder.n_output_dims), dtype)
+        self._scratch = self.encoder.make_scratch(batch, dtype)
+        self._batch = batch
+
+    def compute_gradients(self, uv: np.ndarray, target: np.ndarray) -> float:
+        """Loss of the batch uv (B, 2) -> target (B, C); gradients only when it is finite."""
+        if uv.shape[0] != self._batch:
+            self._allocate(uv.shape[0])
+        self.encoder.encode(uv, self._features, self._scratch)
+        output = self.mlp.forward(self._features)
+        residual = self.mlp.output_grad
+        np.subtract(output, target, out=residual)
+        flat = residual.reshape(-1)
+        loss = float(np.dot(flat, flat)) / flat.size
+        if not np.isfinite(loss):
+            return loss
+        np.multiply(residual, residual.dtype.type(2.0 / flat.size), out=residual)
+        self.mlp.backward()
+        return loss
+
+    def update(self) -> None:
+        self.optimizer.step()
+
+    def render(self, width: int, height: int) -> np.ndarray:
+        """(height, width, C) output with pixel (x, y) at uv = (x / (width-1), y / (height-1))
+        (0 along an axis of size 1)."""
+        dtype = self.mlp.dtype
+        u = (np.arange(width) / max(width - 1, 1)).astype(dtype)
+        v = (np.arange(height) / max(height - 1, 1)).astype(dtype)
+        n_features = self.encoder.n_output_dims
+        half = n_features // 2  # both encodings give the u features first, then the v features
+        # The encoding is separable: encode each column's u and each row's v once, then copy.
+        encoded_u = np.empty((width, half), dtype)
+        encoded_v = np.empty((height, half), dtype)
+        one_d = _one_dim_like(self.encoder)
+        one_d.encode(u[:, None], encoded_u, one_d.make_scratch(width, dtype))
+        one_d.encode(v[:, None], encoded_v, one_d.make_scratch(height, dtype))
+        n_out = self.mlp.sizes[-1]
+        image = np.empty((height, width, n_out), dtype)
+        rows = max(1, INFERENCE_CHUNK // width)
+        features = np.empty((rows, width, n_features), dtype)
+        for top in range(0, height, rows):
+            n_rows = min(rows, height - top)
+            chunk = features[:n_rows]
+            chunk[:, :, :half] = encoded_u[None, :, :]
+            chunk[:, :, half:] = encoded_v[top : top + n_rows, None, :]
+            self.mlp.infer(
+                chunk.reshape(n_rows * width, n_features),
+                image[top : top + n_rows].reshape(n_rows * width, n_out),
+            )
+        return image
+
+
+def _one_dim_like(encoder: Encoder) -> Encoder:
+    """The same encoding for a single input dimension."""
+    if isinstance(encoder, FusedFrequency):
+        return FusedFrequency(encoder.n_frequencies, n_input_dims=1)
+    return FusedIdentity(n_input_dims=1)
