@@ -1,0 +1,31 @@
+"""Identity encoding: features = scale * x + offset (tiny-cuda-nn's "Identity")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gfxnn import ops
+from gfxnn.encodings.base import Encoding, check_input, check_positive_int
+from gfxnn.ops import as_tensor
+from gfxnn.tensor import Tensor
+
+
+class IdentityEncoding(Encoding):
+    """Passes the inputs through, optionally scaled and shifted; n_output_dims = n_input_dims."""
+
+    def __init__(self, n_input_dims: int = 2, scale: float = 1.0, offset: float = 0.0) -> None:
+        self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
+        self.n_output_dims = self.n_input_dims
+        self.scale = float(scale)
+        self.offset = float(offset)
+
+    def __call__(self, x: Any) -> Tensor:
+        """x (batch, n_input_dims) -> scale * x + offset, same shape."""
+        x = as_tensor(x)
+        check_input(self, x)
+        if self.scale == 1.0 and self.offset == 0.0:
+            return x
+        return ops.add(ops.mul(x, self.scale), self.offset)
+
+    def hyperparams(self) -> dict[str, Any]:
+        return {"otype": "Identity", "scale": self.scale, "offset": self.offset}
