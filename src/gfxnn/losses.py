@@ -18,6 +18,24 @@ from gfxnn.nn.module import Module
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
 
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "HuberLoss",
+    "L1Loss",
+    "MSELoss",
+    "RelativeL2Loss",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "check_reduction",
+    "cross_entropy",
+    "huber",
+    "l1",
+    "mse",
+    "relative_l2",
+]
+
 REDUCTIONS = ("mean", "sum", "none")
 
 # tiny-cuda-nn's RelativeL2 adds this to the squared prediction in the denominator.
