@@ -368,3 +368,12 @@ def test_a_parameter_in_two_groups_is_rejected() -> None:
     p = params()
     with pytest.raises(ValueError, match="more than one parameter group"):
         SGD([{"params": p[:2]}, {"params": p[1:]}], lr=0.1)
+
+
+def test_load_state_dict_rejects_another_optimizers_state() -> None:
+    model = make_model(np.float32)
+    sgd = SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(
+        ValueError, match=r"unknown hyperparameters \['dampening', 'momentum', 'nesterov'\]"
+    ):
+        Adam(model.parameters()).load_state_dict(sgd.state_dict())

@@ -217,7 +217,14 @@ class Optimizer:
             }
         new_groups = []
         for saved, own in zip(saved_groups, self.param_groups, strict=True):
-            group = {k: copy.deepcopy(v) for k, v in saved.items() if k != "params"}
+            unknown_keys = sorted(set(saved) - set(self.defaults) - {"params"})
+            if unknown_keys:
+                raise ValueError(
+                    f"the state dict has unknown hyperparameters {unknown_keys} for "
+                    f"{type(self).__name__}; valid keys are {sorted(self.defaults)}"
+                )
+            # Keys missing from an older state dict take this optimizer's defaults.
+            group = {**copy.deepcopy(self.defaults), **copy.deepcopy(dict(saved))}
             group["params"] = own["params"]
             self._validate_group(group)
             new_groups.append(group)
