@@ -36,3 +36,22 @@ __all__ = [
     "init",
     "make_activation",
 ]
+
+# Convolutional networks (issue 6).
+from gfxnn.nn.conv import Conv2d, ConvTranspose2d  # noqa: E402
+from gfxnn.nn.dropout import Dropout  # noqa: E402
+from gfxnn.nn.module import Buffer  # noqa: E402
+from gfxnn.nn.normalization import BatchNorm2d  # noqa: E402
+from gfxnn.nn.pooling import AvgPool2d, Flatten, MaxPool2d, Upsample  # noqa: E402
+
+__all__ += [
+    "AvgPool2d",
+    "BatchNorm2d",
+    "Buffer",
+    "Conv2d",
+    "ConvTranspose2d",
+    "Dropout",
+    "Flatten",
+    "MaxPool2d",
+    "Upsample",
+]

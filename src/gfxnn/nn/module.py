@@ -27,6 +27,19 @@ class Parameter(Tensor):
         return "Parameter" + super().__repr__()[len("Tensor") :]
 
 
+class Buffer(Tensor):
+    """A tensor that a Module saves in its state_dict but no optimizer updates, such as
+    BatchNorm's running statistics (requires_grad is always False)."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, dtype: Any = None) -> None:
+        super().__init__(data, requires_grad=False, dtype=dtype)
+
+    def __repr__(self) -> str:
+        return "Buffer" + super().__repr__()[len("Tensor") :]
+
+
 class Module:
     """Base class of every layer and model: subclasses set attributes and define `forward`."""
 
@@ -68,14 +81,29 @@ class Module:
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Buffer]]:
+        """Every buffer with its dotted name, in assignment order, each yielded once."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, value in vars(module).items():
+                if isinstance(value, Buffer) and id(value) not in seen:
+                    seen.add(id(value))
+                    yield (f"{module_name}.{name}" if module_name else name), value
+
+    def buffers(self) -> list[Buffer]:
+        return [b for _, b in self.named_buffers()]
+
     # ----- state --------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """A copy of every parameter's array, keyed by its dotted name."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """A copy of every parameter's and then every buffer's array, keyed by dotted name."""
+        state = {name: p.data.copy() for name, p in self.named_parameters()}
+        state.update((name, b.data.copy()) for name, b in self.named_buffers())
+        return state
 
     def load_state_dict(self, state: Mapping[str, np.ndarray], strict: bool = True) -> None:
-        """Copy arrays from `state` into the parameters of the same name and shape."""
-        own = dict(self.named_parameters())
+        """Copy arrays from `state` into the parameters and buffers of the same name and shape."""
+        own: dict[str, Tensor] = dict(self.named_parameters())
+        own.update(self.named_buffers())
         if strict:
             missing = sorted(set(own) - set(state))
             unexpected = sorted(set(state) - set(own))
