@@ -238,9 +238,11 @@ def _run_fit(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     metrics = result.metrics
     if result.stopped_by == "diverged":
+        # Our own line: the fitter's message speaks of its weights, we restored older ones.
         _error(
-            f"gfxnn fit: diverged: {result.message}; kept the weights of step "
-            f"{metrics['weights_step']}"
+            f"gfxnn fit: training diverged at step {metrics['steps'] + 1} (the loss is not "
+            f"finite); outputs written with the last good weights, from step "
+            f"{metrics['weights_step']}; try a lower learning rate"
         )
     elif result.stopped_by == "interrupted":
         _error(f"gfxnn fit: interrupted at step {metrics['steps']}; outputs written")

@@ -85,8 +85,22 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 
 def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Write `obj` as indented JSON atomically; NaN/inf floats become null (JSON has none)."""
-    atomic_write_text(path, json.dumps(_json_safe(obj), indent=2, allow_nan=False) + "\n")
+    """Write `obj` as indented JSON atomically; NaN/inf floats become null (JSON has none).
+
+    Lists of plain values stay on one line, so a history of [step, psnr] pairs reads as rows.
+    """
+    atomic_write_text(path, _dumps(_json_safe(obj), 0) + "\n")
+
+
+def _dumps(obj: Any, depth: int) -> str:
+    inner, outer = "  " * (depth + 1), "  " * depth
+    if isinstance(obj, dict) and obj:
+        items = [f"{inner}{json.dumps(k)}: {_dumps(v, depth + 1)}" for k, v in obj.items()]
+        return "{\n" + ",\n".join(items) + f"\n{outer}}}"
+    if isinstance(obj, list) and any(isinstance(v, dict | list) and v for v in obj):
+        rows = [f"{inner}{_dumps(v, depth + 1)}" for v in obj]
+        return "[\n" + ",\n".join(rows) + f"\n{outer}]"
+    return json.dumps(obj, allow_nan=False)
 
 
 def _json_safe(obj: Any) -> Any:

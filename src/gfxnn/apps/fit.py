@@ -141,7 +141,7 @@ def run_fit(
         weights_step = history.good_step
     else:
         weights_step = fitter.steps
-    metrics = _metrics(fitter, history, wall_seconds, weights_step, stopped_by)
+    metrics = _metrics(fitter, history, wall_seconds, weights_step, stopped_by, message)
     _write_outputs(out_dir, fitter, pixels, history, metrics, config)
     return FitResult(out_dir=out_dir, metrics=metrics, stopped_by=stopped_by, message=message)
 
@@ -166,13 +166,13 @@ def _train(
         console=console,
         disable=not show_progress,
     )
-    fields = {"step": 0, "steps": steps, "loss": "-", "psnr": "-", "rate": "-"}
-    task = progress.add_task("fit", total=1.0, **fields)
+    task = progress.add_task("fit", total=1.0, step=0, steps=steps, loss="-", psnr="-", rate="-")
     started = time.perf_counter()
     _evaluate(fitter, history)
     last_eval, eval_seconds = time.perf_counter(), 0.0
     chunk, loss = 1, math.nan
-    with progress, _stop_on_sigint() as stop:
+    # Overflow on the way to a NaN loss is expected; the fitter reports it as DivergenceError.
+    with progress, _stop_on_sigint() as stop, np.errstate(over="ignore", invalid="ignore"):
         try:
             while fitter.steps < steps:
                 elapsed = time.perf_counter() - started
@@ -201,7 +201,7 @@ def _train(
                     task,
                     completed=min(fraction, 1.0),
                     step=fitter.steps,
-                    loss=f"{loss:.5f}",
+                    loss=f"{loss:.4g}",
                     psnr=_format_psnr(history),
                     rate=f"{rate:.0f}",
                 )
@@ -253,6 +253,7 @@ def _metrics(
     wall_seconds: float,
     weights_step: int,
     stopped_by: str,
+    message: str | None,
 ) -> dict[str, Any]:
     psnr = fitter.psnr()
     if weights_step == fitter.steps and (
@@ -271,6 +272,7 @@ def _metrics(
         "training_seconds": train_seconds,
         "final_loss": fitter.loss_history[-1] if fitter.loss_history else None,
         "stopped_by": stopped_by,
+        "divergence": message,
         "timings_ms": fitter.timings_ms(),
         "psnr_history": [[step, value] for step, value in history.psnr_points],
     }

@@ -57,7 +57,9 @@ def render_checkpoint(
     bad size.
     """
     weights, settings, config = load_fit_checkpoint(checkpoint)
-    image = config.get("image") if isinstance(config.get("image"), dict) else {}
+    image = config.get("image")
+    if not isinstance(image, dict):
+        image = {}
     width = width if width is not None else _int_or(image.get("width"), 256)
     height = height if height is not None else _int_or(image.get("height"), 256)
     if width < MIN_SIDE or height < MIN_SIDE:
