@@ -1,0 +1,219 @@
+"""The fused path against its references: finite differences, PyTorch, and the autodiff engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import gfxnn
+from gfxnn.encodings import FrequencyEncoding, IdentityEncoding
+from gfxnn.fused import (
+    FusedAdam,
+    FusedFrequency,
+    FusedIdentity,
+    FusedMLP,
+    FusedSGD,
+    FusedTrainer,
+    NearestTexelSampler,
+    activations,
+)
+
+ACTIVATIONS = ["leaky_relu", "relu", "sigmoid"]
+ENCODINGS = ["frequency", "identity"]
+
+
+def make_trainer(
+    encoding: str, activation: str, dtype: type = np.float64, seed: int = 0, n_frequencies: int = 3
+) -> FusedTrainer:
+    encoder = FusedFrequency(n_frequencies) if encoding == "frequency" else FusedIdentity()
+    mlp = FusedMLP(encoder.n_output_dims, 3, 8, 2, activation, dtype=dtype)
+    mlp.initialize(np.random.default_rng(seed))
+    # Random biases too, so a wrong bias gradient cannot hide behind zeros.
+    for bias in mlp.biases:
+        bias[...] = np.random.default_rng(seed + 1).uniform(-0.3, 0.3, bias.shape)
+    return FusedTrainer(encoder, mlp, FusedSGD(mlp.params, mlp.grads, lr=0.0))
+
+
+def batch(n: int, dtype: type = np.float64, seed: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 2)).astype(dtype), rng.random((n, 3)).astype(dtype)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_gradients_match_finite_differences(encoding: str, activation: str) -> None:
+    trainer = make_trainer(encoding, activation)
+    uv, target = batch(16)
+    trainer.compute_gradients(uv, target)
+    analytic = trainer.mlp.grads.copy()
+    params = trainer.mlp.params
+    eps = 1e-6
+    checked = np.random.default_rng(3).choice(params.size, size=40, replace=False)
+    for i in checked:
+        original = params[i]
+        params[i] = original + eps
+        up = trainer.compute_gradients(uv, target)
+        params[i] = original - eps
+        down = trainer.compute_gradients(uv, target)
+        params[i] = original
+        numeric = (up - down) / (2 * eps)
+        assert numeric == pytest.approx(analytic[i], rel=1e-5, abs=1e-8), f"parameter {i}"
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_gradients_match_torch(encoding: str, activation: str) -> None:
+    torch = pytest.importorskip("torch")
+    trainer = make_trainer(encoding, activation)
+    uv, target = batch(64)
+    loss = trainer.compute_gradients(uv, target)
+    mlp = trainer.mlp
+
+    x = torch.from_numpy(uv)
+    if encoding == "frequency":
+        phase = x[:, :, None] * torch.from_numpy(np.pi * 2.0 ** np.arange(3))
+        x = torch.stack((phase.sin(), phase.cos()), dim=-1).reshape(len(uv), -1)
+    act = {
+        "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.01),
+        "relu": torch.relu,
+        "sigmoid": torch.sigmoid,
+    }[activation]
+    tensors = []
+    for weight, bias in zip(mlp.weights, mlp.biases, strict=True):
+        w = torch.tensor(weight, requires_grad=True)
+        b = torch.tensor(bias, requires_grad=True)
+        tensors += [w, b]
+        x = act(x @ w.T + b)
+    torch_loss = ((x - torch.from_numpy(target)) ** 2).mean()
+    torch_loss.backward()
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
+    expected = np.concatenate([t.grad.numpy().ravel() for t in tensors])
+    np.testing.assert_allclose(mlp.grads, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_fused_encodings_match_autodiff_encodings() -> None:
+    uv = np.random.default_rng(0).random((32, 2), dtype=np.float32)
+    for fused, autodiff in [
+        (FusedFrequency(16), FrequencyEncoding(2, 16)),
+        (FusedIdentity(), IdentityEncoding(2)),
+    ]:
+        out = np.empty((32, fused.n_output_dims), np.float32)
+        fused.encode(uv, out, fused.make_scratch(32, np.dtype(np.float32)))
+        assert autodiff.n_output_dims == fused.n_output_dims
+        np.testing.assert_array_equal(out, autodiff(gfxnn.Tensor(uv)).data)
+    # Feature order: sin then cos of pi 2^k u for k = 0.., then the same for v.
+    out = np.empty((1, 8), np.float64)
+    FusedFrequency(2).encode(np.array([[0.25, 0.5]]), out, np.empty((1, 2, 2)))
+    s = np.sqrt(0.5)
+    np.testing.assert_allclose(out[0], [s, s, 1, 0, 1, 0, 0, -1], atol=1e-15)
+
+
+def test_sigmoid_is_stable_and_matches_torch() -> None:
+    torch = pytest.importorskip("torch")
+    z = np.linspace(-1000, 1000, 20001, dtype=np.float32)
+    a, d = np.empty_like(z), np.empty_like(z)
+    with np.errstate(all="raise"):
+        activations.sigmoid(z, a, d)
+    expected = torch.sigmoid(torch.from_numpy(z)).numpy()
+    np.testing.assert_allclose(a, expected, atol=2e-7)
+    np.testing.assert_allclose(d, expected * (1 - expected), atol=2e-7)
+    assert np.all(np.isfinite(a)) and np.all((a >= 0) & (a <= 1))
+
+
+def test_fused_adam_matches_torch_adam() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    params = rng.standard_normal(50)
+    grads = np.zeros(50)
+    adam = FusedAdam(params, grads, lr=0.01)
+    reference = torch.tensor(params.copy(), requires_grad=True)
+    torch_adam = torch.optim.Adam([reference], lr=0.01)
+    for _ in range(20):
+        g = rng.standard_normal(50) * rng.choice([1e-6, 1.0, 1e3])
+        grads[...] = g
+        adam.step()
+        reference.grad = torch.from_numpy(g.copy())
+        torch_adam.step()
+    np.testing.assert_allclose(params, reference.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_sampler_takes_nearest_texels() -> None:
+    image = np.random.default_rng(0).random((5, 7, 3), dtype=np.float32)
+    sampler = NearestTexelSampler(image, np.random.default_rng(1))
+    uv = np.array([[0.0, 0.0], [0.999999, 0.999999], [0.5, 0.2], [1 / 7, 0.99]], np.float32)
+    target = np.empty((4, 3), np.float32)
+    sampler.texels_at(uv, target)
+    expected = [image[0, 0], image[4, 6], image[1, 3], image[4, 1]]
+    np.testing.assert_array_equal(target, expected)
+    uv = np.empty((1000, 2), np.float32)
+    target = np.empty((1000, 3), np.float32)
+    sampler.sample(uv, target)
+    assert uv.min() >= 0 and uv.max() < 1
+    x = np.minimum((uv[:, 0] * 7).astype(int), 6)
+    y = np.minimum((uv[:, 1] * 5).astype(int), 4)
+    np.testing.assert_array_equal(target, image[y, x])
+
+
+def train_both(
+    optimizer: str, activation: str, dtype: type, steps: int = 200, batch_size: int = 128
+) -> tuple[dict[str, np.ndarray], FusedMLP]:
+    """Train Dx12NN's default network (frequency encoding, 32 -> 64 -> 64 -> 3) from seed 0 on
+    the same UV batches with the autodiff engine and with the fused path."""
+    from gfxnn.nn import MLP
+    from gfxnn.optim import SGD, Adam
+
+    lr = 1e-3 if optimizer == "adam" else 0.1
+    net = MLP(32, 3, 64, 2, activation, output_activation=activation, rng=0, dtype=dtype)
+    encoding = FrequencyEncoding(2, 8)
+    autodiff_optimizer = (Adam if optimizer == "adam" else SGD)(net.parameters(), lr=lr)
+
+    mlp = FusedMLP(32, 3, 64, 2, activation, dtype=dtype)
+    mlp.initialize(np.random.default_rng(0))
+    fused_optimizer = (FusedAdam if optimizer == "adam" else FusedSGD)(mlp.params, mlp.grads, lr)
+    trainer = FusedTrainer(FusedFrequency(8), mlp, fused_optimizer)
+    for i, weight in enumerate(mlp.weights):  # the same Xavier draws
+        np.testing.assert_array_equal(net.state_dict()[f"layers.{i}.weight"], weight)
+
+    image = np.random.default_rng(5).random((32, 32, 3))
+    sampler = NearestTexelSampler(image, np.random.default_rng(1), dtype=dtype)
+    uv, target = np.empty((batch_size, 2), dtype), np.empty((batch_size, 3), dtype)
+    for _ in range(steps):
+        sampler.sample(uv, target)
+        fused_loss = trainer.compute_gradients(uv, target)
+        trainer.update()
+
+        autodiff_optimizer.zero_grad()
+        prediction = net(encoding(gfxnn.Tensor(uv)))
+        loss = ((prediction - gfxnn.Tensor(target)) ** 2).mean()
+        loss.backward()
+        autodiff_optimizer.step()
+        assert fused_loss == pytest.approx(float(loss.data), rel=1e-4)
+    return net.state_dict(), mlp
+
+
+def max_weight_difference(state: dict[str, np.ndarray], mlp: FusedMLP) -> float:
+    differences = []
+    for i, (weight, bias) in enumerate(zip(mlp.weights, mlp.biases, strict=True)):
+        differences.append(np.max(np.abs(state[f"layers.{i}.weight"] - weight)))
+        differences.append(np.max(np.abs(state[f"layers.{i}.bias"] - bias)))
+    return float(max(differences))
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "activation"),
+    [("adam", "leaky_relu"), ("adam", "relu"), ("sgd", "sigmoid")],
+)
+def test_fused_and_autodiff_train_to_the_same_weights_float64(
+    optimizer: str, activation: str
+) -> None:
+    # In float64 rounding cannot hide a different formula: 200 steps must agree to ~1e-12.
+    state, mlp = train_both(optimizer, activation, np.float64, batch_size=64)
+    assert max_weight_difference(state, mlp) < 1e-10
+
+
+def test_fused_and_autodiff_train_to_the_same_weights_float32() -> None:
+    # In float32 the two differ only by summation order (BLAS vs NumPy reductions); Adam can
+    # amplify a rounding difference on a near-zero gradient to ~lr per step, so the tolerance
+    # is a few float32 ulps of the weights (~0.1-0.4) rather than exact equality.
+    state, mlp = train_both("adam", "leaky_relu", np.float32, batch_size=64)
+    assert max_weight_difference(state, mlp) < 1e-5
