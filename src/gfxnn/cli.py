@@ -81,33 +81,55 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         help="bundled image to fit when IMAGE is omitted (default: astronaut)",
     )
     parser.add_argument(
-        "--steps", type=_positive_int, default=5000, help="training steps (default: 5000)"
+        "--steps",
+        metavar="N",
+        type=_positive_int,
+        default=5000,
+        help="training steps (default: 5000)",
     )
     parser.add_argument(
         "--seconds",
+        metavar="T",
         type=_positive_float,
         default=None,
         help="stop after this many seconds even if --steps is not reached",
     )
     parser.add_argument(
-        "--out", type=Path, default=None, help="output directory (default: runs/fit-<date>-<time>)"
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="output directory (default: runs/fit-<date>-<time>)",
     )
     group = parser.add_argument_group("settings (defaults: Dx12NN's)")
-    group.add_argument("--batch-size", type=int, help="UV samples per step, 1..65536 (2048)")
-    group.add_argument("--lr", type=float, dest="learning_rate", help="learning rate > 0 (1e-3)")
+    group.add_argument(
+        "--batch-size", metavar="B", type=int, help="UV samples per step, 1..65536 (2048)"
+    )
+    group.add_argument(
+        "--lr", metavar="LR", type=float, dest="learning_rate", help="learning rate > 0 (1e-3)"
+    )
     group.add_argument("--optimizer", choices=("adam", "sgd"), help="(adam)")
     group.add_argument("--encoding", choices=("frequency", "identity"), help="(frequency)")
-    group.add_argument("--n-frequencies", type=int, help="frequency-encoding octaves, 2..16 (8)")
+    group.add_argument(
+        "--n-frequencies", metavar="F", type=int, help="frequency-encoding octaves, 2..16 (8)"
+    )
     group.add_argument(
         "--activation",
         choices=("leaky_relu", "relu", "sigmoid"),
         help="on every layer, the output too (leaky_relu)",
     )
-    group.add_argument("--n-layers", type=int, help="layers incl. input and output, 3..8 (4)")
-    group.add_argument("--n-neurons", type=int, help="width of every hidden layer, 1..256 (64)")
-    group.add_argument("--seed", type=int, help="seeds the weights and the UV sampler, >= 0 (0)")
+    group.add_argument(
+        "--n-layers", metavar="L", type=int, help="layers incl. input and output, 3..8 (4)"
+    )
+    group.add_argument(
+        "--n-neurons", metavar="W", type=int, help="width of every hidden layer, 1..256 (64)"
+    )
+    group.add_argument(
+        "--seed", metavar="S", type=int, help="seeds the weights and the UV sampler, >= 0 (0)"
+    )
     parser.add_argument(
         "--max-pixels",
+        metavar="N",
         type=_positive_int,
         default=None,
         help="refuse larger images (default: 4096*4096)",
@@ -123,16 +145,17 @@ def _add_render(subparsers: argparse._SubParsersAction) -> None:
         description="Evaluate a checkpoint written by `gfxnn fit` at WIDTH x HEIGHT (default: "
         "the fitted image's size) and write a PNG.",
     )
-    parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
+    parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="written by gfxnn fit")
     parser.add_argument(
         "-o",
         "--output",
+        metavar="PNG",
         type=Path,
         default=None,
         help="PNG to write (default: render-WxH.png next to the checkpoint)",
     )
-    parser.add_argument("--width", type=_positive_int, default=None)
-    parser.add_argument("--height", type=_positive_int, default=None)
+    parser.add_argument("--width", metavar="W", type=_positive_int, help="(default: as fitted)")
+    parser.add_argument("--height", metavar="H", type=_positive_int, help="(default: as fitted)")
     parser.set_defaults(run=_run_render)
 
 
@@ -214,6 +237,10 @@ def _run_fit(args: argparse.Namespace) -> int:
             loaded = read_image(args.image, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
         out_dir = prepare_output_dir(args.out if args.out is not None else default_output_dir())
     except (ImageError, OutputDirError) as error:
+        if args.image is not None and str(args.image) in _BUNDLED and not args.image.exists():
+            raise UsageError(
+                f"{error} (for the bundled image: --image-name {args.image})"
+            ) from None
         raise UsageError(error) from None
 
     console, errors = Console(), Console(stderr=True)
