@@ -229,8 +229,11 @@ class ImageFitter:
         self._target = np.empty((self._settings.batch_size, 3), np.float32)
 
     def _record(self, phase: str, start: float) -> None:
+        self._add_time(phase, time.perf_counter() - start)
+
+    def _add_time(self, phase: str, seconds: float) -> None:
         entry = self._timings[phase]
-        entry[0] += time.perf_counter() - start
+        entry[0] += seconds
         entry[1] += 1
 
     # ----- Dx12NN's controls ------------------------------------------------------------
@@ -238,29 +241,29 @@ class ImageFitter:
         """Run `n` training steps; return the last batch loss (NaN when n is 0 and no step
         was ever run). Raises DivergenceError, before that step's update, on a NaN/inf loss."""
         _check_int("n", n, 0)
-        trainer, sampler, uv, target = self._trainer, self._sampler, self._uv, self._target
-        history, perf_counter = self.loss_history, time.perf_counter
-        backprop, optimization = self._timings["backpropagation"], self._timings["optimization"]
-        for _ in range(n):
-            start = perf_counter()
-            sampler.sample(uv, target)
-            loss = trainer.compute_gradients(uv, target)
-            middle = perf_counter()
-            backprop[0] += middle - start
-            backprop[1] += 1
-            if not math.isfinite(loss):
-                settings = self._settings
-                raise DivergenceError(
-                    f"training diverged at step {self.steps + 1}: the batch loss is {loss} "
-                    f"({settings.optimizer}, learning rate {settings.learning_rate:g}); the "
-                    f"weights are kept from step {self.steps}. Lower the learning rate or reset."
-                )
-            trainer.update()
-            optimization[0] += perf_counter() - middle
-            optimization[1] += 1
-            self.steps += 1
-            history.append(loss)
-        return history[-1] if history else math.nan
+        # A diverging run overflows before its loss turns inf/NaN; DivergenceError reports it.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _ in range(n):
+                self._train_step()
+        return self.loss_history[-1] if self.loss_history else math.nan
+
+    def _train_step(self) -> None:
+        start = time.perf_counter()
+        self._sampler.sample(self._uv, self._target)
+        loss = self._trainer.compute_gradients(self._uv, self._target)
+        middle = time.perf_counter()
+        self._add_time("backpropagation", middle - start)
+        if not math.isfinite(loss):
+            settings = self._settings
+            raise DivergenceError(
+                f"training diverged at step {self.steps + 1}: the batch loss is {loss} "
+                f"({settings.optimizer}, learning rate {settings.learning_rate:g}); the "
+                f"weights are kept from step {self.steps}. Lower the learning rate or reset."
+            )
+        self._trainer.update()
+        self._add_time("optimization", time.perf_counter() - middle)
+        self.steps += 1
+        self.loss_history.append(loss)
 
     def reset_weights(self) -> None:
         """Dx12NN's "Initialize Weights": fresh Xavier weights and zero biases from the seed,
