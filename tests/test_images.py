@@ -161,7 +161,7 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
     path = tmp_path / "bomb.png"
     path.write_bytes(_png(100_000, 100_000, 8, 2, b"\x00" * 100))
     start = time.perf_counter()
-    with pytest.raises(ImageError, match="the limit is 16777216 pixels"):
+    with pytest.raises(ImageError, match=r"10000000000 pixels .*the limit is 16777216 pixels"):
         load_image(path)
     assert time.perf_counter() - start < 1.0
 

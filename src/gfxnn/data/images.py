@@ -11,6 +11,7 @@ is decoded, so a small file that claims a huge image (a "decompression bomb") is
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
 from importlib import resources
@@ -93,10 +94,13 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
             raise
         except UnidentifiedImageError:
             raise ImageError(f"{path} is not an image Pillow can read (PNG, JPEG, ...)") from None
-        except Image.DecompressionBombError:
-            # Pillow refuses absurd sizes (a possible decompression bomb) already at open.
+        except Image.DecompressionBombError as error:
+            # Pillow refuses absurd sizes already at open, before our check; its message
+            # holds the pixel count.
+            found = re.search(r"\((\d+) pixels\)", str(error))
+            size = f"{found.group(1)} pixels" if found else "far too large"
             raise ImageError(
-                f"{path} is far too large (a possible decompression bomb); "
+                f"{path} is {size} (a possible decompression bomb); "
                 f"the limit is {max_pixels} pixels"
             ) from None
         except PermissionError:
