@@ -4,7 +4,7 @@ A readable reverse-mode autodiff core on NumPy (`Tensor`, `gfxnn.nn`, `gfxnn.opt
 `gfxnn.losses`) and a fused, fast path for real-time image fitting (Dx12NN in Python).
 """
 
-from gfxnn import functional
+from gfxnn import functional, losses, nn, optim
 from gfxnn.autograd import enable_grad, is_grad_enabled, no_grad
 from gfxnn.gradcheck import GradcheckError, gradcheck
 from gfxnn.ops import (
@@ -38,10 +38,13 @@ __all__ = [
     "gradcheck",
     "is_grad_enabled",
     "log",
+    "losses",
     "matmul",
     "maximum",
     "minimum",
+    "nn",
     "no_grad",
+    "optim",
     "pad",
     "sin",
     "sqrt",

@@ -1,0 +1,20 @@
+"""Test-wide settings."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _single_threaded_torch():
+    """PyTorch as an oracle on one thread: its default pool fights pytest for the two cores
+    of a CI machine and can make a millisecond comparison take seconds."""
+    try:
+        import torch
+    except ImportError:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
