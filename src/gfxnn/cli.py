@@ -184,6 +184,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if extra:  # reported here so the message names the subcommand, not bare `gfxnn`
             raise UsageError(f"unrecognized arguments: {' '.join(extra)} (see {prog} --help)")
         return int(args.run(args))
+    except KeyboardInterrupt:  # a second Ctrl-C during a fit, or one outside a fit's loop
+        _error(f"{prog}: interrupted")
+        return EXIT_INTERRUPTED
     except SystemExit as exit_:  # --help and --version
         return exit_.code if isinstance(exit_.code, int) else EXIT_OK
     except UsageError as error:

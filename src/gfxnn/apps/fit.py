@@ -131,18 +131,20 @@ def run_fit(
         "image": dict(image_info or {}, height=pixels.shape[0], width=pixels.shape[1]),
     }
     atomic_write_json(out_dir / "config.json", config)
-    fitter = ImageFitter(pixels, settings)
-    history = _History(good_state=fitter.state_dict())
-    started = time.perf_counter()
-    stopped_by, message = _train(fitter, history, steps, seconds, console, show_progress)
-    wall_seconds = time.perf_counter() - started
-    if stopped_by == "diverged":
-        fitter.load_state_dict(history.good_state)
-        weights_step = history.good_step
-    else:
-        weights_step = fitter.steps
-    metrics = _metrics(fitter, history, wall_seconds, weights_step, stopped_by, message)
-    _write_outputs(out_dir, fitter, pixels, history, metrics, config)
+    # Ctrl-C from here on only asks the loop to stop; the outputs are still written.
+    with _stop_on_sigint() as stop:
+        fitter = ImageFitter(pixels, settings)
+        history = _History(good_state=fitter.state_dict())
+        started = time.perf_counter()
+        stopped_by, message = _train(fitter, history, steps, seconds, stop, console, show_progress)
+        wall_seconds = time.perf_counter() - started
+        if stopped_by == "diverged":
+            fitter.load_state_dict(history.good_state)
+            weights_step = history.good_step
+        else:
+            weights_step = fitter.steps
+        metrics = _metrics(fitter, history, wall_seconds, weights_step, stopped_by, message)
+        _write_outputs(out_dir, fitter, pixels, history, metrics, config)
     return FitResult(out_dir=out_dir, metrics=metrics, stopped_by=stopped_by, message=message)
 
 
@@ -151,6 +153,7 @@ def _train(
     history: _History,
     steps: int,
     seconds: float | None,
+    stop: threading.Event,
     console: Console,
     show_progress: bool,
 ) -> tuple[str, str | None]:
@@ -172,7 +175,7 @@ def _train(
     last_eval, eval_seconds = time.perf_counter(), 0.0
     chunk, loss = 1, math.nan
     # Overflow on the way to a NaN loss is expected; the fitter reports it as DivergenceError.
-    with progress, _stop_on_sigint() as stop, np.errstate(over="ignore", invalid="ignore"):
+    with progress, np.errstate(over="ignore", invalid="ignore"):
         try:
             while fitter.steps < steps:
                 elapsed = time.perf_counter() - started
@@ -228,7 +231,8 @@ def _format_psnr(history: _History) -> str:
 
 @contextlib.contextmanager
 def _stop_on_sigint() -> Iterator[threading.Event]:
-    """The first Ctrl-C sets the event (the loop stops between chunks); a second one raises."""
+    """The first Ctrl-C sets the event (the loop stops between chunks); a second one raises
+    KeyboardInterrupt (abort). Outside the main thread signals cannot be caught: no-op."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
