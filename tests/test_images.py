@@ -166,10 +166,11 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
     assert time.perf_counter() - start < 1.0
 
 
-def test_one_pixel_wide_is_refused(tmp_path: Path) -> None:
-    path = _save(tmp_path, "a.png", Image.new("RGB", (1, 5)))
-    with pytest.raises(ImageError, match="at least 2x2"):
-        load_image(path)
+def test_one_pixel_wide_image_loads(tmp_path: Path) -> None:
+    path = _save(tmp_path, "a.png", Image.new("RGB", (1, 5), (255, 0, 0)))
+    pixels = load_image(path)
+    assert pixels.shape == (5, 1, 3)
+    np.testing.assert_array_equal(pixels[:, 0], [[1.0, 0.0, 0.0]] * 5)
 
 
 def test_errors_are_one_line(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gfxnn.data.images import MIN_SIDE, encode_png
+from gfxnn.data.images import encode_png
 from gfxnn.imagefit import FitSettings, render_image
 from gfxnn.io import CheckpointError, atomic_write_bytes, load_checkpoint
 
@@ -62,8 +62,8 @@ def render_checkpoint(
         image = {}
     width = width if width is not None else _int_or(image.get("width"), 256)
     height = height if height is not None else _int_or(image.get("height"), 256)
-    if width < MIN_SIDE or height < MIN_SIDE:
-        raise ValueError(f"width and height must be >= {MIN_SIDE}, got {width}x{height}")
+    if width < 1 or height < 1:
+        raise ValueError(f"width and height must be >= 1, got {width}x{height}")
     if width * height > MAX_RENDER_PIXELS:
         raise ValueError(
             f"{width}x{height} = {width * height} pixels is too large; "

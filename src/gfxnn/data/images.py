@@ -36,9 +36,6 @@ __all__ = [
 DEFAULT_MAX_PIXELS = 4096 * 4096
 """Largest image (width * height) that `load_image` accepts unless told otherwise."""
 
-MIN_SIDE = 2
-"""Smallest width or height: inference evaluates pixel x at x / (w - 1), which needs w >= 2."""
-
 BUNDLED_IMAGES = ("astronaut", "circle", "half", "quarter")
 """Names accepted by `load_bundled`: one photograph shipped as a PNG, three generated patterns."""
 
@@ -71,7 +68,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
 
     Raises:
         ImageError: missing or unreadable file, not an image, truncated or corrupt data, too many
-            pixels, or smaller than 2x2.
+            pixels.
     """
     path = Path(path)
     if max_pixels < 1:
@@ -124,8 +121,6 @@ def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:
             f"{path} is {width}x{height} = {width * height} pixels; the limit is {max_pixels} "
             f"pixels (e.g. {_side(max_pixels)}x{_side(max_pixels)})"
         )
-    if width < MIN_SIDE or height < MIN_SIDE:
-        raise ImageError(f"{path} is {width}x{height}; images must be at least 2x2 pixels")
 
 
 def _side(n_pixels: int) -> int:
@@ -208,8 +203,8 @@ def load_bundled(name: str, size: int = 256) -> np.ndarray:
     """
     if name not in BUNDLED_IMAGES:
         raise ValueError(f"unknown bundled image {name!r}; choose from {', '.join(BUNDLED_IMAGES)}")
-    if not isinstance(size, int) or size < MIN_SIDE:
-        raise ValueError(f"size must be an int >= {MIN_SIDE}, got {size!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise ValueError(f"size must be an int >= 1, got {size!r}")
     if name == "astronaut":
         data = resources.files("gfxnn.data").joinpath("images/astronaut.png").read_bytes()
         with Image.open(io.BytesIO(data)) as image:
