@@ -211,3 +211,22 @@ def test_step_and_image_arguments_are_checked() -> None:
     fitter.set_image(disc_image(8))
     fitter.step(1)
     assert fitter.predict().shape == (8, 8, 3)
+
+
+def test_predict_with_frequency_encoding_matches_autodiff_model() -> None:
+    import gfxnn
+    from gfxnn.encodings import FrequencyEncoding
+    from gfxnn.nn import MLP
+
+    settings = FitSettings(n_frequencies=4, n_neurons=16, seed=3, batch_size=64)
+    fitter = ImageFitter(smooth_image(), settings)
+    fitter.step(10)
+    net = MLP(16, 3, 16, 2, "leaky_relu", output_activation="leaky_relu")
+    net.load_state_dict(fitter.state_dict())
+    width, height = 7, 5
+    v, u = np.meshgrid(
+        np.arange(height) / (height - 1), np.arange(width) / (width - 1), indexing="ij"
+    )
+    uv = np.stack([u.ravel(), v.ravel()], axis=1).astype(np.float32)
+    expected = net(FrequencyEncoding(2, 4)(gfxnn.Tensor(uv))).data.reshape(height, width, 3)
+    np.testing.assert_allclose(fitter.predict(width, height), expected, rtol=1e-5, atol=1e-6)
