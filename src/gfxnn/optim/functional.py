@@ -115,3 +115,187 @@ def adam_update(
     step_size = lr / bias_correction1
     denominator = np.sqrt(exp_avg_sq) / bias_correction2**0.5 + eps
     param -= step_size * (exp_avg / denominator)
+
+
+def rprop_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    prev: np.ndarray,
+    step_size: np.ndarray,
+    *,
+    etaminus: float,
+    etaplus: float,
+    step_size_min: float,
+    step_size_max: float,
+    maximize: bool = False,
+) -> None:
+    """One Rprop step on `param`, `prev` and `step_size` in place (torch.optim.Rprop's rule).
+
+    Resilient backpropagation (Riedmiller & Braun 1993) uses only the sign of the gradient;
+    each weight has its own step size Delta, grown while the gradient keeps its sign and
+    shrunk when it flips. With g the gradient (negated when `maximize`) and g_prev the
+    gradient kept from the previous step (0 before the first):
+
+        s = sign(g * g_prev)
+        Delta <- clip(Delta * (eta+ if s > 0, eta- if s < 0, 1 if s = 0), min, max)
+        g <- 0                               where s < 0 (skip the step after a sign flip)
+        theta <- theta - sign(g) * Delta
+        g_prev <- g
+
+    Args:
+        param: parameter array theta; updated in place.
+        grad: its gradient, same shape; not modified.
+        prev: g_prev (zeros before the first step); updated in place.
+        step_size: Delta per element (lr before the first step); updated in place.
+    """
+    g = -grad if maximize else grad
+    sign = np.sign(g * prev)
+    factor = np.ones_like(step_size)
+    factor[sign > 0] = etaplus
+    factor[sign < 0] = etaminus
+    step_size *= factor
+    np.clip(step_size, step_size_min, step_size_max, out=step_size)
+    g = np.where(sign < 0, 0, g).astype(param.dtype, copy=False)
+    param -= np.sign(g) * step_size
+    prev[...] = g
+
+
+def rmsprop_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    square_avg: np.ndarray,
+    grad_avg: np.ndarray | None,
+    momentum_buffer: np.ndarray | None,
+    *,
+    lr: float,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    momentum: float,
+    maximize: bool = False,
+) -> None:
+    """One RMSprop step on `param` and its state in place (torch.optim.RMSprop's rule).
+
+    Hinton's lecture 6e (http://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf);
+    centered variant from Graves 2013 (https://arxiv.org/abs/1308.0850). With g the gradient
+    (negated when `maximize`), lambda the weight decay, v the running mean of g^2, gbar the
+    running mean of g (centered only), mu the momentum and b its buffer:
+
+        g <- g + lambda * theta                     (when lambda != 0)
+        v <- alpha * v + (1 - alpha) * g^2
+        gbar <- alpha * gbar + (1 - alpha) * g      (centered)
+        d = sqrt(v - gbar^2) + eps  if centered  else  sqrt(v) + eps
+        b <- mu * b + g / d;  theta <- theta - lr * b     (when mu > 0)
+        theta <- theta - lr * g / d                       (otherwise)
+
+    Args:
+        param: parameter array theta; updated in place.
+        grad: its gradient, same shape; not modified.
+        square_avg: v (zeros before the first step); updated in place.
+        grad_avg: gbar (zeros before the first step) for the centered variant, else None.
+        momentum_buffer: b (zeros before the first step) when mu > 0, else None.
+    """
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param
+    square_avg *= alpha
+    square_avg += (1 - alpha) * (g * g)
+    if grad_avg is not None:
+        # gbar + (1 - alpha) (g - gbar): PyTorch's lerp, equal to the running mean above.
+        grad_avg += (1 - alpha) * (g - grad_avg)
+        denominator = np.sqrt(square_avg - grad_avg * grad_avg)
+    else:
+        denominator = np.sqrt(square_avg)
+    denominator += eps
+    if momentum > 0:
+        if momentum_buffer is None:
+            raise ValueError("rmsprop_update: momentum > 0 needs a momentum_buffer array")
+        momentum_buffer *= momentum
+        momentum_buffer += g / denominator
+        param -= lr * momentum_buffer
+    else:
+        param -= lr * (g / denominator)
+
+
+def adagrad_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    state_sum: np.ndarray,
+    *,
+    step: int,
+    lr: float,
+    lr_decay: float,
+    weight_decay: float,
+    eps: float,
+    maximize: bool = False,
+) -> None:
+    """One Adagrad step on `param` and `state_sum` in place (torch.optim.Adagrad's rule).
+
+    Duchi, Hazan & Singer 2011 (https://jmlr.org/papers/v12/duchi11a.html). With g the
+    gradient (negated when `maximize`), lambda the weight decay, G the running sum of g^2 and
+    t = `step` (1 on the first call):
+
+        g <- g + lambda * theta                     (when lambda != 0)
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        G <- G + g^2
+        theta <- theta - lr_t * g / (sqrt(G) + eps)
+
+    Args:
+        param: parameter array theta; updated in place.
+        grad: its gradient, same shape; not modified.
+        state_sum: G (initial_accumulator_value before the first step); updated in place.
+        step: t, the number of this step counting from 1.
+    """
+    if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
+        raise ValueError(f"step must be an integer >= 1 (the 1-based step count), got {step!r}")
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param
+    step_lr = lr / (1 + (step - 1) * lr_decay)
+    state_sum += g * g
+    denominator = np.sqrt(state_sum)
+    denominator += eps
+    param -= step_lr * (g / denominator)
+
+
+def adadelta_update(
+    param: np.ndarray,
+    grad: np.ndarray,
+    square_avg: np.ndarray,
+    acc_delta: np.ndarray,
+    *,
+    lr: float,
+    rho: float,
+    eps: float,
+    weight_decay: float,
+    maximize: bool = False,
+) -> None:
+    """One Adadelta step on `param` and its state in place (torch.optim.Adadelta's rule).
+
+    Zeiler 2012 (https://arxiv.org/abs/1212.5701). With g the gradient (negated when
+    `maximize`), lambda the weight decay, v the running mean of g^2 and u the running mean
+    of the squared updates:
+
+        g <- g + lambda * theta                     (when lambda != 0)
+        v <- rho * v + (1 - rho) * g^2
+        delta = sqrt(u + eps) / sqrt(v + eps) * g
+        u <- rho * u + (1 - rho) * delta^2
+        theta <- theta - lr * delta
+
+    Args:
+        param: parameter array theta; updated in place.
+        grad: its gradient, same shape; not modified.
+        square_avg, acc_delta: v and u (zeros before the first step); updated in place.
+    """
+    g = -grad if maximize else grad
+    if weight_decay != 0:
+        g = g + weight_decay * param
+    square_avg *= rho
+    square_avg += (1 - rho) * (g * g)
+    std = np.sqrt(square_avg + eps)
+    delta = np.sqrt(acc_delta + eps)
+    delta /= std
+    delta *= g
+    acc_delta *= rho
+    acc_delta += (1 - rho) * (delta * delta)
+    param -= lr * delta

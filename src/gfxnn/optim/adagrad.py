@@ -1,0 +1,86 @@
+"""`Adagrad`: per-weight learning rates that shrink with the sum of squared gradients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from gfxnn.optim.functional import adagrad_update
+from gfxnn.optim.optimizer import Optimizer, ParamGroup, check_non_negative
+from gfxnn.tensor import Tensor
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi, Hazan & Singer 2011), with torch.optim.Adagrad's update rule.
+
+    With g the gradient (negated when `maximize`), lambda the weight decay, G the running
+    sum of g^2 (starting at `initial_accumulator_value`) and t the step count (1 first):
+
+        g <- g + lambda * theta                     (when lambda != 0)
+        lr_t = lr / (1 + (t - 1) * lr_decay)
+        G <- G + g^2
+        theta <- theta - lr_t * g / (sqrt(G) + eps)
+
+    Args:
+        params: Tensors to optimise, or parameter groups (dicts with "params").
+        lr: learning rate, >= 0.
+        lr_decay: the decay of lr with the step count, >= 0.
+        weight_decay: lambda, >= 0.
+        initial_accumulator_value: the starting value of G, >= 0.
+        eps: added to the denominator for stability, >= 0.
+        maximize: ascend the objective instead of descending it.
+
+    State per parameter: "step" (int) and "sum" (G), an array like the parameter.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "lr_decay": lr_decay,
+            "weight_decay": weight_decay,
+            "initial_accumulator_value": initial_accumulator_value,
+            "eps": eps,
+            "maximize": maximize,
+        }
+        self._validate_group(dict(defaults))
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: ParamGroup) -> None:
+        for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
+            group[name] = check_non_negative(name, group[name])
+        if not isinstance(group["maximize"], bool | np.bool_):
+            raise TypeError(f"maximize must be a bool, got {group['maximize']!r}")
+
+    def _init_state(self, param: Tensor) -> dict[str, Any]:
+        # The accumulator starts at the initial value of the parameter's group.
+        return {"step": 0, "sum": None}
+
+    def _update(
+        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: ParamGroup
+    ) -> None:
+        if state["sum"] is None:
+            state["sum"] = np.full_like(param.data, group["initial_accumulator_value"])
+        state["step"] += 1
+        adagrad_update(
+            param.data,
+            grad,
+            state["sum"],
+            step=state["step"],
+            lr=group["lr"],
+            lr_decay=group["lr_decay"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=group["maximize"],
+        )

@@ -1,0 +1,95 @@
+"""`Rprop`: resilient backpropagation, sign-based steps with a per-weight step size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from gfxnn.optim.functional import rprop_update
+from gfxnn.optim.optimizer import Optimizer, ParamGroup, check_non_negative, check_real
+from gfxnn.tensor import Tensor
+
+
+class Rprop(Optimizer):
+    """Rprop (Riedmiller & Braun 1993), with torch.optim.Rprop's update rule.
+
+    Only the sign of the gradient is used. For each weight, with g the gradient (negated
+    when `maximize`), g_prev the gradient kept from the previous step and Delta its step
+    size (lr before the first step):
+
+        s = sign(g * g_prev)
+        Delta <- clip(Delta * (eta+ if s > 0, eta- if s < 0, 1 if s = 0), min, max)
+        g <- 0                               where s < 0 (no step right after a sign flip)
+        theta <- theta - sign(g) * Delta
+        g_prev <- g
+
+    Rprop is meant for full-batch training: mini-batch noise flips gradient signs.
+
+    Args:
+        params: Tensors to optimise, or parameter groups (dicts with "params").
+        lr: the initial step size Delta of every weight, >= 0.
+        etas: (eta-, eta+), the step size factors, 0 < eta- < 1 < eta+.
+        step_sizes: (min, max), the bounds of Delta, 0 <= min <= max.
+        maximize: ascend the objective instead of descending it.
+
+    State per parameter: "step" (int), "prev" (g_prev) and "step_size" (Delta), arrays like
+    the parameter.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-2,
+        etas: tuple[float, float] = (0.5, 1.2),
+        step_sizes: tuple[float, float] = (1e-6, 50.0),
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {"lr": lr, "etas": etas, "step_sizes": step_sizes, "maximize": maximize}
+        self._validate_group(dict(defaults))
+        super().__init__(params, defaults)
+
+    def _validate_group(self, group: ParamGroup) -> None:
+        group["lr"] = check_non_negative("lr", group["lr"])
+        etas, bounds = group["etas"], group["step_sizes"]
+        if not isinstance(etas, tuple | list) or len(etas) != 2:
+            raise ValueError(f"etas must be a pair (eta_minus, eta_plus), got {etas!r}")
+        etaminus, etaplus = check_real("etas[0]", etas[0]), check_real("etas[1]", etas[1])
+        if not 0 < etaminus < 1 < etaplus:
+            raise ValueError(f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {etas!r}")
+        group["etas"] = (etaminus, etaplus)
+        if not isinstance(bounds, tuple | list) or len(bounds) != 2:
+            raise ValueError(f"step_sizes must be a pair (min, max), got {bounds!r}")
+        low = check_non_negative("step_sizes[0]", bounds[0])
+        high = check_non_negative("step_sizes[1]", bounds[1])
+        if low > high:
+            raise ValueError(f"step_sizes must satisfy min <= max, got {bounds!r}")
+        group["step_sizes"] = (low, high)
+        if not isinstance(group["maximize"], bool | np.bool_):
+            raise TypeError(f"maximize must be a bool, got {group['maximize']!r}")
+
+    def _init_state(self, param: Tensor) -> dict[str, Any]:
+        # The step sizes start at the lr of the parameter's group, read at its first update.
+        return {"step": 0, "prev": np.zeros_like(param.data), "step_size": None}
+
+    def _update(
+        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: ParamGroup
+    ) -> None:
+        if state["step_size"] is None:
+            state["step_size"] = np.full_like(param.data, group["lr"])
+        state["step"] += 1
+        etaminus, etaplus = group["etas"]
+        step_size_min, step_size_max = group["step_sizes"]
+        rprop_update(
+            param.data,
+            grad,
+            state["prev"],
+            state["step_size"],
+            etaminus=etaminus,
+            etaplus=etaplus,
+            step_size_min=step_size_min,
+            step_size_max=step_size_max,
+            maximize=group["maximize"],
+        )
