@@ -75,6 +75,8 @@ class _History:
     good_state: dict[str, np.ndarray] = field(default_factory=dict)
     good_step: int = 0
     training_seconds: float = 0.0
+    last_eval_end: float = 0.0  # perf_counter() when the last PSNR evaluation ended
+    last_eval_seconds: float = 0.0
 
 
 def default_output_dir(base: str | Path = "runs") -> Path:
@@ -158,55 +160,37 @@ def _train(
     show_progress: bool,
 ) -> tuple[str, str | None]:
     """The loop. Returns (why it stopped, divergence message or None)."""
-    progress = Progress(
-        TextColumn("[bold]fit"),
-        BarColumn(),
-        TextColumn("step {task.fields[step]}/{task.fields[steps]}"),
-        TextColumn("loss {task.fields[loss]}"),
-        TextColumn("PSNR {task.fields[psnr]}"),
-        TextColumn("{task.fields[rate]} steps/s"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not show_progress,
-    )
+    progress = _progress_bar(console, show_progress)
     task = progress.add_task("fit", total=1.0, step=0, steps=steps, loss="-", psnr="-", rate="-")
     started = time.perf_counter()
     _evaluate(fitter, history)
-    last_eval, eval_seconds = time.perf_counter(), 0.0
-    chunk, loss = 1, math.nan
+    chunk = 1
     # Overflow on the way to a NaN loss is expected; the fitter reports it as DivergenceError.
     with progress, np.errstate(over="ignore", invalid="ignore"):
         try:
             while fitter.steps < steps:
-                elapsed = time.perf_counter() - started
-                if seconds is not None and elapsed >= seconds:
+                if seconds is not None and time.perf_counter() - started >= seconds:
                     return "seconds", None
                 if stop.is_set():
                     return "interrupted", None
-                n = min(chunk, steps - fitter.steps)
                 before, tick = fitter.steps, time.perf_counter()
                 try:
-                    loss = fitter.step(n)
+                    loss = fitter.step(min(chunk, steps - fitter.steps))
                 finally:
                     history.training_seconds += time.perf_counter() - tick
                 per_step = (time.perf_counter() - tick) / max(fitter.steps - before, 1)
                 chunk = int(np.clip(CHUNK_SECONDS / max(per_step, 1e-9), 1, 1000))
-                since_eval = time.perf_counter() - last_eval
-                if since_eval >= max(PSNR_EVERY_SECONDS, eval_seconds / PSNR_MAX_OVERHEAD):
-                    tick = time.perf_counter()
-                    _evaluate(fitter, history)
-                    last_eval, eval_seconds = time.perf_counter(), time.perf_counter() - tick
+                _maybe_evaluate(fitter, history)
                 fraction = fitter.steps / steps
                 if seconds is not None:
                     fraction = max(fraction, (time.perf_counter() - started) / seconds)
-                rate = fitter.steps / max(history.training_seconds, 1e-9)
                 progress.update(
                     task,
                     completed=min(fraction, 1.0),
                     step=fitter.steps,
                     loss=f"{loss:.4g}",
-                    psnr=_format_psnr(history),
-                    rate=f"{rate:.0f}",
+                    psnr=f"{history.psnr_points[-1][1]:.2f} dB",
+                    rate=f"{fitter.steps / max(history.training_seconds, 1e-9):.0f}",
                 )
         except DivergenceError as error:
             return "diverged", str(error)
@@ -215,18 +199,38 @@ def _train(
     return "steps", None
 
 
+def _progress_bar(console: Console, show: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]fit"),
+        BarColumn(),
+        TextColumn("step {task.fields[step]}/{task.fields[steps]}"),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("PSNR {task.fields[psnr]}"),
+        TextColumn("{task.fields[rate]} steps/s"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show,
+    )
+
+
+def _maybe_evaluate(fitter: ImageFitter, history: _History) -> None:
+    """Evaluate about once a second, but spend at most PSNR_MAX_OVERHEAD of the time on it."""
+    since = time.perf_counter() - history.last_eval_end
+    if since >= max(PSNR_EVERY_SECONDS, history.last_eval_seconds / PSNR_MAX_OVERHEAD):
+        _evaluate(fitter, history)
+
+
 def _evaluate(fitter: ImageFitter, history: _History) -> None:
     """Record the full-image PSNR and, when the weights are still finite, snapshot them."""
+    start = time.perf_counter()
     psnr = fitter.psnr()
     history.psnr_points.append((fitter.steps, psnr))
     state = fitter.state_dict()
     if not math.isnan(psnr) and all(np.all(np.isfinite(v)) for v in state.values()):
         history.good_state = {name: value.copy() for name, value in state.items()}
         history.good_step = fitter.steps
-
-
-def _format_psnr(history: _History) -> str:
-    return f"{history.psnr_points[-1][1]:.2f} dB" if history.psnr_points else "-"
+    history.last_eval_end = time.perf_counter()
+    history.last_eval_seconds = history.last_eval_end - start
 
 
 @contextlib.contextmanager
