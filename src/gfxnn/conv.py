@@ -226,7 +226,7 @@ def conv2d(
             d_x = _from_padded_cn(d_xp, padding_, size)
         d_w = _weight_grad(g_mat, cols, w.shape) if w.requires_grad else None
         d_b = g.sum(axis=(0, 2, 3)) if b is not None and b.requires_grad else None
-        return d_x, d_w, d_b
+        return (d_x, d_w) if b is None else (d_x, d_w, d_b)
 
     parents = (x, w) if b is None else (x, w, b)
     return ops._result(_from_matrix(y, n, out), parents, vjp)
@@ -284,7 +284,7 @@ def conv_transpose2d(
         d_x = _from_matrix(w_mat @ g_cols, n, size) if x.requires_grad else None
         d_w = _weight_grad(x_mat, g_cols, w.shape) if w.requires_grad else None
         d_b = g.sum(axis=(0, 2, 3)) if b is not None and b.requires_grad else None
-        return d_x, d_w, d_b
+        return (d_x, d_w) if b is None else (d_x, d_w, d_b)
 
     parents = (x, w) if b is None else (x, w, b)
     return ops._result(y, parents, vjp)
