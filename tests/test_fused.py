@@ -108,6 +108,21 @@ def test_fused_encodings_match_autodiff_encodings() -> None:
     np.testing.assert_allclose(out[0], [s, s, 1, 0, 1, 0, 0, -1], atol=1e-15)
 
 
+def test_autodiff_encodings_gradients_config_and_errors() -> None:
+    uv = np.random.default_rng(1).random((6, 2))
+    frequency, identity = FrequencyEncoding(2, 4), IdentityEncoding(2, scale=2.0, offset=-1.0)
+    assert gfxnn.gradcheck(frequency, [uv])
+    assert gfxnn.gradcheck(identity, [uv])
+    np.testing.assert_allclose(identity(gfxnn.Tensor(uv)).data, 2 * uv - 1)
+    assert frequency.hyperparams() == {"otype": "Frequency", "n_frequencies": 4}
+    assert identity.hyperparams() == {"otype": "Identity", "scale": 2.0, "offset": -1.0}
+    assert (frequency.n_input_dims, frequency.n_output_dims) == (2, 16)
+    with pytest.raises(ValueError, match="n_frequencies"):
+        FrequencyEncoding(2, 0)
+    with pytest.raises(ValueError, match=r"shape \(batch, 2\)"):
+        frequency(gfxnn.Tensor(np.zeros((4, 3))))
+
+
 def test_sigmoid_is_stable_and_matches_torch() -> None:
     torch = pytest.importorskip("torch")
     z = np.linspace(-1000, 1000, 20001, dtype=np.float32)
