@@ -15,12 +15,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from lenet_mnist import load_mnist_sample
 
 import gfxnn
 from gfxnn import losses, nn, optim
 from gfxnn.data.images import encode_png
 from gfxnn.tensor import Tensor
-from lenet_mnist import load_mnist_sample
 
 EPOCHS = 3  # passes over the training digits
 BATCH_SIZE = 32  # digits per Adam step
@@ -141,8 +141,9 @@ def main() -> None:
     dae = build_conv_autoencoder(rng)
     history = train_autoencoder(dae, x_train, args.noise, args.epochs, rng)
     denoised = reconstruct(dae, noisy_test)
+    before, after = psnr(noisy_test, x_test), psnr(denoised, x_test)
     print(f"conv denoising autoencoder: train loss {history[-1]:.4f}; test PSNR noisy "
-          f"{psnr(noisy_test, x_test):.2f} dB -> denoised {psnr(denoised, x_test):.2f} dB")  # fmt: skip
+          f"{before:.2f} dB -> denoised {after:.2f} dB")  # fmt: skip
 
     shown = slice(0, 12)
     grid = image_grid([x_test[shown], noisy_test[shown], mlp_out[shown], denoised[shown]])

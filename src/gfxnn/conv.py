@@ -33,8 +33,8 @@ IntPairT = tuple[int, int]
 # ----- argument checks ----------------------------------------------------------------------
 def pair(name: str, value: IntPair, minimum: int) -> tuple[int, int]:
     """`value` (an int or a pair of ints) as (height, width), each at least `minimum`."""
-    values = (value, value) if isinstance(value, int | np.integer) else tuple(value)
-    if len(values) != 2 or not all(
+    values = (value, value) if isinstance(value, int | np.integer) else value
+    if not isinstance(values, tuple | list) or len(values) != 2 or not all(
         isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values
     ):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
