@@ -6,7 +6,7 @@ on the held-out 20 %: PSNR of the reconstruction against the clean digit, next t
 the noisy input. A PNG grid (rows: clean input, noisy input, MLP reconstruction of the clean
 digit, denoised by the convolutional model) is written to --out.
 
-    python examples/autoencoder.py [--epochs 3] [--noise 0.3] [--out autoencoder.png]
+    python examples/autoencoder.py [--epochs 3] [--noise 0.3] [--n-train 4000] [--out ae.png]
 """
 
 from __future__ import annotations
@@ -121,14 +121,16 @@ def image_grid(rows: list[np.ndarray]) -> np.ndarray:
     return grid
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--noise", type=float, default=NOISE_STD)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--n-train", type=int, default=4000, help="training digits to use")
     parser.add_argument("--out", type=Path, default=Path("autoencoder.png"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     x_train, _, x_test, _ = load_mnist_sample(args.seed)
+    x_train = x_train[: args.n_train]
     rng = np.random.default_rng(args.seed)
     noisy_test = add_noise(x_test, args.noise, rng)
 

@@ -135,13 +135,13 @@ def denoise(model: UNet, noisy: np.ndarray) -> np.ndarray:
     return np.clip(np.concatenate(parts), 0.0, 1.0)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=STEPS)
     parser.add_argument("--noise", type=float, default=NOISE_STD)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--out", type=Path, default=Path("unet.png"))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     model, before, after = train(args.steps, args.noise, seed=args.seed)
     print(f"test patches (bottom quarter, unseen): PSNR noisy {before:.2f} dB -> "
           f"denoised {after:.2f} dB (+{after - before:.2f} dB)")  # fmt: skip
