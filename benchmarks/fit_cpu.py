@@ -6,6 +6,10 @@ every layer, MSE, Adam (lr 1e-3, 0.9, 0.999, 1e-8), the same Xavier initial weig
 includes sampling and encoding on both sides. Repeats alternate between the two so that both see
 the same machine load; the figures are medians.
 
+Thread modes (--threads): "default" runs each library with its own defaults (gfxnn trains with
+one BLAS thread, see gfxnn/fused/threads.py; torch uses torch.get_num_threads()); "1" and "2"
+force both libraries to that many threads; "all" (the default) runs the three in turn.
+
     python benchmarks/fit_cpu.py                  # speed + 512x512 inference + quality (5000 steps)
     python benchmarks/fit_cpu.py --quality-steps 0 --threads 1
 """
@@ -20,6 +24,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -78,7 +83,7 @@ class TorchFit:
 
 @contextmanager
 def thread_limit(n_threads: int | None) -> Iterator[None]:
-    """Limit both torch and NumPy's BLAS to `n_threads` (None: leave the defaults)."""
+    """Set both torch and NumPy's BLAS to `n_threads` (None: leave each library's default)."""
     if n_threads is None:
         yield
         return
@@ -100,6 +105,12 @@ def blas_threads() -> str:
     return ", ".join(f"{i['internal_api']} {i['num_threads']}" for i in blas) or "none found"
 
 
+def blas_threads_of(fitter: ImageFitter) -> Any:
+    from gfxnn.fused.threads import blas_threads as limit
+
+    return limit(fitter.blas_threads)
+
+
 def alternate(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
     """Seconds per run of each callable, interleaved repeat by repeat."""
     times: dict[str, list[float]] = {name: [] for name in runs}
@@ -111,10 +122,12 @@ def alternate(runs: dict[str, Callable[[], float]], repeats: int) -> dict[str, l
     return times
 
 
-def speed(image: np.ndarray, steps: int, repeats: int, threads: int | None) -> dict[str, float]:
+def speed(image: np.ndarray, steps: int, repeats: int, threads: int | None) -> dict[str, Any]:
+    """threads None: each library's default (gfxnn trains with 1 BLAS thread, torch uses
+    torch.get_num_threads()); an int: both libraries use exactly that many threads."""
     settings = FitSettings()
     with thread_limit(threads):
-        fitter = ImageFitter(image, settings)
+        fitter = ImageFitter(image, settings, blas_threads=1 if threads is None else threads)
         reference = TorchFit(image, fitter, settings)
         fitter.step(20)  # warm-up: first-touch of buffers, BLAS thread start
         reference.step(20)
@@ -131,9 +144,12 @@ def speed(image: np.ndarray, steps: int, repeats: int, threads: int | None) -> d
             },
             repeats,
         )
+        with blas_threads_of(fitter):
+            training_blas = blas_threads()
         result = {
             "torch_threads": torch.get_num_threads(),
-            "numpy_blas_threads": blas_threads(),
+            "numpy_blas_threads_training": training_blas,
+            "numpy_blas_threads_inference": blas_threads(),
             "gfxnn_steps_per_s": steps / statistics.median(times["gfxnn"]),
             "torch_steps_per_s": steps / statistics.median(times["torch"]),
             "median_pairwise_ratio": statistics.median(ratios),
@@ -174,9 +190,9 @@ def main() -> None:
     parser.add_argument("--quality-steps", type=int, default=5000, help="0 skips the PSNR run")
     parser.add_argument(
         "--threads",
-        default="both",
-        choices=["default", "1", "both"],
-        help="'default': each library's own thread count; '1': both limited to one thread",
+        default="all",
+        choices=["default", "1", "2", "all"],
+        help="'default': each library's own thread counts; '1' / '2': both use that many",
     )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
@@ -184,13 +200,14 @@ def main() -> None:
     image = load_bundled("astronaut")
     print(f"machine: {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.2f}")
     results: dict[str, object] = {}
-    configs = {"default": [None], "1": [1], "both": [None, 1]}[args.threads]
+    configs = {"default": [None], "1": [1], "2": [2], "all": [None, 1, 2]}[args.threads]
     for threads in configs:
-        label = "default threads" if threads is None else f"{threads} thread"
+        label = "library defaults" if threads is None else f"both {threads} thread(s)"
         r = speed(image, args.steps, args.repeats, threads)
         results[label] = r
         print(
-            f"\n[{label}] torch threads {r['torch_threads']}, numpy BLAS {r['numpy_blas_threads']}"
+            f"\n[{label}] torch threads {r['torch_threads']}; NumPy BLAS: training "
+            f"{r['numpy_blas_threads_training']}, inference {r['numpy_blas_threads_inference']}"
         )
         print(
             f"  training  gfxnn {r['gfxnn_steps_per_s']:7.1f} steps/s   torch "
@@ -202,8 +219,7 @@ def main() -> None:
             f"{r['torch_inference_512_ms']:6.1f} ms   ratio {r['inference_ratio']:.2f}x"
         )
     if args.quality_steps > 0:
-        threads = configs[-1]
-        q = quality(image, args.quality_steps, threads)
+        q = quality(image, args.quality_steps, 1)
         results["quality"] = q
         print(
             f"\n[quality, {q['steps']} steps] PSNR gfxnn {q['gfxnn_psnr']:.2f} dB "

@@ -232,3 +232,20 @@ def test_fused_and_autodiff_train_to_the_same_weights_float32() -> None:
     # is a few float32 ulps of the weights (~0.1-0.4) rather than exact equality.
     state, mlp = train_both("adam", "leaky_relu", np.float32, batch_size=64)
     assert max_weight_difference(state, mlp) < 1e-5
+
+
+def test_blas_thread_limit_applies_inside_and_restores_after() -> None:
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    from gfxnn.fused.threads import blas_threads
+
+    def counts() -> list[int]:
+        return [
+            i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"
+        ]
+
+    before = counts()
+    with blas_threads(1):
+        assert all(n == 1 for n in counts())
+    assert counts() == before
+    with blas_threads(None):
+        assert counts() == before

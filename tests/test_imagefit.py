@@ -208,6 +208,8 @@ def test_step_and_image_arguments_are_checked() -> None:
         ImageFitter(np.zeros((4, 4), np.float32))
     with pytest.raises(TypeError):
         ImageFitter([[0.0]])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="blas_threads"):
+        ImageFitter(smooth_image(), blas_threads=0)
     fitter.set_image(disc_image(8))
     fitter.step(1)
     assert fitter.predict().shape == (8, 8, 3)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from gfxnn.fused import FusedMLP, FusedTrainer, NearestTexelSampler, make_encoder, make_optimizer
+from gfxnn.fused.threads import blas_threads
 
 ENCODINGS = ("frequency", "identity")
 ACTIVATIONS = ("leaky_relu", "relu", "sigmoid")
@@ -175,6 +176,10 @@ class ImageFitter:
     Args:
         image: (H, W, 3) float array in [0, 1] (converted to float32).
         settings: FitSettings (defaults when None); validated here.
+        blas_threads: BLAS threads during training steps (1 by default: the step's matrices are
+            too small for threads to pay, and on a busy machine they cost ~10x; see
+            `gfxnn.fused.threads`); None leaves the process's BLAS setting alone. Needs
+            `threadpoolctl`, otherwise ignored. Inference always uses the BLAS default.
 
     Randomness: the weights come from `np.random.default_rng(seed)` (so
     `gfxnn.nn.MLP(..., rng=seed)` starts from the same weights) and the UVs from
@@ -182,7 +187,16 @@ class ImageFitter:
     reproducible from its settings alone.
     """
 
-    def __init__(self, image: np.ndarray, settings: FitSettings | None = None) -> None:
+    def __init__(
+        self,
+        image: np.ndarray,
+        settings: FitSettings | None = None,
+        *,
+        blas_threads: int | None = 1,
+    ) -> None:
+        if blas_threads is not None:
+            _check_int("blas_threads", blas_threads, 1)
+        self.blas_threads = blas_threads
         self._image = _check_image(image)
         self._settings = dataclasses.replace(settings) if settings else FitSettings()
         self._settings.validate()
@@ -242,7 +256,7 @@ class ImageFitter:
         was ever run). Raises DivergenceError, before that step's update, on a NaN/inf loss."""
         _check_int("n", n, 0)
         # A diverging run overflows before its loss turns inf/NaN; DivergenceError reports it.
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"), blas_threads(self.blas_threads):
             for _ in range(n):
                 self._train_step()
         return self.loss_history[-1] if self.loss_history else math.nan
