@@ -34,8 +34,10 @@ IntPairT = tuple[int, int]
 def pair(name: str, value: IntPair, minimum: int) -> tuple[int, int]:
     """`value` (an int or a pair of ints) as (height, width), each at least `minimum`."""
     values = (value, value) if isinstance(value, int | np.integer) else value
-    if not isinstance(values, tuple | list) or len(values) != 2 or not all(
-        isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values
+    if (
+        not isinstance(values, tuple | list)
+        or len(values) != 2
+        or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values)
     ):
         raise TypeError(f"{name} must be an int or a pair of ints, got {value!r}")
     if min(values) < minimum:
@@ -81,9 +83,9 @@ def _pad(x: np.ndarray, padding: tuple[int, int], value: float = 0.0) -> np.ndar
 
 
 def _tap(
-    xp: np.ndarray, kh: int, kw: int, out: tuple[int, int], stride: IntPairT, dilation: IntPairT
+    kh: int, kw: int, out: IntPairT, stride: IntPairT, dilation: IntPairT
 ) -> tuple[slice, slice, slice, slice]:
-    """The index of the (N, C, OH, OW) block that kernel tap (kh, kw) sees in `xp`."""
+    """The index of the (.., .., OH, OW) block of a padded image that kernel tap (kh, kw) sees."""
     top, left = kh * dilation[0], kw * dilation[1]
     return (
         slice(None),
@@ -148,7 +150,7 @@ def _col2im(
     image = np.zeros(padded_shape, dtype=cols.dtype)
     for kh in range(kernel[0]):
         for kw in range(kernel[1]):
-            image[_tap(image, kh, kw, out, stride, dilation)] += taps[:, kh, kw]
+            image[_tap(kh, kw, out, stride, dilation)] += taps[:, kh, kw]
     return image
 
 
@@ -321,10 +323,10 @@ def max_pool2d(
     dilation_, size = pair("dilation", dilation, 1), (x.shape[2], x.shape[3])
     out = output_size("max_pool2d", size, kernel, stride_, padding_, dilation_)
     xp = _pad(x.data, padding_, -np.inf)
-    best = xp[_tap(xp, 0, 0, out, stride_, dilation_)].copy()
+    best = xp[_tap(0, 0, out, stride_, dilation_)].copy()
     winner = np.zeros(best.shape, dtype=np.intp)
     for tap in range(1, kernel[0] * kernel[1]):
-        values = xp[_tap(xp, *divmod(tap, kernel[1]), out, stride_, dilation_)]
+        values = xp[_tap(*divmod(tap, kernel[1]), out, stride_, dilation_)]
         # Strictly greater, so ties keep the earlier tap as PyTorch does.
         better = values > best
         np.copyto(best, values, where=better)
@@ -333,7 +335,7 @@ def max_pool2d(
     def vjp(g: np.ndarray) -> VJPResult:
         d_xp = np.zeros(xp.shape, dtype=g.dtype)
         for tap in range(kernel[0] * kernel[1]):
-            index = _tap(d_xp, *divmod(tap, kernel[1]), out, stride_, dilation_)
+            index = _tap(*divmod(tap, kernel[1]), out, stride_, dilation_)
             d_xp[index] += np.where(winner == tap, g, 0)
         return (_crop(d_xp, padding_, size),)
 
@@ -353,14 +355,14 @@ def avg_pool2d(
     total = np.zeros((x.shape[0], x.shape[1], *out), dtype=x.dtype)
     for kh in range(kernel[0]):
         for kw in range(kernel[1]):
-            total += xp[_tap(xp, kh, kw, out, stride_, (1, 1))]
+            total += xp[_tap(kh, kw, out, stride_, (1, 1))]
 
     def vjp(g: np.ndarray) -> VJPResult:
         d_xp = np.zeros(xp.shape, dtype=g.dtype)
         share = g * scale
         for kh in range(kernel[0]):
             for kw in range(kernel[1]):
-                d_xp[_tap(d_xp, kh, kw, out, stride_, (1, 1))] += share
+                d_xp[_tap(kh, kw, out, stride_, (1, 1))] += share
         return (_crop(d_xp, padding_, size),)
 
     return ops._result(total * scale, (x,), vjp)

@@ -61,7 +61,9 @@ class Upsample(Module):
     """Resize by `scale_factor` with "nearest" or "bilinear" (align_corners=False), as
     torch.nn.Upsample. Shapes: (N, C, H, W) -> (N, C, floor(H s), floor(W s))."""
 
-    def __init__(self, scale_factor: float | tuple[float, float] = 2, mode: str = "nearest"):
+    def __init__(
+        self, scale_factor: float | tuple[float, float] = 2, mode: str = "nearest"
+    ) -> None:
         super().__init__()
         if mode not in conv.UPSAMPLE_MODES:
             raise ValueError(f"unknown upsample mode {mode!r}; choose one of {conv.UPSAMPLE_MODES}")
