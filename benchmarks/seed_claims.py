@@ -89,7 +89,7 @@ def save_pictures(
     fig.suptitle(f"after {steps} steps, seed 0", fontsize=10)
     fig.tight_layout()
     grid = out_dir / "seed_claims_predictions.png"
-    fig.savefig(grid, dpi=90)
+    fig.savefig(grid, dpi=72)
     plt.close(fig)
 
     fig, axis = plt.subplots(figsize=(6, 3.5))
