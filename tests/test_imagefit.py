@@ -170,6 +170,9 @@ def test_load_state_dict_checks_names_and_shapes() -> None:
     wrong = dict(state, **{"layers.1.weight": np.zeros((64, 63), np.float32)})
     with pytest.raises(ValueError, match=r"layers\.1\.weight has shape \(64, 63\)"):
         fitter.load_state_dict(wrong)
+    broken = dict(state, **{"layers.0.bias": np.full(64, np.nan, np.float32)})
+    with pytest.raises(ValueError, match="layers.0.bias holds NaN"):
+        fitter.load_state_dict(broken)
     with pytest.raises(ValueError, match="missing.*layers.2.bias"):
         fitter.load_state_dict({k: v for k, v in state.items() if k != "layers.2.bias"})
 

@@ -165,6 +165,8 @@ def _load_state(mlp: FusedMLP, state: dict[str, np.ndarray]) -> None:
             )
         if value.dtype.kind not in "fiu":
             raise ValueError(f"{name} must hold numbers, got dtype {value.dtype}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"{name} holds NaN or infinite values")
     for i, (weight, bias) in enumerate(zip(mlp.weights, mlp.biases, strict=True)):
         weight[...] = state[f"layers.{i}.weight"]
         bias[...] = state[f"layers.{i}.bias"]
@@ -176,8 +178,8 @@ class ImageFitter:
     Args:
         image: (H, W, 3) float array in [0, 1] (converted to float32).
         settings: FitSettings (defaults when None); validated here.
-        blas_threads: BLAS threads during training steps (1 by default: the step's matrices are
-            too small for threads to pay, and on a busy machine they cost ~10x; see
+        blas_threads: BLAS threads during training steps (1 by default: threads gain little on
+            the step's small matrices and, on a busy machine, cost ~10x; see
             `gfxnn.fused.threads`); None leaves the process's BLAS setting alone. Needs
             `threadpoolctl`, otherwise ignored. Inference always uses the BLAS default.
 
