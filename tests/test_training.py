@@ -11,7 +11,7 @@ import pytest
 from gfxnn.data import iterate_minibatches, playground, train_val_split
 from gfxnn.losses import cross_entropy, mse
 from gfxnn.nn import MLP, Sequential
-from gfxnn.optim import SGD, Adam
+from gfxnn.optim import SGD, Adam, ReduceLROnPlateau, StepLR
 from gfxnn.training import Standardize, evaluate, fit, predict
 
 
@@ -75,16 +75,25 @@ def test_standardize_output_has_zero_mean_unit_variance() -> None:
         Standardize(3).fit(x[:, :2])
 
 
-def test_resume_from_checkpoint_is_bit_identical(tmp_path: Path) -> None:
+SCHEDULERS: list[Any] = [
+    None,
+    lambda optimizer: StepLR(optimizer, step_size=2, gamma=0.5),
+    lambda optimizer: ReduceLROnPlateau(optimizer, factor=0.5, patience=0, threshold=0.5),
+]
+
+
+@pytest.mark.parametrize("make_scheduler", SCHEDULERS, ids=["none", "step", "plateau"])
+def test_resume_from_checkpoint_is_bit_identical(tmp_path: Path, make_scheduler: Any) -> None:
     x, y = blobs(120)
 
     def run(epochs: int, seed: int, checkpoint: Path | None) -> tuple[Any, Any]:
         model = classifier(seed)
         optimizer = Adam(model.parameters(), lr=1e-2)
+        scheduler = None if make_scheduler is None else make_scheduler(optimizer)
         history = fit(
             model, cross_entropy, optimizer, x, y, epochs=epochs, batch_size=16,
             metrics=["accuracy"], rng=7, progress=False, checkpoint=checkpoint,
-            early_stopping_patience=50,
+            early_stopping_patience=50, lr_scheduler=scheduler,
         )  # fmt: skip
         return model, history
 
@@ -98,6 +107,18 @@ def test_resume_from_checkpoint_is_bit_identical(tmp_path: Path) -> None:
     assert resumed_history.best_epoch == straight_history.best_epoch
     for key, value in straight.state_dict().items():
         assert np.array_equal(resumed.state_dict()[key], value), key
+    if make_scheduler is not None:
+        assert len(set(straight_history["lr"])) > 1  # the schedule did change the rate
+
+
+def test_fit_steps_the_scheduler_once_per_epoch() -> None:
+    x, y = blobs(60)
+    model = classifier()
+    optimizer = Adam(model.parameters(), lr=0.1)
+    history = fit(model, cross_entropy, optimizer, x, y, epochs=5, progress=False,
+                  lr_scheduler=StepLR(optimizer, step_size=2, gamma=0.1))  # fmt: skip
+    assert history["lr"] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.001)
 
 
 def test_checkpoint_of_another_optimizer_is_rejected(tmp_path: Path) -> None:

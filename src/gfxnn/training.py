@@ -27,6 +27,7 @@ from gfxnn.autograd import no_grad
 from gfxnn.data.batching import as_generator, iterate_minibatches, split_indices
 from gfxnn.nn.module import Buffer, Module
 from gfxnn.optim.optimizer import Optimizer
+from gfxnn.optim.schedules import LRScheduler, ReduceLROnPlateau
 from gfxnn.tensor import Tensor
 
 __all__ = ["METRICS", "History", "Standardize", "evaluate", "fit", "predict"]
@@ -327,6 +328,42 @@ def _load(
 
 
 # ----- the loop ------------------------------------------------------------------------------
+def _split(
+    x: np.ndarray,
+    y: np.ndarray,
+    validation_split: float,
+    validation_data: tuple[Any, Any] | None,
+    split: dict[str, np.ndarray] | None,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, dict | None]:
+    """(x_train, y_train, x_val, y_val, split): validation data given, split off at random
+    (or as in a resumed run's `split` indices), or none."""
+    if validation_data is not None:
+        x_val, y_val = _check_data("validation_data", *validation_data, x.dtype)
+        return x, y, x_val, y_val, None
+    if not validation_split:
+        return x, y, None, None, None
+    if split is None:
+        train_index, val_index = split_indices(len(x), validation_split, rng)
+        split = {"train": train_index, "val": val_index}
+    if max(split["train"].max(initial=0), split["val"].max(initial=0)) >= len(x):
+        raise ValueError("the checkpoint's validation split does not fit this dataset")
+    return x[split["train"]], y[split["train"]], x[split["val"]], y[split["val"]], split
+
+
+def _progress_bar(enabled: bool) -> Any:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    return Progress(*columns, TimeRemainingColumn(), disable=not enabled)
+
+
 def fit(
     model: Module,
     loss: LossFunction,
@@ -341,6 +378,7 @@ def fit(
     validation_data: tuple[Any, Any] | None = None,
     early_stopping_patience: int | None = None,
     metrics: Sequence[str | Metric] = (),
+    lr_scheduler: LRScheduler | ReduceLROnPlateau | None = None,
     rng: np.random.Generator | int = 0,
     progress: bool = True,
     checkpoint: str | Path | None = None,
@@ -363,10 +401,12 @@ def fit(
             validation loss (the training loss without validation data), and restore the
             weights of the best epoch. None trains all epochs.
         metrics: names from `METRICS` (e.g. "accuracy") or functions (output, target).
+        lr_scheduler: stepped once after every epoch (ReduceLROnPlateau with the validation
+            loss, or the training loss without validation data); the history records "lr".
         rng: generator or seed for the split and the shuffling.
         progress: show a rich progress bar with the loss.
         checkpoint: a file to save the run to after every epoch, and to resume from when it
-            exists (the model and optimizer must be built as for the saved run).
+            exists (the model, optimizer and scheduler must be built as for the saved run).
 
     Returns:
         The `History` of all epochs, including those before a resume.
@@ -381,62 +421,32 @@ def fit(
         raise TypeError(f"optimizer must be a gfxnn Optimizer, got {type(optimizer).__name__}")
     rng = as_generator(rng)
     metric_functions = _resolve_metrics(metrics)
-    dtype = _model_dtype(model)
-    x, y = _check_data("fit", x, y, dtype)
+    x, y = _check_data("fit", x, y, _model_dtype(model))
     path = Path(checkpoint) if checkpoint is not None else None
-    resumed = path is not None and path.exists()
 
-    # Validation data: given, or split off (the split is saved so a resume reuses it).
-    split: dict[str, np.ndarray] | None = None
-    if resumed:
-        assert path is not None
+    # A resumed run restores everything, including the generator and the validation split.
+    loop: dict[str, Any] = {"epoch": 0, "best": None, "wait": 0, "history": None}
+    saved: dict[str, dict[str, np.ndarray]] = {"best": {}, "split": {}}
+    if path is not None and path.exists():
         loop, saved = _load(path, model, optimizer)
-        split = saved["split"] or None
         rng.bit_generator.state = loop["rng_state"]
-    if validation_data is not None:
-        x_train, y_train = x, y
-        x_val, y_val = _check_data("validation_data", *validation_data, dtype)
-    elif validation_split:
-        if split is None:
-            train_index, val_index = split_indices(len(x), validation_split, rng)
-            split = {"train": train_index, "val": val_index}
-        if split["train"].max(initial=0) >= len(x) or split["val"].max(initial=0) >= len(x):
-            raise ValueError("the checkpoint's validation split does not fit this dataset")
-        x_train, y_train = x[split["train"]], y[split["train"]]
-        x_val, y_val = x[split["val"]], y[split["val"]]
-    else:
-        x_train, y_train, x_val, y_val = x, y, None, None
-    if not resumed:
-        for module in model.modules():
-            if isinstance(module, Standardize) and not module.fitted:
-                module.fit(x_train)
+        if lr_scheduler is not None and loop.get("lr_scheduler") is not None:
+            lr_scheduler.load_state_dict(loop["lr_scheduler"])
+    x_train, y_train, x_val, y_val, split = _split(
+        x, y, validation_split, validation_data, saved["split"] or None, rng
+    )
+    for module in model.modules():
+        if isinstance(module, Standardize) and not module.fitted:
+            module.fit(x_train)
     _check_labels(model, x_train, y_train)
 
-    history, best_weights, best, wait, start = History(), None, math.inf, 0, 0
-    if resumed:
-        history = History.from_dict(loop["history"])
-        best_weights = saved["best"] or None
-        best, wait, start = loop["best"], loop["wait"], loop["epoch"]
-        best = math.inf if best is None else best
+    history = History() if loop["history"] is None else History.from_dict(loop["history"])
+    best_weights = saved["best"] or None
+    best = math.inf if loop["best"] is None else loop["best"]
+    wait, start = loop["wait"], loop["epoch"]
     monitor = "val_loss" if x_val is not None else "loss"
     n_batches = math.ceil(len(x_train) / batch_size)
-
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        disable=not progress,
-    )
-    with bar:
+    with _progress_bar(progress) as bar:
         task = bar.add_task("training", total=(epochs - start) * n_batches)
         for epoch in range(start + 1, epochs + 1):
             if history.stopped_early:
@@ -444,6 +454,7 @@ def fit(
             # One epoch of mini-batch steps; the loss and metrics are averaged over samples.
             model.train()
             sums = dict.fromkeys(["loss", *metric_functions], 0.0)
+            learning_rate = optimizer.param_groups[0]["lr"]
             for index in iterate_minibatches(len(x_train), batch_size, rng, shuffle):
                 optimizer.zero_grad()
                 output = model(Tensor(x_train[index]))
@@ -453,15 +464,18 @@ def fit(
                 sums["loss"] += float(batch_loss.data) * len(index)
                 for name, metric in metric_functions.items():
                     sums[name] += metric(output.data, y_train[index]) * len(index)
-                bar.update(
-                    task,
-                    advance=1,
-                    description=f"epoch {epoch}/{epochs} loss {float(batch_loss.data):.4g}",
-                )
+                description = f"epoch {epoch}/{epochs} loss {float(batch_loss.data):.4g}"
+                bar.update(task, advance=1, description=description)
             record = {name: total / len(x_train) for name, total in sums.items()}
             if x_val is not None:
                 scores = evaluate(model, loss, x_val, y_val, metrics)
                 record.update((f"val_{name}", value) for name, value in scores.items())
+            if lr_scheduler is not None:
+                record["lr"] = learning_rate
+                if isinstance(lr_scheduler, ReduceLROnPlateau):
+                    lr_scheduler.step(record[monitor])
+                else:
+                    lr_scheduler.step()
             history.append(record)
 
             # Early stopping: remember the best weights, stop after `patience` bad epochs.
@@ -471,8 +485,7 @@ def fit(
                     best_weights = model.state_dict()
                 else:
                     wait += 1
-                    if wait >= early_stopping_patience:
-                        history.stopped_early = True
+                    history.stopped_early = wait >= early_stopping_patience
             if path is not None:
                 loop_state = {
                     "epoch": epoch,
@@ -480,6 +493,7 @@ def fit(
                     "best": best if math.isfinite(best) else None,
                     "wait": wait,
                     "rng_state": rng.bit_generator.state,
+                    "lr_scheduler": None if lr_scheduler is None else lr_scheduler.state_dict(),
                     "best_weights": best_weights,
                     "split": split,
                 }

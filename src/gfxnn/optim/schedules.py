@@ -264,6 +264,8 @@ class ReduceLROnPlateau:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if set(state) != set(self._STATE_KEYS):
             raise ValueError(f"expected keys {sorted(self._STATE_KEYS)}, got {sorted(state)}")
-        self.best = float(state["best"])
+        # JSON has no infinity: a checkpoint stores the initial best (+-inf) as None.
+        initial = math.inf if self.mode == "min" else -math.inf
+        self.best = initial if state["best"] is None else float(state["best"])
         for key in ("num_bad_epochs", "cooldown_counter", "last_epoch"):
             setattr(self, key, _check_count(key, state[key], 0))
