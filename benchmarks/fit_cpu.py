@@ -6,9 +6,9 @@ every layer, MSE, Adam (lr 1e-3, 0.9, 0.999, 1e-8), the same Xavier initial weig
 includes sampling and encoding on both sides. Repeats alternate between the two so that both see
 the same machine load; the figures are medians.
 
-Thread modes (--threads): "default" runs each library with its own defaults (gfxnn trains with
-one BLAS thread, see gfxnn/fused/threads.py; torch uses torch.get_num_threads()); "1" and "2"
-force both libraries to that many threads; "all" (the default) runs the three in turn.
+Thread modes (--threads): "default" runs each library with its own defaults (gfxnn trains and
+infers with one BLAS thread, see gfxnn/fused/threads.py; torch uses torch.get_num_threads());
+"1" and "2" force both libraries to that many threads; "all" (the default) runs the three in turn.
 
     python benchmarks/fit_cpu.py                  # speed + 512x512 inference + quality (5000 steps)
     python benchmarks/fit_cpu.py --quality-steps 0 --threads 1
@@ -135,6 +135,8 @@ def speed(image: np.ndarray, steps: int, repeats: int, threads: int | None) -> d
             {"gfxnn": lambda: fitter.step(steps), "torch": lambda: reference.step(steps)}, repeats
         )
         ratios = [t / g for g, t in zip(times["gfxnn"], times["torch"], strict=True)]
+        with blas_threads_of(fitter):
+            training_blas = blas_threads()
         fitter.predict(512, 512)
         reference.predict(512, 512)
         inference = alternate(
@@ -144,12 +146,9 @@ def speed(image: np.ndarray, steps: int, repeats: int, threads: int | None) -> d
             },
             repeats,
         )
-        with blas_threads_of(fitter):
-            training_blas = blas_threads()
         result = {
             "torch_threads": torch.get_num_threads(),
-            "numpy_blas_threads_training": training_blas,
-            "numpy_blas_threads_inference": blas_threads(),
+            "numpy_blas_threads": training_blas,
             "gfxnn_steps_per_s": steps / statistics.median(times["gfxnn"]),
             "torch_steps_per_s": steps / statistics.median(times["torch"]),
             "median_pairwise_ratio": statistics.median(ratios),
@@ -206,8 +205,8 @@ def main() -> None:
         r = speed(image, args.steps, args.repeats, threads)
         results[label] = r
         print(
-            f"\n[{label}] torch threads {r['torch_threads']}; NumPy BLAS: training "
-            f"{r['numpy_blas_threads_training']}, inference {r['numpy_blas_threads_inference']}"
+            f"\n[{label}] torch threads {r['torch_threads']}; "
+            f"gfxnn's NumPy BLAS {r['numpy_blas_threads']}"
         )
         print(
             f"  training  gfxnn {r['gfxnn_steps_per_s']:7.1f} steps/s   torch "

@@ -178,10 +178,10 @@ class ImageFitter:
     Args:
         image: (H, W, 3) float array in [0, 1] (converted to float32).
         settings: FitSettings (defaults when None); validated here.
-        blas_threads: BLAS threads during training steps (1 by default: threads gain little on
-            the step's small matrices and, on a busy machine, cost ~10x; see
+        blas_threads: BLAS threads inside step() and predict() (1 by default: threads gain
+            little on these small matrices and, on a busy machine, cost up to ~10x; see
             `gfxnn.fused.threads`); None leaves the process's BLAS setting alone. Needs
-            `threadpoolctl`, otherwise ignored. Inference always uses the BLAS default.
+            `threadpoolctl`, otherwise ignored.
 
     Randomness: the weights come from `np.random.default_rng(seed)` (so
     `gfxnn.nn.MLP(..., rng=seed)` starts from the same weights) and the UVs from
@@ -324,7 +324,8 @@ class ImageFitter:
         _check_int("width", width, 1)
         _check_int("height", height, 1)
         start = time.perf_counter()
-        image = self._trainer.render(width, height)
+        with blas_threads(self.blas_threads):
+            image = self._trainer.render(width, height)
         self._record("inference", start)
         return image
 
