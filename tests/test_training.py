@@ -271,3 +271,32 @@ def test_playground_errors() -> None:
         playground.spiral(100, 0.8, rng=0)
     with pytest.raises(ValueError, match=r"train_fraction must be in \(0, 1\)"):
         playground.make_problem("xor", train_fraction=1.0)
+
+
+def test_metrics() -> None:
+    from gfxnn.training import METRICS
+
+    logits = np.array([[2.0, 1.0, 0.0], [0.0, 0.5, 0.1], [0.0, 0.0, 3.0], [1.0, 0.0, 0.0]])
+    labels = np.array([0, 1, 1, 2])
+    assert METRICS["accuracy"](logits, labels) == 0.5
+    assert METRICS["accuracy"](logits, np.eye(3)[labels]) == 0.5  # one-hot targets
+    single = np.array([[-1.0], [2.0], [0.5], [-0.2]])  # one logit per sample: > 0 is class 1
+    assert METRICS["accuracy"](single, np.array([[0.0], [1.0], [0.0], [0.0]])) == 0.75
+    probabilities = np.array([0.2, 0.9, 0.6, 0.4])  # one probability: > 0.5 is class 1
+    assert METRICS["binary_accuracy"](probabilities, np.array([0, 1, 0, 0])) == 0.75
+    assert METRICS["mae"](np.array([[1.0], [3.0]]), np.array([2.0, 2.0])) == 1.0
+
+
+def test_custom_metric_function_is_recorded_under_its_name() -> None:
+    x, y = blobs(60)
+    model = classifier()
+
+    def mean_logit(output: np.ndarray, target: np.ndarray) -> float:
+        return float(output.mean())
+
+    history = fit(model, cross_entropy, Adam(model.parameters()), x, y, epochs=2,
+                  metrics=[mean_logit], progress=False)  # fmt: skip
+    assert len(history["mean_logit"]) == len(history["val_mean_logit"]) == 2
+    with pytest.raises(TypeError, match="a metric is a name or a function"):
+        fit(model, cross_entropy, Adam(model.parameters()), x, y, epochs=1,
+            metrics=[3], progress=False)  # type: ignore[list-item]  # fmt: skip
