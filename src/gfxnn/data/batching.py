@@ -38,7 +38,9 @@ def iterate_minibatches(
     Args:
         n: the number of samples, >= 1.
         batch_size: indices per batch, >= 1; the last batch may be smaller.
-        rng: the generator (or seed) that draws the order; required when shuffling.
+        rng: the generator that draws the order; required when shuffling. Pass one
+            Generator for a whole run so that every epoch gets a new order (an int seed
+            makes a fresh generator, so the same seed gives the same order every call).
         shuffle: visit the samples in a random order (a fresh permutation per call).
         drop_last: skip a last batch smaller than batch_size (every batch then has the
             same size; with n < batch_size nothing is yielded).
