@@ -1,12 +1,11 @@
 """BLAS thread count around the training step and inference.
 
-A training step's matrices are small (batch x 64 x 64): on a small machine, OpenBLAS's threads
-spend more time waiting for each other than computing, and when other processes share the cores
-they spin against them (measured on the project's busy 2-core VM: ~300 steps/s with one BLAS
-thread, ~30 with two). The fused path therefore runs its training steps and inference with a
-chosen number of BLAS threads, through `threadpoolctl` when it is installed (without it nothing
-is changed). The limit is restored as soon as the call returns, so the rest of the process is
-unaffected.
+A training step's matrices are small (batch x 64 x 64), so BLAS threads gain little, and when
+other processes share the cores OpenBLAS's spin-waiting threads fight them: on the project's
+busy 2-core VM we measured ~300 steps/s with one BLAS thread and ~30 with two. The fused path
+therefore runs its training steps and inference with a chosen number of BLAS threads, through
+`threadpoolctl` when it is installed (without it nothing is changed). The limit is restored as
+soon as the call returns, so the rest of the process is unaffected.
 """
 
 from __future__ import annotations
