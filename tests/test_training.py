@@ -11,7 +11,7 @@ import pytest
 from gfxnn.data import iterate_minibatches, playground, train_val_split
 from gfxnn.losses import cross_entropy, mse
 from gfxnn.nn import MLP, Sequential
-from gfxnn.optim import SGD, Adam, ReduceLROnPlateau, StepLR
+from gfxnn.optim import SGD, Adadelta, Adagrad, Adam, ReduceLROnPlateau, RMSprop, Rprop, StepLR
 from gfxnn.training import Standardize, evaluate, fit, predict
 
 
@@ -300,3 +300,31 @@ def test_custom_metric_function_is_recorded_under_its_name() -> None:
     with pytest.raises(TypeError, match="a metric is a name or a function"):
         fit(model, cross_entropy, Adam(model.parameters()), x, y, epochs=1,
             metrics=[3], progress=False)  # type: ignore[list-item]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "make_optimizer",
+    [
+        lambda p: SGD(p, lr=0.1),  # state holds None (no momentum buffer): JSON null
+        lambda p: SGD(p, lr=0.1, momentum=0.9, nesterov=True),
+        lambda p: Rprop(p),
+        lambda p: RMSprop(p, momentum=0.5, centered=True),
+        lambda p: Adagrad(p, lr_decay=0.01),
+        lambda p: Adadelta(p),
+    ],
+    ids=["sgd", "nesterov", "rprop", "rmsprop", "adagrad", "adadelta"],
+)
+def test_checkpoint_resume_with_every_optimizer(tmp_path: Path, make_optimizer: Any) -> None:
+    x, y = blobs(64)
+
+    def run(epochs: int, seed: int, checkpoint: Path | None) -> Any:
+        model = classifier(seed)
+        fit(model, cross_entropy, make_optimizer(model.parameters()), x, y, epochs=epochs,
+            batch_size=16, rng=1, progress=False, checkpoint=checkpoint)  # fmt: skip
+        return model.state_dict()
+
+    straight = run(4, 0, None)
+    run(2, 0, tmp_path / "run.safetensors")
+    resumed = run(4, 5, tmp_path / "run.safetensors")
+    for key, value in straight.items():
+        assert np.array_equal(resumed[key], value), key
