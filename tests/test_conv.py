@@ -223,6 +223,21 @@ def test_conv2d_fused_vjp_matches_its_composition():
         np.testing.assert_allclose(fused, composed, atol=1e-12)
 
 
+@pytest.mark.parametrize("stride, padding, dilation", [(1, 0, 1), (2, 1, 1), (3, 2, 2)])
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(stride, padding, dilation):
+    # <conv2d(x, w), y> = <x, conv_transpose2d(y, w)> for every x, y: the defining identity.
+    x, w = random_inputs([(2, 3, 11, 10), (4, 3, 3, 3)], seed=13)
+    forward = conv.conv2d(x, w, None, stride, padding, dilation).data
+    y = np.random.default_rng(14).standard_normal(forward.shape)
+    extra = [
+        x.shape[axis] - ((forward.shape[axis] - 1) * stride - 2 * padding + dilation * 2 + 1)
+        for axis in (2, 3)
+    ]
+    back = conv.conv_transpose2d(y, w, None, stride, padding, tuple(extra), dilation).data
+    assert back.shape == x.shape
+    np.testing.assert_allclose(np.sum(forward * y), np.sum(x * back), rtol=1e-12)
+
+
 def test_float32_stays_float32_and_matches_float64():
     x, w, b = random_inputs([(2, 3, 8, 8), (4, 3, 3, 3), (4,)], seed=10)
     single = conv.conv2d(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), 1, 1)
