@@ -10,17 +10,24 @@ soon as the call returns, so the rest of the process is unaffected.
 
 from __future__ import annotations
 
+import sys
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 _controller: Any = None
-_looked_up = False
+_modules_seen = -1
 
 
 def _get_controller() -> Any:
-    global _controller, _looked_up
-    if not _looked_up:
-        _looked_up = True
+    """A ThreadpoolController for the BLAS libraries loaded now, or None without threadpoolctl.
+
+    Looking the libraries up costs ~0.5 ms, too much for every training step, so the
+    controller is kept; it is made anew when modules were imported since, because an import
+    (say, of SciPy) can load another BLAS library that the old controller would not limit.
+    """
+    global _controller, _modules_seen
+    if len(sys.modules) != _modules_seen:
+        _modules_seen = len(sys.modules)
         try:
             from threadpoolctl import ThreadpoolController
         except ImportError:  # optional: without it the BLAS default stays
@@ -37,7 +44,8 @@ def blas_threads(n_threads: int | None) -> AbstractContextManager[Any]:
     controller = _get_controller()
     if controller is None:
         return nullcontext()
-    return controller.limit(limits=n_threads, user_api="blas")
+    context: AbstractContextManager[Any] = controller.limit(limits=n_threads, user_api="blas")
+    return context
 
 
 def threadpoolctl_available() -> bool:
