@@ -36,6 +36,8 @@ CASES: list[tuple[str, Callable, Callable, list, tuple[float, float], tuple[floa
     ("minimum", ops.minimum, lambda t, a, b: t.minimum(a, b), [(3, 4), (3, 1)], (-2, 2), ()),
     ("where", lambda a, b: ops.where(a.data > 0, a, b), lambda t, a, b: t.where(a > 0, a, b), [(3, 4), (3, 4)], (-2, 2), (0.0,)),
     ("clip", lambda a: a.clip(-0.5, 0.7), lambda t, a: a.clamp(-0.5, 0.7), [(4, 5)], (-2, 2), (-0.5, 0.7)),
+    ("linear", ops.linear, lambda t, a, b, c: t.nn.functional.linear(a, b, c), [(2, 3, 4), (5, 4), (5,)], (-2, 2), ()),
+    ("linear_no_bias", ops.linear, lambda t, a, b: t.nn.functional.linear(a, b), [(3, 4), (5, 4)], (-2, 2), ()),
     ("matmul", lambda a, b: a @ b, lambda t, a, b: a @ b, [(3, 4), (4, 5)], (-2, 2), ()),
     ("matmul_batched", lambda a, b: a @ b, lambda t, a, b: a @ b, [(2, 3, 4), (4, 5)], (-2, 2), ()),
     ("matmul_vec_mat", lambda a, b: a @ b, lambda t, a, b: a @ b, [(4,), (4, 5)], (-2, 2), ()),

@@ -73,9 +73,8 @@ def logsumexp(x: Any, axis: int = -1, keepdims: bool = False) -> Tensor:
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """x - logsumexp(x): log-probabilities that stay finite for any logits."""
-    x = as_tensor(x)
-    return ops.sub(x, logsumexp(x, axis=axis, keepdims=True))
+    """x - logsumexp(x): log-probabilities that stay finite for any logits (a primitive)."""
+    return ops.log_softmax(x, axis)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:

@@ -72,14 +72,13 @@ class Linear(Module):
         self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
 
     def forward(self, x: Any) -> Tensor:
-        # Raw arrays adopt the layer's dtype; a Tensor of another dtype is an error in matmul.
+        # Raw arrays adopt the layer's dtype; a Tensor of another dtype is an error in linear.
         x = ops.as_tensor(x, like=self.weight)
         if x.ndim == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"Linear expects inputs of shape (..., {self.in_features}), got {x.shape}"
             )
-        y = ops.matmul(x, ops.transpose(self.weight, (1, 0)))
-        return y if self.bias is None else ops.add(y, self.bias)
+        return ops.linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (
