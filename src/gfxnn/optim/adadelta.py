@@ -53,7 +53,6 @@ class Adadelta(Optimizer):
             "weight_decay": weight_decay,
             "maximize": maximize,
         }
-        self._validate_group(dict(defaults))
         super().__init__(params, defaults)
 
     def _validate_group(self, group: ParamGroup) -> None:

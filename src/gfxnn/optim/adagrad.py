@@ -54,7 +54,6 @@ class Adagrad(Optimizer):
             "eps": eps,
             "maximize": maximize,
         }
-        self._validate_group(dict(defaults))
         super().__init__(params, defaults)
 
     def _validate_group(self, group: ParamGroup) -> None:

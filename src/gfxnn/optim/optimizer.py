@@ -61,6 +61,8 @@ class Optimizer:
     """
 
     def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
+        # Checked once here so a bad default is reported even if every group overrides it.
+        self._validate_group(dict(defaults))
         self.defaults = dict(defaults)
         self.param_groups: list[ParamGroup] = []
         self.state: dict[Tensor, dict[str, Any]] = {}

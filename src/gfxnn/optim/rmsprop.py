@@ -62,7 +62,6 @@ class RMSprop(Optimizer):
             "centered": centered,
             "maximize": maximize,
         }
-        self._validate_group(dict(defaults))
         super().__init__(params, defaults)
 
     def _validate_group(self, group: ParamGroup) -> None:

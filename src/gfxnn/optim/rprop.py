@@ -48,7 +48,6 @@ class Rprop(Optimizer):
         maximize: bool = False,
     ) -> None:
         defaults = {"lr": lr, "etas": etas, "step_sizes": step_sizes, "maximize": maximize}
-        self._validate_group(dict(defaults))
         super().__init__(params, defaults)
 
     def _validate_group(self, group: ParamGroup) -> None:

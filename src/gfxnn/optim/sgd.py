@@ -59,8 +59,6 @@ class SGD(Optimizer):
             "weight_decay": weight_decay,
             "maximize": maximize,
         }
-        # Checked once here so a bad default is reported even if every group overrides it.
-        self._validate_group(dict(defaults))
         super().__init__(params, defaults)
 
     def _validate_group(self, group: ParamGroup) -> None:
