@@ -22,12 +22,12 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
+from threads import thread_limit
 
 from gfxnn.data.images import load_bundled
 from gfxnn.imagefit import FitSettings, ImageFitter, psnr
@@ -79,21 +79,6 @@ class TorchFit:
             vv, uu = torch.meshgrid(v, u, indexing="ij")
             uv = torch.stack((uu.reshape(-1), vv.reshape(-1)), dim=1)
             return self.net(self.encode(uv)).reshape(height, width, 3).numpy()
-
-
-@contextmanager
-def thread_limit(n_threads: int | None) -> Iterator[None]:
-    """Set both torch and NumPy's BLAS to `n_threads` (None: leave each library's default)."""
-    if n_threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    with threadpool_limits(n_threads, user_api="blas"):
-        yield
-    torch.set_num_threads(before)
 
 
 def blas_threads() -> str:

@@ -21,12 +21,11 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import torch
+from threads import thread_limit
 
 from gfxnn import nn, optim
 from gfxnn.losses import cross_entropy
@@ -37,23 +36,6 @@ LAYERS = (784, 256, 128, 10)
 BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 SEED = 0
-
-
-@contextmanager
-def thread_limit(n_threads: int | None) -> Iterator[None]:
-    """Both torch and NumPy's BLAS at `n_threads` (None: each library's default)."""
-    if n_threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        with threadpool_limits(n_threads, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def make_data(n_samples: int) -> tuple[np.ndarray, np.ndarray]:
