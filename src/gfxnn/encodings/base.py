@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 from gfxnn.tensor import Tensor
 
 
-class Encoding:
+class Encoding(ABC):
     """Maps inputs (batch, n_input_dims) to features (batch, n_output_dims) with Tensor ops,
     so gradients flow through it like through any other op.
 
@@ -17,12 +18,13 @@ class Encoding:
     n_input_dims: int
     n_output_dims: int
 
+    @abstractmethod
     def __call__(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The features of x (batch, n_input_dims): (batch, n_output_dims)."""
 
+    @abstractmethod
     def hyperparams(self) -> dict[str, Any]:
         """The tcnn-style config ("otype" and parameters) that rebuilds this encoding."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams().items() if k != "otype")
