@@ -8,7 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_optim import make_data, make_model, torch_twin, train_gfxnn, train_torch
+from test_optim import (
+    assert_matches_torch_in_float32,
+    assert_matches_torch_in_float64,
+    make_data,
+    make_model,
+    train_gfxnn,
+)
 
 import gfxnn
 import gfxnn.losses
@@ -59,36 +65,11 @@ CASES: list[tuple[str, Callable[..., Any], str, dict[str, Any]]] = [
 ]
 
 
-def run_side_by_side(
-    make_optimizer: Callable[..., Any], torch_name: str, kwargs: dict[str, Any], dtype: Any
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Initial, gfxnn and torch parameters after N_STEPS from the same weights and data."""
-    torch = pytest.importorskip("torch")
-    model = make_model(dtype)
-    initial = model.state_dict()
-    net = torch_twin(model, torch)
-    train_gfxnn(model, make_optimizer(model.parameters(), **kwargs), N_STEPS, dtype)
-    train_torch(
-        net, getattr(torch.optim, torch_name)(net.parameters(), **kwargs), N_STEPS, dtype, torch
-    )
-    theirs = {}
-    for key, value in net.state_dict().items():
-        index, name = key.split(".")
-        theirs[f"layers.{int(index) // 2}.{name}"] = value.numpy()
-    return initial, model.state_dict(), theirs
-
-
 @pytest.mark.parametrize(("name", "make_optimizer", "torch_name", "kwargs"), CASES)
 def test_matches_torch_optim_in_float64(
     name: str, make_optimizer: Callable[..., Any], torch_name: str, kwargs: dict[str, Any]
 ) -> None:
-    initial, ours, theirs = run_side_by_side(make_optimizer, torch_name, kwargs, np.float64)
-    assert ours.keys() == theirs.keys()
-    for key in ours:
-        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, atol=1e-12, err_msg=key)
-    # The comparison only means something if training moved the weights a lot.
-    moved = max(np.abs(ours[k] - initial[k]).max() for k in ours)
-    assert moved > 0.05, f"{name}: parameters moved only {moved}"
+    assert_matches_torch_in_float64(name, make_optimizer, torch_name, kwargs)
 
 
 @pytest.mark.parametrize(
@@ -98,13 +79,7 @@ def test_matches_torch_optim_in_float64(
 def test_matches_torch_optim_in_float32(
     name: str, make_optimizer: Callable[..., Any], torch_name: str, kwargs: dict[str, Any]
 ) -> None:
-    _, ours, theirs = run_side_by_side(make_optimizer, torch_name, kwargs, np.float32)
-    for key in ours:
-        assert ours[key].dtype == np.float32
-        scale = np.abs(theirs[key]).max()
-        np.testing.assert_allclose(
-            ours[key], theirs[key], rtol=1e-4, atol=1e-4 * scale, err_msg=key
-        )
+    assert_matches_torch_in_float32(make_optimizer, torch_name, kwargs)
 
 
 @pytest.mark.parametrize(
