@@ -5,30 +5,35 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from gfxnn.nn.module import Module
 from gfxnn.tensor import Tensor
 
 
-class Encoding(ABC):
-    """Maps inputs (batch, n_input_dims) to features (batch, n_output_dims) with Tensor ops,
-    so gradients flow through it like through any other op.
+class Encoding(Module, ABC):
+    """Maps inputs (batch, n_input_dims) in [0, 1]^d to features (batch, n_output_dims) with
+    Tensor ops, so gradients flow through it like through any other op: to the inputs where the
+    encoding is differentiable, and to its Parameters (the grids' tables) where it has any.
 
-    Subclasses set `n_input_dims`, `n_output_dims` and implement `__call__` and `hyperparams`.
+    An encoding is a Module: its parameters are found by optimizers and saved by state_dict(),
+    and fixed random state (GaussianFourier's matrix) is a Buffer.
+    Subclasses call `super().__init__()`, set `n_input_dims`, `n_output_dims` and implement
+    `forward` and `hyperparams`.
     """
 
     n_input_dims: int
     n_output_dims: int
 
     @abstractmethod
-    def __call__(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor) -> Tensor:
         """The features of x (batch, n_input_dims): (batch, n_output_dims)."""
 
     @abstractmethod
     def hyperparams(self) -> dict[str, Any]:
         """The tcnn-style config ("otype" and parameters) that rebuilds this encoding."""
 
-    def __repr__(self) -> str:
+    def extra_repr(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.hyperparams().items() if k != "otype")
-        return f"{type(self).__name__}(n_input_dims={self.n_input_dims}, {params})"
+        return f"n_input_dims={self.n_input_dims}, {params}"
 
 
 def check_input(encoding: Encoding, x: Tensor) -> None:

@@ -26,13 +26,14 @@ class FrequencyEncoding(Encoding):
     """
 
     def __init__(self, n_input_dims: int = 2, n_frequencies: int = 8) -> None:
+        super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
         # 2^31 pi x already loses all of float32's precision; more octaves would be noise.
         self.n_frequencies = check_positive_int("n_frequencies", n_frequencies, 1, 32)
         self.n_output_dims = 2 * self.n_frequencies * self.n_input_dims
         self._frequencies = np.pi * 2.0 ** np.arange(self.n_frequencies)  # float64
 
-    def __call__(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Tensor:
         """x (batch, n_input_dims) -> (batch, 2 * n_frequencies * n_input_dims)."""
         x = as_tensor(x)
         check_input(self, x)

@@ -14,12 +14,13 @@ class IdentityEncoding(Encoding):
     """Passes the inputs through, optionally scaled and shifted; n_output_dims = n_input_dims."""
 
     def __init__(self, n_input_dims: int = 2, scale: float = 1.0, offset: float = 0.0) -> None:
+        super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
         self.n_output_dims = self.n_input_dims
         self.scale = float(scale)
         self.offset = float(offset)
 
-    def __call__(self, x: Any) -> Tensor:
+    def forward(self, x: Any) -> Tensor:
         """x (batch, n_input_dims) -> scale * x + offset, same shape."""
         x = as_tensor(x)
         check_input(self, x)
