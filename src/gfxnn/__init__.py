@@ -1,10 +1,11 @@
 """gfxnn: small neural networks for computer graphics.
 
 A readable reverse-mode autodiff core on NumPy (`Tensor`, `gfxnn.nn`, `gfxnn.optim`,
-`gfxnn.losses`) and a fused, fast path for real-time image fitting (Dx12NN in Python).
+`gfxnn.losses`, `gfxnn.encodings`; `gfxnn.build(config)` for tiny-cuda-nn-style JSON
+configs) and a fused, fast path for real-time image fitting (Dx12NN in Python).
 """
 
-from gfxnn import functional, losses, nn, optim
+from gfxnn import functional, losses, nn, optim, registry
 from gfxnn.autograd import enable_grad, is_grad_enabled, no_grad
 from gfxnn.gradcheck import GradcheckError, gradcheck
 from gfxnn.ops import (
@@ -21,6 +22,7 @@ from gfxnn.ops import (
     stack,
     where,
 )
+from gfxnn.registry import build
 from gfxnn.tensor import Tensor, float32, float64, tensor
 
 __version__ = "0.1.0"
@@ -28,6 +30,7 @@ __version__ = "0.1.0"
 __all__ = [
     "GradcheckError",
     "Tensor",
+    "build",
     "concatenate",
     "cos",
     "enable_grad",
@@ -46,6 +49,7 @@ __all__ = [
     "no_grad",
     "optim",
     "pad",
+    "registry",
     "sin",
     "sqrt",
     "stack",

@@ -8,6 +8,8 @@ prediction's dtype; a target Tensor of the other float dtype is a TypeError, as 
 
 from __future__ import annotations
 
+import inspect
+
 import numbers
 from typing import Any
 
@@ -263,11 +265,22 @@ def cross_entropy(
 
 # ----- Module versions ------------------------------------------------------------------------
 class _Loss(Module):
-    """A loss as a Module: `loss_module(prediction, target)`; holds its reduction."""
+    """A loss as a Module: `loss_module(prediction, target)`; holds its reduction.
+
+    `otype` is the loss's name in tiny-cuda-nn-style configs (`gfxnn.registry`); every
+    constructor argument is kept as an attribute of the same name, so `hyperparams()` gives
+    back the config that rebuilds the loss.
+    """
+
+    otype = ""
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         self.reduction = check_reduction(reduction)
+
+    def hyperparams(self) -> dict[str, Any]:
+        names = list(inspect.signature(type(self)).parameters)
+        return {"otype": self.otype, **{name: getattr(self, name) for name in names}}
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -276,6 +289,8 @@ class _Loss(Module):
 class MSELoss(_Loss):
     """Module form of `mse`."""
 
+    otype = "L2"
+
     def forward(self, prediction: Any, target: Any) -> Tensor:
         return mse(prediction, target, self.reduction)
 
@@ -283,12 +298,16 @@ class MSELoss(_Loss):
 class L1Loss(_Loss):
     """Module form of `l1`."""
 
+    otype = "L1"
+
     def forward(self, prediction: Any, target: Any) -> Tensor:
         return l1(prediction, target, self.reduction)
 
 
 class HuberLoss(_Loss):
     """Module form of `huber`."""
+
+    otype = "Huber"
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
         super().__init__(reduction)
@@ -304,12 +323,16 @@ class HuberLoss(_Loss):
 class RelativeL2Loss(_Loss):
     """Module form of `relative_l2` (tiny-cuda-nn's "RelativeL2")."""
 
+    otype = "RelativeL2"
+
     def forward(self, prediction: Any, target: Any) -> Tensor:
         return relative_l2(prediction, target, self.reduction)
 
 
 class BCELoss(_Loss):
     """Module form of `binary_cross_entropy` (prediction: probabilities)."""
+
+    otype = "BCE"
 
     def forward(self, prediction: Any, target: Any) -> Tensor:
         return binary_cross_entropy(prediction, target, self.reduction)
@@ -318,12 +341,16 @@ class BCELoss(_Loss):
 class BCEWithLogitsLoss(_Loss):
     """Module form of `binary_cross_entropy_with_logits` (prediction: logits)."""
 
+    otype = "BCEWithLogits"
+
     def forward(self, prediction: Any, target: Any) -> Tensor:
         return binary_cross_entropy_with_logits(prediction, target, self.reduction)
 
 
 class CrossEntropyLoss(_Loss):
     """Module form of `cross_entropy` (logits (N, C); labels (N,) or probabilities (N, C))."""
+
+    otype = "CrossEntropy"
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__(reduction)

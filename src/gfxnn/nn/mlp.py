@@ -59,6 +59,12 @@ class MLP(Module):
         else:
             widths = [check_positive_int("n_neurons entry", w) for w in n_neurons]
         self.hidden_widths = widths
+        self.bias = bias
+        # Names kept for hyperparams(); a Module passed in has none (hyperparams() then fails).
+        self._activation_names = (
+            activation if isinstance(activation, str) else None,
+            output_activation if isinstance(output_activation, str) else None,
+        )
         self.activation = make_activation(activation)
         self.output_activation = make_activation(output_activation)
         generator = as_generator(rng)
@@ -74,6 +80,24 @@ class MLP(Module):
             x = self.activation(layer(x))
         out: Tensor = self.output_activation(last(x))
         return out
+
+    def hyperparams(self) -> dict[str, Any]:
+        """The tiny-cuda-nn-style network config that rebuilds this MLP (weights aside)."""
+        activation, output_activation = self._activation_names
+        if activation is None or output_activation is None:
+            raise ValueError(
+                "hyperparams() needs activations given by name, not as Module instances"
+            )
+        widths = self.hidden_widths
+        config: dict[str, Any] = {"otype": "MLP", "n_hidden_layers": len(widths)}
+        if widths:  # with no hidden layer the width means nothing
+            config["n_neurons"] = widths[0] if len(set(widths)) == 1 else list(widths)
+        config.update(
+            activation=activation.lower(),
+            output_activation=output_activation.lower(),
+            bias=self.bias,
+        )
+        return config
 
     def extra_repr(self) -> str:
         return f"{self.n_input_dims} -> {self.hidden_widths} -> {self.n_output_dims}"

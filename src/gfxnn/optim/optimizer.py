@@ -83,6 +83,12 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
+    def hyperparams(self) -> dict[str, Any]:
+        """The config that rebuilds this optimizer: {"otype": class name, **defaults} (the
+        constructor's keyword names; tuples as lists, so it is JSON-able)."""
+        values = {k: list(v) if isinstance(v, tuple) else v for k, v in self.defaults.items()}
+        return {"otype": type(self).__name__, **values}
+
     # ----- groups -------------------------------------------------------------------------
     def add_param_group(self, group: Mapping[str, Any]) -> None:
         """Add a group of parameters with its own hyperparameters (missing ones use defaults)."""
