@@ -22,10 +22,11 @@ from gfxnn.tensor import Tensor
 class FrequencyEncoding(Encoding):
     """Args:
     n_input_dims: input width (2 for UVs).
-    n_frequencies: octaves F per dimension, 1..32 (Dx12NN: 2..16, default 8).
+    n_frequencies: octaves F per dimension, 1..32 (tcnn's default 12; Dx12NN allows 2..16
+        and defaults to 8, which the image fitter passes explicitly).
     """
 
-    def __init__(self, n_input_dims: int = 2, n_frequencies: int = 8) -> None:
+    def __init__(self, n_input_dims: int = 2, n_frequencies: int = 12) -> None:
         super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
         # 2^31 pi x already loses all of float32's precision; more octaves would be noise.

@@ -1,0 +1,76 @@
+"""One-blob encoding (Müller et al. 2019, "Neural Importance Sampling",
+https://arxiv.org/abs/1808.03856), with tiny-cuda-nn's quartic kernel in place of the Gaussian.
+
+Each input x in [0, 1] is split into n_bins bins of width 1/n; feature k is the mass that a
+kernel of radius 1/n centred on x puts into bin [k/n, (k+1)/n]. With the quartic (biweight)
+kernel K(u) = 15/16 (1 - u^2)^2 on |u| < 1 and its CDF
+    F(u) = clamp(15/16 u (1 - 2/3 u^2 + 1/5 u^4) + 1/2, 0, 1),
+feature k of x is
+    sum over s in {-1, 0, 1} of  F(n (k+1)/n - n (x + s)) - F(n k/n - n (x + s)).
+The three shifts s make the blob wrap around the unit interval, as tcnn's kernels do (so x = 0
+and x = 1 encode alike); every x's features sum to 1. F is twice differentiable, so the
+encoding is smooth in x:
+    d feature_k / dx = n sum_s [K(n (k/n - x - s)) - K(n ((k+1)/n - x - s))].
+Feature order (tcnn's): all bins of input 0, then all bins of input 1, ...;
+n_output_dims = n_bins * n_input_dims. tcnn requires n_bins to be a power of two for its GPU
+kernels; the formula does not, so any n_bins >= 1 is accepted here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gfxnn import ops
+from gfxnn.autograd import VJPResult
+from gfxnn.encodings.base import Encoding, check_input, check_positive_int
+from gfxnn.ops import as_tensor
+from gfxnn.tensor import Tensor
+
+
+def quartic(u: np.ndarray) -> np.ndarray:
+    """The quartic kernel 15/16 (1 - u^2)^2 on |u| < 1, zero outside (integrates to 1)."""
+    inside = np.maximum(1.0 - u * u, 0.0)
+    return (15.0 / 16.0) * inside * inside
+
+
+def quartic_cdf(u: np.ndarray) -> np.ndarray:
+    """The integral of `quartic` from -inf to u."""
+    u2 = u * u
+    return np.clip((15.0 / 16.0) * u * (1.0 - (2.0 / 3.0) * u2 + 0.2 * u2 * u2) + 0.5, 0.0, 1.0)
+
+
+class OneBlobEncoding(Encoding):
+    """Args:
+    n_input_dims: input width.
+    n_bins: bins per input dimension (tcnn default 16).
+    """
+
+    def __init__(self, n_input_dims: int, n_bins: int = 16) -> None:
+        super().__init__()
+        self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
+        self.n_bins = check_positive_int("n_bins", n_bins)
+        self.n_output_dims = self.n_bins * self.n_input_dims
+
+    def forward(self, x: Any) -> Tensor:
+        """x (batch, n_input_dims) -> (batch, n_bins * n_input_dims)."""
+        x = as_tensor(x)
+        check_input(self, x)
+        n = self.n_bins
+        # u[b, d, k] = n (k/n - x): the boundaries k = 0..n in kernel units around x.
+        u = np.arange(n + 1, dtype=x.dtype) - n * x.data[:, :, None]
+        shifted = (u - n, u, u + n)  # x + 1, x, x - 1: the wrapped copies of the blob
+        cdf = quartic_cdf(shifted[0]) + quartic_cdf(shifted[1]) + quartic_cdf(shifted[2])
+        out = np.diff(cdf, axis=-1).reshape(x.shape[0], self.n_output_dims)
+
+        def vjp(g: np.ndarray) -> VJPResult:
+            # d F(u_k)/dx = -n K(u_k), so d feature_k/dx = n (K(u_k) - K(u_{k+1})).
+            density = quartic(shifted[0]) + quartic(shifted[1]) + quartic(shifted[2])
+            d_features = n * (density[:, :, :-1] - density[:, :, 1:])
+            return (np.sum(g.reshape(d_features.shape) * d_features, axis=-1),)
+
+        return ops._result(out.astype(x.dtype, copy=False), (x,), vjp)
+
+    def hyperparams(self) -> dict[str, Any]:
+        return {"otype": "OneBlob", "n_bins": self.n_bins}
