@@ -159,7 +159,58 @@ def _add_render(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=_run_render)
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_fit, _add_render]
+def _add_studio(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "studio",
+        help="Dx12NN's window in the browser: live training with every control",
+        description="Serve a local web page that trains an MLP on an image while you watch "
+        "(reference left, prediction right, loss/PSNR charts, every Dx12NN control). Needs "
+        "the studio extra: pip install 'gfxnn[studio]'. See docs/studio.md.",
+    )
+    parser.add_argument(
+        "image", nargs="?", metavar="IMAGE", help="PNG/JPEG or a bundled name (astronaut)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=_positive_int, default=8000, help="(8000)")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), default="auto", help="(auto: CPU for now)"
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        type=Path,
+        default=Path("studio-runs"),
+        help="where checkpoints and exports are written (./studio-runs)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (no authentication: anyone who reaches the port "
+        "controls the studio)",
+    )
+    parser.set_defaults(run=_run_studio)
+
+
+def _run_studio(args: argparse.Namespace) -> int:
+    try:
+        from gfxnn.apps.studio.run import StudioError, serve
+    except ImportError as error:
+        raise UsageError(f"{error}; install the extra: pip install 'gfxnn[studio]'") from None
+    try:
+        serve(
+            args.image,
+            host=args.host,
+            port=args.port,
+            device=args.device,
+            out_dir=args.out,
+            allow_remote=args.allow_remote,
+        )
+    except StudioError as error:
+        raise UsageError(error) from None
+    return EXIT_OK
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_fit, _add_render, _add_studio]
 
 
 def build_parser() -> argparse.ArgumentParser:
