@@ -1,0 +1,104 @@
+"""Starting the studio: load the first image, build the session and app, serve with uvicorn."""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, read_image
+
+__all__ = ["DEVICES", "StudioError", "is_loopback", "load_first_image", "resolve_device", "serve"]
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class StudioError(ValueError):
+    """Bad input to `gfxnn studio` (one line for the terminal)."""
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and "localhost"."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve_device(device: str, stderr: TextIO = sys.stderr) -> str:
+    """ "cpu" for auto/cpu (auto prints a one-line notice); cuda is an error until the GPU path
+    exists."""
+    if device not in DEVICES:
+        raise StudioError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "cuda":
+        raise StudioError(
+            "--device cuda: the GPU training path is not built yet; use --device cpu (or auto)"
+        )
+    if device == "auto":
+        print("gfxnn studio: no GPU path yet, training on the CPU", file=stderr)
+    return "cpu"
+
+
+def load_first_image(image: str | Path | None, max_pixels: int) -> LoadedImage:
+    """IMAGE from the command line (a file, or a bundled name), astronaut when None."""
+    from gfxnn.data.images import BUNDLED_IMAGES, ImageError
+
+    if image is None:
+        image = "astronaut"
+    path = Path(image)
+    if str(image) in BUNDLED_IMAGES and not path.exists():
+        return LoadedImage(load_bundled(str(image)), bundled_image_source(str(image)))
+    try:
+        return read_image(path, max_pixels=max_pixels)
+    except ImageError as error:
+        raise StudioError(str(error)) from None
+
+
+def serve(
+    image: str | Path | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    device: str = "auto",
+    out_dir: str | Path = "studio-runs",
+    allow_remote: bool = False,
+    log_level: str = "warning",
+) -> None:
+    """Run the studio until Ctrl-C. Raises StudioError for bad arguments."""
+    import uvicorn
+
+    from gfxnn.apps.fit import OutputDirError, prepare_output_dir
+    from gfxnn.apps.studio.server import LOOPBACK_HOSTS, create_app
+    from gfxnn.apps.studio.session import TrainingSession
+    from gfxnn.apps.studio.uploads import DEFAULT_MAX_UPLOAD_PIXELS
+
+    loopback = is_loopback(host)
+    if not loopback and not allow_remote:
+        raise StudioError(
+            f"--host {host} is not a loopback address; the studio has no authentication, so "
+            "binding elsewhere needs --allow-remote"
+        )
+    if not 1 <= port <= 65535:
+        raise StudioError(f"--port must be in 1..65535, got {port}")
+    resolve_device(device)
+    loaded = load_first_image(image, DEFAULT_MAX_UPLOAD_PIXELS)
+    try:
+        out = prepare_output_dir(out_dir)
+    except OutputDirError as error:
+        raise StudioError(str(error)) from None
+    if not loopback:
+        print(
+            f"gfxnn studio: WARNING: listening on {host}: anyone who can reach this port can "
+            "control training and upload images (there is no authentication)",
+            file=sys.stderr,
+        )
+    session = TrainingSession(loaded, out_dir=out)
+    # Against DNS rebinding, a loopback server answers only requests that name a loopback host.
+    allowed = None if allow_remote else (*LOOPBACK_HOSTS, host)
+    app = create_app(session, allowed_hosts=allowed)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"gfxnn studio: open http://{shown}:{port}/  (Ctrl-C to stop; files go to {out}/)")
+    uvicorn.run(app, host=host, port=port, log_level=log_level)

@@ -1,0 +1,466 @@
+"""The studio's one training run: an ImageFitter trained on a background thread.
+
+`TrainingSession` owns the fitter. Its trainer thread runs steps in short chunks (about
+`CHUNK_SECONDS`) while learning is enabled, and between chunks renders a prediction frame
+(PNG) and publishes a JSON-able snapshot of the state. The web server only calls the control
+methods (from worker threads) and reads the published snapshot and frame, so a request never
+waits for more than one chunk and training never waits for a slow client.
+
+Bounds: frames at most `1 / frame_interval` per second (10 by default) and, on a slow machine,
+rarer still so that rendering takes at most `inference_share` of the time; the state at most
+10 times a second; chart histories at most `HISTORY_POINTS` points each (older points are
+thinned out, so the chart always spans the whole run).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import io
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, to_uint8
+from gfxnn.imagefit import TRAINING_ONLY, DivergenceError, FitSettings, ImageFitter, psnr
+from gfxnn.io import atomic_write_bytes, save_checkpoint
+
+__all__ = ["HISTORY_POINTS", "MAX_STEPS_PER_REQUEST", "PREVIEW_MAX_SIDE", "TrainingSession"]
+
+CHUNK_SECONDS = 0.02  # the fitter lock is held this long at most; controls wait no longer
+PUBLISH_SECONDS = 0.1  # state updates while training: at most 10 per second
+HISTORY_POINTS = 600  # per chart series
+PREVIEW_MAX_SIDE = 512  # frames of larger images are rendered at this size (cheaper inference)
+MAX_STEPS_PER_REQUEST = 1000
+MAX_LOSS_HISTORY = 10_000  # the fitter's own per-step list is trimmed to this (memory stays flat)
+PHASES = {
+    "initialize": "Initialize",
+    "backpropagation": "Backpropagation",
+    "optimization": "Optimization",
+    "inference": "Inference",
+}
+
+
+def device_name() -> str:
+    """What the page shows as the device ("CPU (N cores)"; the GPU path does not exist yet)."""
+    return f"CPU ({os.cpu_count() or 1} cores)"
+
+
+def encode_frame(pixels: np.ndarray) -> bytes:
+    """(H, W, 3) floats -> PNG bytes, fast (zlib level 1: a third of the time of level 6)."""
+    buffer = io.BytesIO()
+    Image.fromarray(to_uint8(pixels)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+class _Series:
+    """At most `limit` (step, value) points spanning the whole run: when full, every other
+    point is dropped and only every 2nd (then 4th, ...) new point is kept."""
+
+    def __init__(self, limit: int = HISTORY_POINTS) -> None:
+        self.limit = limit
+        self.clear()
+
+    def clear(self) -> None:
+        self.points: list[list[float]] = []
+        self._stride = 1
+        self._count = 0
+
+    def add(self, step: int, value: float) -> None:
+        if not math.isfinite(value):
+            return
+        self._count += 1
+        if self._count % self._stride:
+            return
+        self.points.append([step, value])
+        if len(self.points) > self.limit:
+            self.points = self.points[::2]
+            self._stride *= 2
+
+
+@dataclasses.dataclass
+class SavedFile:
+    """A file the session wrote into its output directory, downloadable by its name."""
+
+    name: str
+    path: Path
+    kind: str  # "checkpoint" or "export"
+
+
+class TrainingSession:
+    """One image-fitting run, trained on a background thread and controlled by the server.
+
+    Args:
+        image: the first reference image (pixels (H, W, 3) float32 in [0, 1], its source).
+        settings: FitSettings (defaults when None).
+        out_dir: where checkpoints and exports are written (created if needed); the only
+            directory the session writes to. File names are chosen here, never by a client.
+        frame_interval: shortest time between two prediction frames, in seconds.
+        inference_share: at most this share of the time goes to rendering frames.
+
+    Call `start()` to start the trainer thread and `close()` to stop it. Control methods are
+    thread-safe; they raise ValueError/TypeError for bad values (the message is for the page).
+    """
+
+    def __init__(
+        self,
+        image: LoadedImage,
+        settings: FitSettings | None = None,
+        *,
+        out_dir: str | Path = "studio-runs",
+        frame_interval: float = 0.1,
+        inference_share: float = 0.25,
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.frame_interval = frame_interval
+        self.inference_share = inference_share
+        self._fitter = ImageFitter(image.pixels, settings)
+        self._lock = threading.Lock()  # every use of the fitter
+        self._state_lock = threading.Lock()  # the published snapshot and frame
+        self._wake = threading.Event()
+        self._closed = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._listeners: list[Callable[[], None]] = []
+        self._running = False
+        self._dirty = True  # render a frame and publish at the next chance
+        self._error: str | None = None
+        self._chunk = 1
+        self._trained = 0  # steps trained since the session began (never reset)
+        self._rate_window: deque[tuple[float, int]] = deque()
+        self._loss = _Series()
+        self._psnr = _Series()
+        self._last_psnr: float | None = None
+        self._frame_times: deque[float] = deque(maxlen=20)
+        self._image_source = image.source
+        self._image_notes = list(image.notes)
+        self._image_version = 1
+        self._settings_version = 1
+        self._reference_png = encode_frame(image.pixels)
+        self._set_preview_grid()
+        self._saved: dict[str, SavedFile] = {}
+        self._version = 0
+        self._snapshot: dict[str, Any] = {}
+        self._frame = b""
+        self._frame_version = 0
+        self._publish_time = 0.0
+        with self._lock:
+            self._publish_locked()
+
+    # ----- life cycle -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the trainer thread (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._loop, name="gfxnn-studio-trainer", daemon=True
+            )
+            self._thread.start()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the trainer thread (the current chunk finishes first)."""
+        self._closed.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def add_listener(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` (from the trainer thread; keep it quick) after each publish."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(callback)
+
+    # ----- what the server reads --------------------------------------------------------
+    @property
+    def version(self) -> int:
+        """Bumped at every publish."""
+        return self._version
+
+    def snapshot(self) -> dict[str, Any]:
+        """The last published state (a JSON-able dict; see docs/studio.md, message "state")."""
+        with self._state_lock:
+            return dict(self._snapshot)
+
+    def frame(self) -> tuple[int, bytes]:
+        """(frame version, PNG bytes) of the latest prediction frame."""
+        with self._state_lock:
+            return self._frame_version, self._frame
+
+    def reference_png(self) -> bytes:
+        with self._state_lock:
+            return self._reference_png
+
+    def prediction_png(self) -> bytes:
+        """The full-resolution prediction, clipped to [0, 1], as PNG (default compression)."""
+        with self._lock:
+            pixels = self._fitter.predict()
+        buffer = io.BytesIO()
+        Image.fromarray(to_uint8(pixels)).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def saved_file(self, name: str) -> SavedFile | None:
+        """A file this session wrote, by its exact name (None for any other name)."""
+        return self._saved.get(name)
+
+    # ----- controls ---------------------------------------------------------------------
+    def set_training(self, enabled: bool) -> None:
+        """Dx12NN's "Enable learning"."""
+        if not isinstance(enabled, bool):
+            raise TypeError(f"enabled must be true or false, got {enabled!r}")
+        with self._lock:
+            self._running = enabled
+            if enabled:
+                self._error = None
+            self._changed_locked()
+
+    def step(self, n: int = 1) -> None:
+        """Run `n` steps now (Dx12NN's single step when n is 1), 1..MAX_STEPS_PER_REQUEST."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_STEPS_PER_REQUEST:
+            raise ValueError(f"n must be an integer in 1..{MAX_STEPS_PER_REQUEST}, got {n!r}")
+        with self._lock:
+            try:
+                self._train_locked(n)
+            finally:
+                self._changed_locked()
+            if self._error is not None:
+                raise ValueError(self._error)
+
+    def reset_weights(self) -> None:
+        """Dx12NN's "Initialize Weights": fresh weights, optimizer and counters; charts cleared."""
+        with self._lock:
+            self._fitter.reset_weights()
+            self._restarted_locked()
+
+    def apply(self, changes: dict[str, Any]) -> bool:
+        """Change settings (a partial dict). Returns True when the network was rebuilt (and
+        re-initialised), False when only live settings changed and the weights were kept."""
+        if not isinstance(changes, dict):
+            raise TypeError(f"settings must be an object, got {type(changes).__name__}")
+        with self._lock:
+            current = self._fitter.settings.to_dict()
+            settings = FitSettings.from_dict(current | changes)  # strict: keys, ranges, types
+            changed = {k for k, v in settings.to_dict().items() if current[k] != v}
+            self._fitter.apply(settings)
+            rebuilt = bool(changed - set(TRAINING_ONLY))  # the fitter rebuilt and reset
+            self._settings_version += 1
+            if rebuilt:
+                self._restarted_locked()
+            else:
+                self._changed_locked()
+            return rebuilt
+
+    def set_image(self, image: LoadedImage) -> None:
+        """Train on a new reference from now on; the network and its weights stay."""
+        reference = encode_frame(image.pixels)
+        with self._lock:
+            self._fitter.set_image(image.pixels)
+            self._set_preview_grid()
+            self._psnr.clear()
+            self._image_source = image.source
+            self._image_notes = list(image.notes)
+            self._image_version += 1
+            with self._state_lock:
+                self._reference_png = reference
+            self._changed_locked()
+
+    def load_bundled(self, name: str) -> None:
+        """Switch to a bundled image (gfxnn.data.BUNDLED_IMAGES)."""
+        pixels = load_bundled(name)  # ValueError naming the choices for another name
+        self.set_image(LoadedImage(pixels, bundled_image_source(name)))
+
+    def save_checkpoint(self) -> SavedFile:
+        """Write the weights and settings as `studio-<date>-<time>-step<N>.safetensors` in
+        out_dir, in `gfxnn fit`'s checkpoint format (so `gfxnn render`/`export` read it)."""
+        with self._lock:
+            state = self._fitter.state_dict()
+            settings = self._fitter.settings.to_dict()
+            height, width = self._fitter.image.shape[:2]
+            steps = self._fitter.steps
+            config = {
+                "settings": settings,
+                "image": {"source": self._image_source, "width": width, "height": height},
+                "app": "gfxnn studio",
+            }
+            metadata = {"steps": steps, "weights_step": steps, "psnr": self._last_psnr}
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        path = self._new_path(f"step{steps}", ".safetensors")
+        save_checkpoint(path, state, config, metadata)
+        return self._remember(path, "checkpoint")
+
+    def export(self, format: str) -> tuple[SavedFile, str | None]:
+        """Export the network with `gfxnn.export` (a checkpoint is saved first): the file
+        written and, for shader formats, its text."""
+        from gfxnn import export as exporter
+
+        if format not in exporter.FORMATS:
+            raise ValueError(f"format must be one of {', '.join(exporter.FORMATS)}; got {format!r}")
+        checkpoint = self.save_checkpoint()
+        result = exporter.export_checkpoint(checkpoint.path, format)
+        path = checkpoint.path.with_suffix(exporter.suffix(format))
+        data = result.encode("utf-8") if isinstance(result, str) else bytes(result)
+        atomic_write_bytes(path, data)
+        saved = self._remember(path, "export")
+        return saved, result if isinstance(result, str) else None
+
+    # ----- the trainer thread -----------------------------------------------------------
+    def _loop(self) -> None:
+        next_frame = 0.0
+        while not self._closed.is_set():
+            with self._lock:
+                if self._running:
+                    self._train_locked(self._chunk)
+                now = time.perf_counter()
+                due = self._running and now >= next_frame
+                if self._dirty or due:
+                    cost = self._render_locked()
+                    next_frame = now + max(self.frame_interval, cost / self.inference_share)
+                    self._publish_locked()
+                elif self._running and now - self._publish_time >= PUBLISH_SECONDS:
+                    self._publish_locked()
+                idle = not self._running
+            if idle:
+                self._wake.wait(0.5)
+                self._wake.clear()
+
+    def _train_locked(self, n: int) -> None:
+        start = time.perf_counter()
+        before = self._fitter.steps
+        try:
+            self._fitter.step(n)
+        except DivergenceError as error:
+            self._running = False
+            self._error = str(error)
+        done = self._fitter.steps - before
+        elapsed = time.perf_counter() - start
+        if done:
+            self._trained += done
+            losses = self._fitter.loss_history[-done:]
+            self._loss.add(self._fitter.steps, float(np.mean(losses)))
+            self._chunk = int(np.clip(CHUNK_SECONDS * done / max(elapsed, 1e-9), 1, 1000))
+        if len(self._fitter.loss_history) > MAX_LOSS_HISTORY:
+            # The chart keeps its own thinned series; the fitter's list would grow forever.
+            del self._fitter.loss_history[: -MAX_LOSS_HISTORY // 2]
+
+    def _set_preview_grid(self) -> None:
+        height, width = self._fitter.image.shape[:2]
+        scale = min(1.0, PREVIEW_MAX_SIDE / max(height, width))
+        self._preview_size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        if scale < 1.0:
+            # The texels the preview pixels land on: pixel x of w is at u = x / (w - 1).
+            rows = np.round(np.linspace(0, height - 1, self._preview_size[1])).astype(int)
+            cols = np.round(np.linspace(0, width - 1, self._preview_size[0])).astype(int)
+            self._preview_reference = self._fitter.image[rows][:, cols]
+        else:
+            self._preview_reference = self._fitter.image
+
+    def _render_locked(self) -> float:
+        start = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore"):
+            pixels = np.clip(self._fitter.predict(*self._preview_size), 0.0, 1.0)
+        value = psnr(np.nan_to_num(pixels), self._preview_reference)
+        self._last_psnr = value
+        self._psnr.add(self._fitter.steps, value)
+        frame = encode_frame(pixels)
+        with self._state_lock:
+            self._frame = frame
+            self._frame_version += 1
+        self._frame_times.append(time.perf_counter())
+        self._dirty = False
+        return time.perf_counter() - start
+
+    def _changed_locked(self) -> None:
+        self._dirty = True
+        self._publish_locked()
+        self._wake.set()
+
+    def _restarted_locked(self) -> None:
+        self._loss.clear()
+        self._psnr.clear()
+        self._chunk = 1
+        self._error = None
+        self._changed_locked()
+
+    def _steps_per_second(self, now: float) -> float:
+        window = self._rate_window
+        window.append((now, self._trained))
+        while len(window) > 2 and now - window[0][0] > 2.0:
+            window.popleft()
+        if not self._running or len(window) < 2:
+            return 0.0
+        (t0, s0), (t1, s1) = window[0], window[-1]
+        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def _frames_per_second(self, now: float) -> float:
+        times = [t for t in self._frame_times if now - t <= 2.0]
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else 0.0
+
+    def _publish_locked(self) -> None:
+        now = time.perf_counter()
+        fitter = self._fitter
+        height, width = fitter.image.shape[:2]
+        timings = fitter.timings_ms()
+        loss = fitter.loss_history[-1] if fitter.loss_history else None
+        snapshot = {
+            "running": self._running,
+            "steps": fitter.steps,
+            "steps_per_second": self._steps_per_second(now),
+            "loss": _finite(loss),
+            "psnr": _finite(self._last_psnr),
+            "settings": fitter.settings.to_dict(),
+            "settings_version": self._settings_version,
+            "timings_ms": {label: timings.get(phase, 0.0) for phase, label in PHASES.items()},
+            "device": device_name(),
+            "image": {
+                "source": self._image_source,
+                "width": width,
+                "height": height,
+                "notes": self._image_notes,
+                "version": self._image_version,
+            },
+            "preview": {"width": self._preview_size[0], "height": self._preview_size[1]},
+            "frames_per_second": self._frames_per_second(now),
+            "history": {"loss": list(self._loss.points), "psnr": list(self._psnr.points)},
+            "error": self._error,
+            "files": [
+                {"name": f.name, "kind": f.kind, "url": f"/api/files/{f.name}"}
+                for f in self._saved.values()
+            ],
+        }
+        with self._state_lock:
+            self._version += 1
+            snapshot["version"] = self._version
+            self._snapshot = snapshot
+        self._publish_time = now
+        for callback in list(self._listeners):
+            callback()
+
+    # ----- files ------------------------------------------------------------------------
+    def _new_path(self, label: str, suffix: str) -> Path:
+        stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        path = self.out_dir / f"studio-{stamp}-{label}{suffix}"
+        counter = 2
+        while path.exists() or path.name in self._saved:
+            path = self.out_dir / f"studio-{stamp}-{label}-{counter}{suffix}"
+            counter += 1
+        return path
+
+    def _remember(self, path: Path, kind: str) -> SavedFile:
+        saved = SavedFile(path.name, path, kind)
+        with self._lock:
+            self._saved[path.name] = saved
+            self._publish_locked()
+        return saved

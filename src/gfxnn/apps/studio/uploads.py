@@ -1,0 +1,93 @@
+"""Checking and decoding uploaded images before they reach the trainer.
+
+An upload is untrusted bytes. In order: the size in bytes is capped (by the server, while it
+reads the body); the first bytes must be the signature of a format on our allow-list (PNG, JPEG,
+GIF, BMP, WebP), so Pillow never sees a format whose plugin runs external programs or parses
+exotic containers; then `gfxnn.data.images.read_image` decodes it with its own safeguards (the
+pixel count is checked from the header before any pixel is decoded; truncated or corrupt data
+is a clean error). The client's file name is only ever shown, never used as a path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from gfxnn.data.images import ImageError, LoadedImage, read_image
+
+__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "DEFAULT_MAX_UPLOAD_PIXELS", "UploadError", "decode_upload"]
+
+DEFAULT_MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+DEFAULT_MAX_UPLOAD_PIXELS = 2048 * 2048  # inference, hence every frame, grows with it
+
+_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+)
+
+
+class UploadError(ValueError):
+    """An upload that is refused; the message says why, in one line, for the page."""
+
+
+def image_format(data: bytes) -> str | None:
+    """The allow-listed format whose signature `data` starts with, or None."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    for signature, name in _SIGNATURES:
+        if data.startswith(signature):
+            return name
+    return None
+
+
+def display_name(filename: str | None) -> str:
+    """The client's file name reduced to a harmless label: base name, printable, <= 80 chars."""
+    base = re.split(r"[\\/]", filename or "")[-1]
+    cleaned = re.sub(r"[^\w .()+-]", "_", base).strip()[:80]
+    return cleaned or "upload"
+
+
+def decode_upload(
+    data: bytes,
+    filename: str | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS,
+) -> LoadedImage:
+    """Check and decode an uploaded image to (H, W, 3) float32 RGB in [0, 1].
+
+    Args:
+        data: the uploaded bytes.
+        filename: the client's name for it (shown in messages and as the source, never opened).
+        max_bytes: refuse larger uploads.
+        max_pixels: refuse images with more pixels (checked from the header, before decoding).
+
+    Raises:
+        UploadError: empty, too large, not an allow-listed image format, too many pixels,
+            truncated or corrupt.
+    """
+    name = display_name(filename)
+    if not data:
+        raise UploadError(f"{name}: the upload is empty")
+    if len(data) > max_bytes:
+        raise UploadError(f"{name}: {len(data)} bytes is too large; the limit is {max_bytes} bytes")
+    kind = image_format(data)
+    if kind is None:
+        raise UploadError(f"{name} is not a PNG, JPEG, GIF, BMP or WebP image (by its first bytes)")
+    # read_image takes a path: a private temporary file whose name we choose.
+    handle, temp_name = tempfile.mkstemp(prefix="gfxnn-studio-", suffix=".upload")
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+        loaded = read_image(temp_name, max_pixels=max_pixels)
+    except ImageError as error:
+        message = str(error).replace(str(Path(temp_name)), name)
+        raise UploadError(message) from None
+    finally:
+        os.unlink(temp_name)
+    return LoadedImage(loaded.pixels, f"upload:{name}", loaded.notes)
