@@ -12,6 +12,7 @@ bandwidth: too small blurs, too large overfits with noisy artefacts (the paper's
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ class GaussianFourierEncoding(Encoding):
         super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
         self.n_frequencies = check_positive_int("n_frequencies", n_frequencies)
-        is_number = isinstance(sigma, int | float) and not isinstance(sigma, bool)
+        is_number = isinstance(sigma, numbers.Real) and not isinstance(sigma, bool)
         if not is_number or not 0 < sigma < np.inf:
             raise ValueError(f"sigma must be a finite number > 0, got {sigma!r}")
         self.sigma = float(sigma)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 from gfxnn import ops
@@ -17,8 +19,8 @@ class IdentityEncoding(Encoding):
         super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
         self.n_output_dims = self.n_input_dims
-        self.scale = float(scale)
-        self.offset = float(offset)
+        self.scale = _finite("scale", scale)
+        self.offset = _finite("offset", offset)
 
     def forward(self, x: Any) -> Tensor:
         """x (batch, n_input_dims) -> scale * x + offset, same shape."""
@@ -30,3 +32,9 @@ class IdentityEncoding(Encoding):
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "Identity", "scale": self.scale, "offset": self.offset}
+
+
+def _finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)

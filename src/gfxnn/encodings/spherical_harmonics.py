@@ -115,7 +115,7 @@ class SphericalHarmonicsEncoding(Encoding):
         dtype = x.dtype
         d = 2.0 * x.data - 1.0
         harmonics = self._harmonics(d[:, 0], d[:, 1])
-        z_powers = d[:, 2:3] ** np.arange(self.degree)  # (batch, degree)
+        z_powers = d[:, 2:3] ** np.arange(self.degree, dtype=dtype)  # (batch, degree)
         legendre = z_powers @ self._coefficients.astype(dtype)  # (batch, F)
         selected = harmonics[:, self._harmonic]
         out = legendre * selected
