@@ -210,7 +210,55 @@ def _run_studio(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_fit, _add_render, _add_studio]
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a `gfxnn fit` checkpoint as GLSL, HLSL, WGSL or ONNX",
+        description="Write the network of a `gfxnn fit` checkpoint as one self-contained shader "
+        "function (weights inlined), optionally wrapped in a compute shader or a Shadertoy "
+        "mainImage, or as an ONNX model. Shader code goes to stdout unless -o is given; ONNX "
+        "goes to CHECKPOINT with the .onnx suffix unless -o is given. See docs/export.md.",
+    )
+    parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="written by gfxnn fit")
+    parser.add_argument(
+        "--format", required=True, choices=("glsl", "hlsl", "wgsl", "onnx"), help="target"
+    )
+    parser.add_argument("-o", "--output", metavar="FILE", type=Path, default=None)
+    parser.add_argument(
+        "--name", default="gfxnn_network", help="the shader function's name (gfxnn_network)"
+    )
+    parser.add_argument(
+        "--wrapper",
+        choices=("none", "compute", "shadertoy"),
+        default="none",
+        help="none: the function alone; compute: a compute shader writing an image; "
+        "shadertoy: a GLSL mainImage (default: none)",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from gfxnn.apps.export import export_command
+
+        try:
+            path = export_command(
+                args.checkpoint, args.format, args.output, args.name, args.wrapper
+            )
+        except ValueError as error:  # CheckpointError, ExportError
+            raise UsageError(error) from None
+        except OSError as error:
+            raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from None
+        if path is not None:
+            print(f"wrote {path}")
+        return EXIT_OK
+
+    parser.set_defaults(run=run)
+
+
+_COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_fit,
+    _add_render,
+    _add_studio,
+    _add_export,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,216 @@
+"""Encoding nodes of the export IR: each the formula of one `gfxnn.encodings` class, with its
+NumPy meaning, its shader code (scalar features packed into vec4 chunks) and its ONNX nodes.
+
+The feature order is the encoding module's own (documented in its docstring); the tests check
+each node's `evaluate` against the autodiff encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from gfxnn.export.ir import Node
+
+if TYPE_CHECKING:
+    from gfxnn.export.onnx import OnnxGraph
+    from gfxnn.export.shader import ShaderWriter
+
+__all__ = ["FrequencyEncode", "IdentityEncode", "OneBlobEncode"]
+
+
+@dataclass(frozen=True)
+class IdentityEncode(Node):
+    """features = scale * x + offset (gfxnn.encodings.IdentityEncoding)."""
+
+    n_dims: int
+    scale: float = 1.0
+    offset: float = 0.0
+
+    @property
+    def n_inputs(self) -> int:  # type: ignore[override]
+        return self.n_dims
+
+    @property
+    def n_outputs(self) -> int:  # type: ignore[override]
+        return self.n_dims
+
+    @property
+    def _plain(self) -> bool:
+        return self.scale == 1.0 and self.offset == 0.0
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        if self._plain:
+            return x
+        result: np.ndarray = x * x.dtype.type(self.scale) + x.dtype.type(self.offset)
+        return result
+
+    def emit_shader(self, writer: ShaderWriter, value: list[str]) -> list[str]:
+        features = []
+        for d in range(self.n_dims):
+            component = writer.component(value[0], d, self.n_dims)
+            if not self._plain:
+                scale, offset = writer.literal(self.scale), writer.literal(self.offset)
+                component = f"{component} * {scale} + {offset}"
+            features.append(component)
+        return writer.pack("e", features)
+
+    def emit_onnx(self, graph: OnnxGraph, value: str) -> str:
+        if self._plain:
+            return value
+        scaled = graph.node("Mul", [value, graph.constant("scale", np.float32(self.scale))])
+        return graph.node("Add", [scaled, graph.constant("offset", np.float32(self.offset))])
+
+    def describe(self) -> str:
+        extra = "" if self._plain else f"(scale={self.scale:g}, offset={self.offset:g})"
+        return f"identity encoding{extra} {self.n_dims} -> {self.n_dims}"
+
+
+@dataclass(frozen=True)
+class FrequencyEncode(Node):
+    """sin(pi 2^k x_d), cos(pi 2^k x_d) for each dimension d, each k < n_frequencies, in that
+    order (gfxnn.encodings.FrequencyEncoding); pi 2^k is rounded to float32 once, as there."""
+
+    n_dims: int
+    n_frequencies: int
+
+    @property
+    def n_inputs(self) -> int:  # type: ignore[override]
+        return self.n_dims
+
+    @property
+    def n_outputs(self) -> int:  # type: ignore[override]
+        return 2 * self.n_frequencies * self.n_dims
+
+    @property
+    def frequencies(self) -> np.ndarray:
+        """pi 2^k, k < n_frequencies, float32."""
+        return (np.pi * 2.0 ** np.arange(self.n_frequencies)).astype(np.float32)
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        phase = x[:, :, None] * self.frequencies.astype(x.dtype)
+        pairs = np.stack([np.sin(phase), np.cos(phase)], axis=-1)  # (batch, dims, F, 2)
+        return pairs.reshape(x.shape[0], self.n_outputs)
+
+    def emit_shader(self, writer: ShaderWriter, value: list[str]) -> list[str]:
+        features = []
+        for d in range(self.n_dims):
+            component = writer.component(value[0], d, self.n_dims)
+            for frequency in self.frequencies:
+                phase = f"{component} * {writer.literal(frequency)}"
+                features += [f"sin({phase})", f"cos({phase})"]
+        return writer.pack("e", features)
+
+    def emit_onnx(self, graph: OnnxGraph, value: str) -> str:
+        axis_2 = graph.constant("axis_2", np.array([2], np.int64))
+        axis_3 = graph.constant("axis_3", np.array([3], np.int64))
+        frequencies = graph.constant("frequencies", self.frequencies)
+        phase = graph.node("Mul", [graph.node("Unsqueeze", [value, axis_2]), frequencies])
+        sines = graph.node("Unsqueeze", [graph.node("Sin", [phase]), axis_3])
+        cosines = graph.node("Unsqueeze", [graph.node("Cos", [phase]), axis_3])
+        pairs = graph.node("Concat", [sines, cosines], axis=3)  # (batch, dims, F, 2)
+        shape = graph.constant("feature_shape", np.array([-1, self.n_outputs], np.int64))
+        return graph.node("Reshape", [pairs, shape])
+
+    def describe(self) -> str:
+        return f"frequency encoding (n_frequencies={self.n_frequencies}) {self.n_dims} -> " + str(
+            self.n_outputs
+        )
+
+
+# The quartic kernel's CDF, F(u) = clamp(15/16 u (1 - 2/3 u^2 + 1/5 u^4) + 1/2, 0, 1), written
+# with the same operation order as gfxnn.encodings.one_blob.quartic_cdf.
+_CDF_SHADER = (
+    "clamp(0.9375 * {u} * (1.0 - 0.6666667 * ({u} * {u}) + 0.2 * ({u} * {u}) * ({u} * {u}))"
+    " + 0.5, {zero}, {one})"
+)
+
+
+def _quartic_cdf(u: np.ndarray) -> np.ndarray:
+    u2 = u * u
+    cdf = (15.0 / 16.0) * u * (1.0 - (2.0 / 3.0) * u2 + 0.2 * u2 * u2) + 0.5
+    return np.clip(cdf, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class OneBlobEncode(Node):
+    """One-blob with tcnn's quartic kernel (gfxnn.encodings.OneBlobEncoding): feature k of
+    input d is C(k + 1) - C(k), where C(k) = sum over s in {-1, 0, 1} of F(k - n x_d - n s)
+    (the blob wraps around [0, 1]); n = n_bins; all bins of input 0 first."""
+
+    n_dims: int
+    n_bins: int
+
+    @property
+    def n_inputs(self) -> int:  # type: ignore[override]
+        return self.n_dims
+
+    @property
+    def n_outputs(self) -> int:  # type: ignore[override]
+        return self.n_bins * self.n_dims
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        n = self.n_bins
+        u = np.arange(n + 1, dtype=x.dtype) - n * x[:, :, None]  # the bin boundaries around x
+        cdf = _quartic_cdf(u - n) + _quartic_cdf(u) + _quartic_cdf(u + n)
+        return np.diff(cdf, axis=-1).reshape(x.shape[0], self.n_outputs).astype(x.dtype)
+
+    def emit_shader(self, writer: ShaderWriter, value: list[str]) -> list[str]:
+        n = self.n_bins
+        fields = {"zero": writer.splat(0.0), "one": writer.splat(1.0)}
+        n_literal = writer.literal(n)
+        features = []
+        for d in range(self.n_dims):
+            component = writer.component(value[0], d, self.n_dims)
+            boundaries = []  # C(0), ..., C(n) as components of vec4 locals
+            for g in range(0, n + 1, 4):
+                ks = writer.language.vector([writer.literal(k) for k in range(g, g + 4)])
+                u = writer.declare(f"t{d}_{g // 4}", f"{ks} - {n_literal} * {component}")
+                cdfs = [
+                    _CDF_SHADER.format(u=shifted, **fields)
+                    for shifted in (f"({u} - {n_literal})", u, f"({u} + {n_literal})")
+                ]
+                cdf = writer.declare(f"c{d}_{g // 4}", "\n        + ".join(cdfs))
+                boundaries += [f"{cdf}.{axis}" for axis in "xyzw"]
+            features += [f"{boundaries[k + 1]} - {boundaries[k]}" for k in range(n)]
+        return writer.pack("e", features)
+
+    def emit_onnx(self, graph: OnnxGraph, value: str) -> str:
+        n = self.n_bins
+        axis_2 = graph.constant("axis_2", np.array([2], np.int64))
+        scaled = graph.node("Mul", [graph.node("Unsqueeze", [value, axis_2]), _f32(graph, n)])
+        u = graph.node("Sub", [graph.constant("bins", np.arange(n + 1)), scaled])
+        cdfs = [_onnx_cdf(graph, graph.node(op, [u, _f32(graph, n)])) for op in ("Sub", "Add")]
+        total = graph.node("Sum", [cdfs[0], _onnx_cdf(graph, u), cdfs[1]])
+        high = graph.node("Slice", [total, *_ints(graph, [1], [n + 1], [2])])
+        low = graph.node("Slice", [total, *_ints(graph, [0], [n], [2])])
+        shape = graph.constant("feature_shape", np.array([-1, self.n_outputs], np.int64))
+        return graph.node("Reshape", [graph.node("Sub", [high, low]), shape])
+
+    def describe(self) -> str:
+        return f"one-blob encoding (n_bins={self.n_bins}) {self.n_dims} -> {self.n_outputs}"
+
+
+def _f32(graph: OnnxGraph, value: float) -> str:
+    return graph.constant("c", np.float32(value))
+
+
+def _ints(graph: OnnxGraph, *lists: list[int]) -> list[str]:
+    return [graph.constant("slice", np.array(values, np.int64)) for values in lists]
+
+
+def _onnx_cdf(graph: OnnxGraph, u: str) -> str:
+    """F(u) as ONNX nodes, in the operation order of _quartic_cdf."""
+    u2 = graph.node("Mul", [u, u])
+    inner = graph.node(
+        "Add",
+        [
+            graph.node("Sub", [_f32(graph, 1.0), graph.node("Mul", [_f32(graph, 2 / 3), u2])]),
+            graph.node("Mul", [graph.node("Mul", [_f32(graph, 0.2), u2]), u2]),
+        ],
+    )
+    cdf = graph.node("Mul", [graph.node("Mul", [_f32(graph, 15 / 16), u]), inner])
+    cdf = graph.node("Add", [cdf, _f32(graph, 0.5)])
+    return graph.node("Clip", [cdf, _f32(graph, 0.0), _f32(graph, 1.0)])
