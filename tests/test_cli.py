@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from gfxnn.cli import main
+from gfxnn.imagefit import FitSettings
 from gfxnn.io import load_checkpoint
 
 QUICK = ["--steps", "50", "--batch-size", "256", "--quiet"]
@@ -90,7 +91,7 @@ def test_quick_fit_writes_sane_outputs(tmp_path: Path, image_path: Path, capsys)
     assert _png(out / "curves.png").shape[1] > 400
 
     # The checkpoint holds the weights that made prediction.png.
-    from gfxnn.imagefit import FitSettings, render_image
+    from gfxnn.imagefit import render_image
 
     tensors, saved = load_checkpoint(out / "checkpoint.safetensors")
     rendered = render_image(tensors, FitSettings.from_dict(saved["settings"]), 32, 32)
@@ -116,7 +117,8 @@ def test_settings_reach_the_fit(tmp_path: Path, image_path: Path) -> None:
     args += ["--n-layers", "3", "--n-neurons", "16", "--seed", "7", "--n-frequencies", "4"]
     assert main(["fit", str(image_path), *QUICK, *args, "--out", str(out)]) == 0
     settings = json.loads((out / "config.json").read_text())["settings"]
-    assert settings == {
+    assert FitSettings.from_dict(settings) == FitSettings(**settings)
+    assert {key: settings[key] for key in list(settings)[:9]} == {
         "batch_size": 256,
         "learning_rate": 0.05,
         "optimizer": "sgd",
@@ -246,7 +248,11 @@ def _bad_png(tmp_path: Path) -> Path:
         (["{image}", "--n-neurons", "0"], "n_neurons"),
         (["{image}", "--seed", "-1"], "seed"),
         (["{image}", "--optimizer", "rmsprop"], "choose from 'adam', 'sgd'"),
-        (["{image}", "--activation", "tanh"], "choose from 'leaky_relu', 'relu', 'sigmoid'"),
+        (["{image}", "--activation", "gelu"], "choose from 'leaky_relu', 'relu', 'sigmoid'"),
+        (["{image}", "--encoding-param", "n_levels"], "KEY=VALUE"),
+        (["{image}", "--encoding", "hashgrid", "--encoding-param", "n_levls=4"], "valid keys"),
+        (["{image}", "--config", "{image}"], "not valid JSON"),
+        (["{image}", "--config", "missing.json"], "cannot read"),
         (["{image}", "--batch-size", "many"], "invalid int value"),
         (["{image}", "--steps", "0"], "--steps: must be an integer >= 1"),
         (["{image}", "--seconds", "-2"], "--seconds: must be a number > 0"),

@@ -24,6 +24,18 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 _BUNDLED = ("astronaut", "circle", "half", "quarter")  # = gfxnn.data.BUNDLED_IMAGES, kept lazy
+# = gfxnn.imagefit.ENCODINGS and ACTIVATIONS (tests check), kept lazy so --help is instant.
+_ENCODINGS = (
+    "frequency",
+    "identity",
+    "hashgrid",
+    "densegrid",
+    "oneblob",
+    "onehot",
+    "trianglewave",
+    "gaussianfourier",
+)
+_ACTIVATIONS = ("leaky_relu", "relu", "sigmoid", "tanh", "sine", "softplus", "none")
 
 
 class UsageError(Exception):
@@ -101,6 +113,14 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="output directory (default: runs/fit-<date>-<time>)",
     )
+    parser.add_argument(
+        "--config",
+        metavar="JSON",
+        type=Path,
+        default=None,
+        help="a tiny-cuda-nn-format model config (encoding, network, loss, optimizer); "
+        "settings given as options override it",
+    )
     group = parser.add_argument_group("settings (defaults: Dx12NN's)")
     group.add_argument(
         "--batch-size", metavar="B", type=int, help="UV samples per step, 1..65536 (2048)"
@@ -109,15 +129,31 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         "--lr", metavar="LR", type=float, dest="learning_rate", help="learning rate > 0 (1e-3)"
     )
     group.add_argument("--optimizer", choices=("adam", "sgd"), help="(adam)")
-    group.add_argument("--encoding", choices=("frequency", "identity"), help="(frequency)")
+    group.add_argument("--encoding", choices=_ENCODINGS, help="(frequency)")
+    group.add_argument(
+        "--encoding-param",
+        metavar="KEY=VALUE",
+        action="append",
+        default=None,
+        dest="encoding_params",
+        help="a tcnn parameter of the encoding, e.g. n_levels=16 (VALUE is JSON); repeatable",
+    )
+    group.add_argument(
+        "--encoding-lr",
+        metavar="LR",
+        type=float,
+        dest="encoding_learning_rate",
+        help="learning rate of a grid encoding's table (default: --lr)",
+    )
     group.add_argument(
         "--n-frequencies", metavar="F", type=int, help="frequency-encoding octaves, 2..16 (8)"
     )
     group.add_argument(
         "--activation",
-        choices=("leaky_relu", "relu", "sigmoid"),
-        help="on every layer, the output too (leaky_relu)",
+        choices=_ACTIVATIONS,
+        help="on every layer, the output too unless --output-activation (leaky_relu)",
     )
+    group.add_argument("--output-activation", choices=_ACTIVATIONS, help="(= --activation)")
     group.add_argument(
         "--n-layers", metavar="L", type=int, help="layers incl. input and output, 3..8 (4)"
     )
@@ -293,6 +329,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
+def _read_json(path: Path) -> object:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise UsageError(f"{path} is not valid JSON: {error}") from None
+
+
+def _parse_encoding_params(items: list[str]) -> dict[str, object]:
+    import json
+
+    params: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--encoding-param needs KEY=VALUE, got {item!r}")
+        try:
+            params[key] = json.loads(text)
+        except json.JSONDecodeError:
+            params[key] = text  # a bare word such as Linear
+    return params
+
+
 def _error(line: str) -> None:
     print(line.replace("\n", " "), file=sys.stderr)
 
@@ -321,11 +383,17 @@ def _run_fit(args: argparse.Namespace) -> int:
         "n_layers",
         "n_neurons",
         "seed",
+        "encoding_learning_rate",
+        "output_activation",
     )
+    given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    if args.encoding_params is not None:
+        given["encoding_params"] = _parse_encoding_params(args.encoding_params)
     try:
-        settings = FitSettings(
-            **{n: getattr(args, n) for n in names if getattr(args, n) is not None}
-        )
+        if args.config is not None:
+            settings = FitSettings.from_config(_read_json(args.config), **given)
+        else:
+            settings = FitSettings(**given)
         settings.validate()
     except (ValueError, TypeError) as error:
         raise UsageError(error) from None

@@ -12,11 +12,17 @@ Training runs on the fused path (`gfxnn.fused`); its maths are Dx12NN's:
 - the loss is the MSE over the batch and the 3 channels; SGD or Adam (0.9, 0.999, 1e-8);
 - weights are Xavier uniform, biases zero; inference puts pixel (x, y) at
   uv = (x / (w - 1), y / (h - 1)).
+
+Beyond Dx12NN, any encoding of `gfxnn.encodings` can be chosen by its name with its tiny-cuda-nn
+parameters in `encoding_params`; the trainable grids (HashGrid, DenseGrid) get their own Adam
+state with tiny-cuda-nn's epsilon 1e-15 and their own learning rate (`encoding_learning_rate`).
+`FitSettings.from_config` reads a tiny-cuda-nn-format JSON config and `to_config` writes one.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import time
 from dataclasses import dataclass
@@ -24,18 +30,46 @@ from typing import Any
 
 import numpy as np
 
+from gfxnn import registry
 from gfxnn.fused import FusedMLP, FusedTrainer, NearestTexelSampler, make_encoder, make_optimizer
+from gfxnn.fused.activations import ACTIVATIONS as FUSED_ACTIVATIONS
 from gfxnn.fused.threads import blas_threads
 
-ENCODINGS = ("frequency", "identity")
-ACTIVATIONS = ("leaky_relu", "relu", "sigmoid")
+# Encodings offered by name (`gfxnn fit --encoding`, the studio); every one of
+# `gfxnn.registry.ENCODINGS` that takes 2-D inputs, lower-cased. Composite needs a config.
+ENCODINGS = (
+    "frequency",
+    "identity",
+    "hashgrid",
+    "densegrid",
+    "oneblob",
+    "onehot",
+    "trianglewave",
+    "gaussianfourier",
+)
+TRAINABLE_ENCODINGS = ("hashgrid", "densegrid")
+# Dx12NN's three first, then the rest of the fused path's.
+ACTIVATIONS = ("leaky_relu", "relu", "sigmoid", "tanh", "sine", "softplus", "none")
+assert set(ACTIVATIONS) == set(FUSED_ACTIVATIONS)
 OPTIMIZERS = ("adam", "sgd")
+# Adam's epsilon for grid tables (tiny-cuda-nn's): rarely sampled entries get tiny gradients,
+# which an epsilon of 1e-8 would swamp.
+GRID_ADAM_EPSILON = 1e-15
 BATCH_RANGE = (1, 65536)
 FREQUENCY_RANGE = (2, 16)
 LAYER_RANGE = (3, 8)
 NEURON_RANGE = (1, 256)
 # Settings whose change keeps the weights; any other change rebuilds and re-initialises.
-TRAINING_ONLY = ("batch_size", "learning_rate", "optimizer")
+TRAINING_ONLY = (
+    "batch_size",
+    "learning_rate",
+    "optimizer",
+    "encoding_learning_rate",
+    "beta1",
+    "beta2",
+    "epsilon",
+    "l2_reg",
+)
 
 
 class DivergenceError(RuntimeError):
@@ -55,6 +89,20 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
+def _check_rate(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+
+
+def _check_fraction(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+
+
 @dataclass
 class FitSettings:
     """Dx12NN's controls with its defaults (ranges are checked by `validate()`)."""
@@ -68,22 +116,111 @@ class FitSettings:
     n_layers: int = 4  # 3..8 counting the input and output layers (Dx12NN: 3..5)
     n_neurons: int = 64  # 1..256, the width of every hidden layer (Dx12NN: <= 64)
     seed: int = 0  # >= 0; seeds the weights and the UV sampler
+    # ----- beyond Dx12NN's panel (tiny-cuda-nn configs set these) -------------------------
+    # The encoding's other tcnn parameters, e.g. {"n_levels": 16, "log2_hashmap_size": 15}
+    # for "hashgrid" (the frequency encoding's octaves are `n_frequencies`).
+    encoding_params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    output_activation: str | None = None  # None: `activation` on the output too (Dx12NN)
+    encoding_learning_rate: float | None = None  # grid tables; None: `learning_rate`
+    beta1: float = 0.9  # Adam's moment decays and epsilon (the network's parameters)
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    l2_reg: float = 0.0  # L2 regularisation of the network's parameters (tcnn's l2_reg)
 
     def validate(self) -> None:
         """Raise ValueError naming the first field out of range, its value and what is allowed."""
         _check_int("batch_size", self.batch_size, *BATCH_RANGE)
-        lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, int | float | np.floating | np.integer):
-            raise ValueError(f"learning_rate must be a finite number > 0, got {lr!r}")
-        if not (math.isfinite(lr) and lr > 0):
-            raise ValueError(f"learning_rate must be a finite number > 0, got {lr}")
+        _check_rate("learning_rate", self.learning_rate)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("encoding", self.encoding, ENCODINGS)
+        _check_choice("encoding", self.encoding, (*ENCODINGS, "composite"))
         _check_int("n_frequencies", self.n_frequencies, *FREQUENCY_RANGE)
         _check_choice("activation", self.activation, ACTIVATIONS)
+        if self.output_activation is not None:
+            _check_choice("output_activation", self.output_activation, ACTIVATIONS)
         _check_int("n_layers", self.n_layers, *LAYER_RANGE)
         _check_int("n_neurons", self.n_neurons, *NEURON_RANGE)
         _check_int("seed", self.seed, 0)
+        if self.encoding_learning_rate is not None:
+            _check_rate("encoding_learning_rate", self.encoding_learning_rate)
+        _check_fraction("beta1", self.beta1)
+        _check_fraction("beta2", self.beta2)
+        _check_rate("epsilon", self.epsilon)
+        _check_fraction("l2_reg", self.l2_reg)
+        self._check_encoding_params()
+
+    def _check_encoding_params(self) -> None:
+        params = self.encoding_params
+        if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+            raise ValueError(f"encoding_params must be a dict of tcnn parameters, got {params!r}")
+        if self.encoding == "frequency" and "n_frequencies" in params:
+            raise ValueError("set the frequency encoding's octaves with n_frequencies")
+        cls = registry.component_class("encoding", self.encoding)
+        valid = [
+            name
+            for name, p in inspect.signature(cls).parameters.items()
+            if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and name != "n_input_dims"
+        ]
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {unknown} in encoding_params {params!r} for {self.encoding}; "
+                f"valid keys are {valid}"
+            )
+
+    def encoding_config(self) -> dict[str, Any]:
+        """The encoding as a tcnn config {"otype": ..., **parameters}."""
+        otype = registry.canonical_name("encoding", self.encoding)
+        config: dict[str, Any] = {"otype": otype, **self.encoding_params}
+        if otype == "Frequency":
+            config["n_frequencies"] = self.n_frequencies
+        return config
+
+    def to_config(self) -> dict[str, Any]:
+        """These settings as a tiny-cuda-nn-format config (`gfxnn.build` and `from_config`
+        read it back); batch size and seed are not part of the format."""
+        optimizer: dict[str, Any] = {
+            "otype": "Adam" if self.optimizer == "adam" else "SGD",
+            "learning_rate": self.learning_rate,
+        }
+        if self.optimizer == "adam":
+            optimizer.update(beta1=self.beta1, beta2=self.beta2, epsilon=self.epsilon)
+        if self.l2_reg:
+            optimizer["l2_reg"] = self.l2_reg
+        output_activation = self.output_activation or self.activation
+        return {
+            "loss": {"otype": "L2"},
+            "optimizer": optimizer,
+            "encoding": self.encoding_config(),
+            "network": {
+                "otype": "MLP",
+                "activation": self.activation,
+                "output_activation": output_activation,
+                "n_neurons": self.n_neurons,
+                "n_hidden_layers": self.n_layers - 2,
+            },
+        }
+
+    @classmethod
+    def from_config(cls, config: Any, **overrides: Any) -> FitSettings:
+        """Settings from a tiny-cuda-nn-format config (its own configs run unchanged: the
+        network names FullyFusedMLP / CutlassMLP / MLP, tcnn's activation and Adam key
+        spellings). What the fused image path cannot do is a ValueError that says so: a loss
+        other than L2, an optimizer other than Adam or SGD, per-layer widths or no biases.
+        `overrides` set other fields (batch_size, seed, ...)."""
+        if not isinstance(config, dict):
+            raise ValueError(f"a model config must be a JSON object, got {type(config).__name__}")
+        registry.check_config_keys(config)
+        values: dict[str, Any] = {}
+        values.update(_settings_from_encoding(config.get("encoding", {"otype": "Identity"})))
+        values.update(_settings_from_network(config.get("network", {"otype": "MLP"})))
+        values.update(_settings_from_optimizer(config.get("optimizer", {"otype": "Adam"})))
+        loss = registry.canonical_name("loss", dict(config.get("loss", {"otype": "L2"}))["otype"])
+        if loss != "L2" or set(config.get("loss", {})) - {"otype"}:
+            raise ValueError(
+                f"the image fitter trains with the L2 loss; the config asks for "
+                f"{config.get('loss')!r}"
+            )
+        return cls.from_dict({**values, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as a JSON-able dict."""
@@ -100,10 +237,55 @@ class FitSettings:
         settings.validate()
         return settings
 
-    @property
-    def n_input_dims(self) -> int:
-        """Width of the encoded input: 2 (identity) or 2 * 2 * n_frequencies."""
-        return 2 if self.encoding == "identity" else 4 * self.n_frequencies
+
+def _settings_from_encoding(config: Any) -> dict[str, Any]:
+    if isinstance(config, dict) and str(config.get("otype", "")).lower() == "grid":
+        config = registry.resolve_grid(dict(config))
+    otype, params = registry.split_config("encoding", config)
+    values: dict[str, Any] = {"encoding": otype.lower(), "encoding_params": params}
+    if otype == "Frequency":
+        values["n_frequencies"] = params.pop("n_frequencies", FitSettings.n_frequencies)
+    return values
+
+
+def _settings_from_network(config: Any) -> dict[str, Any]:
+    otype, params = registry.split_config("network", config)
+    registry.drop_no_op_options("network", otype, params)
+    valid = ["activation", "output_activation", "n_neurons", "n_hidden_layers", "bias"]
+    registry.check_keys("network", otype, params, valid)
+    if params.pop("bias", True) is not True:
+        raise ValueError("the image fitter's network always has biases (bias must be true)")
+    values: dict[str, Any] = {}
+    if "n_neurons" in params:
+        values["n_neurons"] = params["n_neurons"]  # validate() rejects per-layer lists
+    if "n_hidden_layers" in params:
+        hidden = params["n_hidden_layers"]
+        values["n_layers"] = hidden + 2 if isinstance(hidden, int) else hidden
+    for key in ("activation", "output_activation"):
+        if key in params:
+            values[key] = registry.activation_name(params[key])
+    return values
+
+
+def _settings_from_optimizer(config: Any) -> dict[str, Any]:
+    cls, params = registry.optimizer_kwargs(config)
+    name = cls.__name__.lower()
+    if name not in OPTIMIZERS:
+        raise ValueError(f"the image fitter trains with Adam or SGD; the config asks for {name}")
+    supported = {"lr", "betas", "eps", "weight_decay"}
+    unsupported = sorted(set(params) - supported)
+    if unsupported:
+        raise ValueError(f"the image fitter's {name} does not support {unsupported}")
+    values: dict[str, Any] = {"optimizer": name}
+    if "lr" in params:
+        values["learning_rate"] = params["lr"]
+    if "betas" in params:
+        values["beta1"], values["beta2"] = params["betas"]
+    if "eps" in params:
+        values["epsilon"] = params["eps"]
+    if "weight_decay" in params:
+        values["l2_reg"] = params["weight_decay"]
+    return values
 
 
 def _check_image(image: Any) -> np.ndarray:
@@ -116,13 +298,18 @@ def _check_image(image: Any) -> np.ndarray:
     return np.ascontiguousarray(image, np.float32)
 
 
-def _build_network(settings: FitSettings) -> FusedMLP:
+def _build_encoder(settings: FitSettings) -> Any:
+    return make_encoder(settings.encoding, settings.n_frequencies, settings.encoding_params)
+
+
+def _build_network(settings: FitSettings, n_features: int) -> FusedMLP:
     return FusedMLP(
-        settings.n_input_dims,
+        n_features,
         3,
         settings.n_neurons,
         settings.n_layers - 2,
         settings.activation,
+        output_activation=settings.output_activation,
     )
 
 
@@ -133,23 +320,50 @@ def render_image(
     settings.validate()
     _check_int("width", width, 1)
     _check_int("height", height, 1)
-    mlp = _build_network(settings)
-    _load_state(mlp, state)
-    encoder = make_encoder(settings.encoding, settings.n_frequencies)
-    trainer = FusedTrainer(encoder, mlp, make_optimizer("sgd", mlp.params, mlp.grads, 1.0))
+    encoder = _build_encoder(settings)
+    mlp = _build_network(settings, encoder.n_output_dims)
+    _load_state(mlp, encoder, state)
+    trainer = FusedTrainer(encoder, mlp, *_make_optimizers(settings, mlp, encoder))
     return trainer.render(width, height)
 
 
-def _state_dict(mlp: FusedMLP) -> dict[str, np.ndarray]:
+def _make_optimizers(settings: FitSettings, mlp: FusedMLP, encoder: Any) -> tuple[Any, Any]:
+    """The network's optimizer and, for a trainable encoding, the encoding's own."""
+    network = make_optimizer(
+        settings.optimizer,
+        mlp.params,
+        mlp.grads,
+        settings.learning_rate,
+        (settings.beta1, settings.beta2),
+        settings.epsilon,
+        settings.l2_reg,
+    )
+    if not hasattr(encoder, "backward"):
+        return network, None
+    rate = settings.encoding_learning_rate or settings.learning_rate
+    betas = (settings.beta1, settings.beta2)
+    table = make_optimizer(
+        settings.optimizer, encoder.params, encoder.grads, rate, betas, GRID_ADAM_EPSILON
+    )
+    return network, table
+
+
+def _state_dict(mlp: FusedMLP, encoder: Any) -> dict[str, np.ndarray]:
     state = {}
     for i, (weight, bias) in enumerate(zip(mlp.weights, mlp.biases, strict=True)):
         state[f"layers.{i}.weight"] = weight.copy()
         state[f"layers.{i}.bias"] = bias.copy()
+    if hasattr(encoder, "params"):
+        # The table's flat layout is the autodiff encoding's ("table" Parameter, row-major).
+        state[ENCODING_TABLE] = encoder.params.copy()
     return state
 
 
-def _load_state(mlp: FusedMLP, state: dict[str, np.ndarray]) -> None:
-    expected = _state_dict(mlp)
+ENCODING_TABLE = "encoding.table"
+
+
+def _load_state(mlp: FusedMLP, encoder: Any, state: dict[str, np.ndarray]) -> None:
+    expected = _state_dict(mlp, encoder)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -159,6 +373,8 @@ def _load_state(mlp: FusedMLP, state: dict[str, np.ndarray]) -> None:
         )
     for name, target in expected.items():
         value = np.asarray(state[name])
+        if name == ENCODING_TABLE and value.size == target.size:
+            value = value.reshape(target.shape)
         if value.shape != target.shape:
             raise ValueError(
                 f"{name} has shape {value.shape}, the network {mlp.sizes} needs {target.shape}"
@@ -170,6 +386,43 @@ def _load_state(mlp: FusedMLP, state: dict[str, np.ndarray]) -> None:
     for i, (weight, bias) in enumerate(zip(mlp.weights, mlp.biases, strict=True)):
         weight[...] = state[f"layers.{i}.weight"]
         bias[...] = state[f"layers.{i}.bias"]
+    if ENCODING_TABLE in expected:
+        encoder.params[...] = np.asarray(state[ENCODING_TABLE]).reshape(encoder.params.shape)
+
+
+def autodiff_model(state: dict[str, np.ndarray], settings: FitSettings) -> tuple[Any, Any]:
+    """(encoding, network): the autodiff engine's `gfxnn.encodings` encoding and `gfxnn.nn.MLP`
+    that compute what the fitted network computes, with its weights loaded (for export and
+    for checking the fused path)."""
+    from gfxnn.nn import MLP
+
+    settings.validate()
+    encoding = registry.build_encoding(settings.encoding_config(), 2)
+    encoder = _build_encoder(settings)
+    _load_state(_build_network(settings, encoder.n_output_dims), encoder, state)  # checks
+    network = MLP(
+        encoding.n_output_dims,
+        3,
+        settings.n_neurons,
+        settings.n_layers - 2,
+        settings.activation,
+        settings.output_activation or settings.activation,
+    )
+    network.load_state_dict({k: v for k, v in state.items() if k.startswith("layers.")})
+    if ENCODING_TABLE in state:
+        table = encoding.state_dict()["table"]
+        encoding.load_state_dict({"table": np.asarray(state[ENCODING_TABLE]).reshape(table.shape)})
+    return encoding, network
+
+
+def model_from_checkpoint(path: Any) -> tuple[Any, Any, FitSettings]:
+    """(encoding, network, settings) of a checkpoint written by `gfxnn fit` or the studio:
+    the autodiff model of `autodiff_model`. Raises gfxnn.io.CheckpointError for a bad file."""
+    from gfxnn.apps.render import load_fit_checkpoint
+
+    state, settings, _ = load_fit_checkpoint(path)
+    encoding, network = autodiff_model(state, settings)
+    return encoding, network, settings
 
 
 class ImageFitter:
@@ -222,9 +475,12 @@ class ImageFitter:
     def _build(self) -> None:
         start = time.perf_counter()
         settings = self._settings
-        self._mlp = _build_network(settings)
-        self._mlp.initialize(np.random.default_rng(settings.seed))
-        self._encoder = make_encoder(settings.encoding, settings.n_frequencies)
+        self._encoder = _build_encoder(settings)
+        self._mlp = _build_network(settings, self._encoder.n_output_dims)
+        rng = np.random.default_rng(settings.seed)
+        self._mlp.initialize(rng)
+        if hasattr(self._encoder, "initialize"):
+            self._encoder.initialize(rng)  # after the network: the MLP draws as without a grid
         self._make_trainer()
         self._sampler = NearestTexelSampler(self._image, np.random.default_rng([settings.seed, 1]))
         self._allocate_batch()
@@ -233,12 +489,8 @@ class ImageFitter:
         self._record("initialize", start)
 
     def _make_trainer(self) -> None:
-        settings = self._settings
-        mlp = self._mlp
-        optimizer = make_optimizer(
-            settings.optimizer, mlp.params, mlp.grads, settings.learning_rate
-        )
-        self._trainer = FusedTrainer(self._encoder, mlp, optimizer)
+        optimizers = _make_optimizers(self._settings, self._mlp, self._encoder)
+        self._trainer = FusedTrainer(self._encoder, self._mlp, *optimizers)
 
     def _allocate_batch(self) -> None:
         self._uv = np.empty((self._settings.batch_size, 2), np.float32)
@@ -302,10 +554,13 @@ class ImageFitter:
         if changed - set(TRAINING_ONLY):
             self._build()
             return
-        if "optimizer" in changed:
+        if changed & {"optimizer", "beta1", "beta2", "epsilon", "l2_reg"}:
             self._make_trainer()
-        elif "learning_rate" in changed:
+        elif changed & {"learning_rate", "encoding_learning_rate"}:
             self._trainer.optimizer.lr = settings.learning_rate
+            if self._trainer.encoder_optimizer is not None:
+                rate = settings.encoding_learning_rate or settings.learning_rate
+                self._trainer.encoder_optimizer.lr = rate
         if "batch_size" in changed:
             self._allocate_batch()
 
@@ -346,13 +601,14 @@ class ImageFitter:
     # ----- weights ----------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the weights, "layers.{i}.weight" (out, in) and "layers.{i}.bias" (out,),
-        float32, named and laid out as `gfxnn.nn.MLP`'s state_dict()."""
-        return _state_dict(self._mlp)
+        float32, named and laid out as `gfxnn.nn.MLP`'s state_dict(), plus "encoding.table"
+        (flat) for a trainable grid encoding."""
+        return _state_dict(self._mlp, self._encoder)
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Replace the weights (shape-checked against the current settings); the optimizer
         state restarts, the step counter and history stay."""
-        _load_state(self._mlp, state)
+        _load_state(self._mlp, self._encoder, state)
         self._make_trainer()
 
 

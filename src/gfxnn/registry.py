@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from gfxnn.encodings.base import Encoding
 from gfxnn.nn.module import Module
 from gfxnn.tensor import Tensor
 
@@ -150,7 +151,8 @@ def component_class(kind: str, otype: str) -> type:
     return cls
 
 
-def _split(kind: str, config: Any) -> tuple[str, dict[str, Any]]:
+def split_config(kind: str, config: Any) -> tuple[str, dict[str, Any]]:
+    """(registered name, the other parameters) of a component config."""
     if not isinstance(config, Mapping):
         raise ValueError(f"a {kind} config must be a JSON object, got {config!r}")
     if "otype" not in config:
@@ -159,7 +161,8 @@ def _split(kind: str, config: Any) -> tuple[str, dict[str, Any]]:
     return canonical_name(kind, params.pop("otype")), params
 
 
-def _check_keys(kind: str, otype: str, params: Mapping[str, Any], valid: list[str]) -> None:
+def check_keys(kind: str, otype: str, params: Mapping[str, Any], valid: list[str]) -> None:
+    """A ValueError listing the valid keys when `params` has any other."""
     unknown = sorted(set(params) - set(valid))
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} for {kind} {otype!r}; valid keys are {valid}")
@@ -175,7 +178,12 @@ def _config_keys(cls: type, skip: tuple[str, ...]) -> list[str]:
     ]
 
 
-def _drop_no_ops(kind: str, otype: str, params: dict[str, Any], no_ops: Mapping[str, Any]) -> None:
+def drop_no_op_options(kind: str, otype: str, params: dict[str, Any]) -> None:
+    """Remove the tcnn options gfxnn does not implement when they are set to their "off"
+    value; any other value is a ValueError that says the option is not supported."""
+    no_ops: Mapping[str, Any] = {"network": _NETWORK_NO_OPS, "optimizer": _OPTIMIZER_NO_OPS}.get(
+        kind, {}
+    )
     for name, off in no_ops.items():
         if name in params:
             if params[name] != off:
@@ -189,23 +197,23 @@ def _drop_no_ops(kind: str, otype: str, params: dict[str, Any], no_ops: Mapping[
 # ----- encodings ---------------------------------------------------------------------------
 def build_encoding(
     config: Mapping[str, Any], n_input_dims: int, *, rng: np.random.Generator | int | None = None
-) -> Module:
+) -> Encoding:
     """The encoding a tcnn encoding config describes, for inputs of width n_input_dims."""
     config = dict(config) if isinstance(config, Mapping) else config
     if isinstance(config, dict) and _key(str(config.get("otype", ""))) == "grid":
-        config = _resolve_grid(config)
-    otype, params = _split("encoding", config)
+        config = resolve_grid(config)
+    otype, params = split_config("encoding", config)
     if otype == "Composite":
         return _build_composite(params, n_input_dims, rng)
     cls = component_class("encoding", otype)
-    _check_keys("encoding", otype, params, _config_keys(cls, ("n_input_dims",)))
+    check_keys("encoding", otype, params, _config_keys(cls, ("n_input_dims",)))
     if "rng" in inspect.signature(cls).parameters:
         params["rng"] = rng
-    encoding: Module = cls(n_input_dims, **params)
+    encoding: Encoding = cls(n_input_dims, **params)
     return encoding
 
 
-def _resolve_grid(config: dict[str, Any]) -> dict[str, Any]:
+def resolve_grid(config: dict[str, Any]) -> dict[str, Any]:
     """tcnn's {"otype": "Grid", "type": "Hash" | "Dense" | "Tiled"} as HashGrid / DenseGrid."""
     grid_type = config.pop("type", "Hash")
     types = {"hash": "HashGrid", "dense": "DenseGrid", "tiled": "TiledGrid"}
@@ -216,8 +224,8 @@ def _resolve_grid(config: dict[str, Any]) -> dict[str, Any]:
 
 def _build_composite(
     params: dict[str, Any], n_input_dims: int, rng: np.random.Generator | int | None
-) -> Module:
-    _check_keys("encoding", "Composite", params, ["nested"])
+) -> Encoding:
+    check_keys("encoding", "Composite", params, ["nested"])
     nested = params.get("nested")
     if not isinstance(nested, list) or not nested:
         raise ValueError(f"Composite needs 'nested': a non-empty list of encodings, got {nested!r}")
@@ -242,7 +250,7 @@ def _build_composite(
             "the nested n_dims_to_encode must add up to n_input_dims"
         )
     cls = component_class("encoding", "Composite")
-    composite: Module = cls(n_input_dims, children)
+    composite: Encoding = cls(n_input_dims, children)
     return composite
 
 
@@ -266,10 +274,10 @@ def build_network(
     rng: np.random.Generator | int | None = None,
 ) -> Module:
     """The network a tcnn network config describes (gfxnn's MLP for every MLP name)."""
-    otype, params = _split("network", config)
-    _drop_no_ops("network", otype, params, _NETWORK_NO_OPS)
+    otype, params = split_config("network", config)
+    drop_no_op_options("network", otype, params)
     cls = component_class("network", otype)
-    _check_keys("network", otype, params, _config_keys(cls, ("n_input_dims", "n_output_dims")))
+    check_keys("network", otype, params, _config_keys(cls, ("n_input_dims", "n_output_dims")))
     for key in ("activation", "output_activation"):
         if key in params:
             params[key] = activation_name(params[key])
@@ -280,9 +288,9 @@ def build_network(
 # ----- losses ------------------------------------------------------------------------------
 def build_loss(config: Mapping[str, Any]) -> Module:
     """The loss module a tcnn loss config describes."""
-    otype, params = _split("loss", config)
+    otype, params = split_config("loss", config)
     cls = component_class("loss", otype)
-    _check_keys("loss", otype, params, _config_keys(cls, ()))
+    check_keys("loss", otype, params, _config_keys(cls, ()))
     loss: Module = cls(**params)
     return loss
 
@@ -292,8 +300,8 @@ def optimizer_kwargs(config: Mapping[str, Any]) -> tuple[type, dict[str, Any]]:
     """(optimizer class, constructor keywords) for a tcnn or gfxnn optimizer config; tcnn's
     keys (learning_rate, beta1, beta2, epsilon, l2_reg) become torch's (lr, betas, eps,
     weight_decay)."""
-    otype, params = _split("optimizer", config)
-    _drop_no_ops("optimizer", otype, params, _OPTIMIZER_NO_OPS)
+    otype, params = split_config("optimizer", config)
+    drop_no_op_options("optimizer", otype, params)
     cls = component_class("optimizer", otype)
     signature = inspect.signature(cls).parameters
     for tcnn_key, key in _OPTIMIZER_KEYS.items():
@@ -307,7 +315,7 @@ def optimizer_kwargs(config: Mapping[str, Any]) -> tuple[type, dict[str, Any]]:
         default1, default2 = signature["betas"].default
         params["betas"] = (params.pop("beta1", default1), params.pop("beta2", default2))
     valid = [name for name in signature if name != "params"]
-    _check_keys("optimizer", otype, params, valid)
+    check_keys("optimizer", otype, params, valid)
     if isinstance(params.get("betas"), list):
         params["betas"] = tuple(params["betas"])
     for key in ("etas", "step_sizes"):
@@ -335,9 +343,9 @@ class Model(Module):
 
     def __init__(
         self,
-        encoding: Module,
-        network: Module,
-        loss: Module,
+        encoding: Encoding,
+        network: Any,
+        loss: Any,
         optimizer_config: Mapping[str, Any],
     ) -> None:
         super().__init__()
@@ -361,11 +369,20 @@ class Model(Module):
     def hyperparams(self) -> dict[str, Any]:
         """The whole tcnn-format config that rebuilds this model."""
         return {
-            "encoding": self.encoding.hyperparams(),  # type: ignore[operator]
-            "network": self.network.hyperparams(),  # type: ignore[operator]
-            "loss": self.loss.hyperparams(),  # type: ignore[operator]
+            "encoding": self.encoding.hyperparams(),
+            "network": self.network.hyperparams(),
+            "loss": self.loss.hyperparams(),
             "optimizer": self.optimizer.hyperparams(),
         }
+
+
+def check_config_keys(config: Any) -> None:
+    """A ValueError unless `config` is a JSON object with only the four tcnn sections."""
+    if not isinstance(config, Mapping):
+        raise ValueError(f"a model config must be a JSON object, got {type(config).__name__}")
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown:
+        raise ValueError(f"unknown config section(s) {unknown}; valid are {list(CONFIG_KEYS)}")
 
 
 def build(
@@ -378,14 +395,12 @@ def build(
     """A Model from a tcnn-format config. "network" is required; a missing "encoding" is
     Identity, a missing "loss" is L2 and a missing "optimizer" is Adam, each with its
     constructor's defaults. `seed` seeds the weights (and grid tables) reproducibly."""
-    if not isinstance(config, Mapping):
-        raise ValueError(f"a model config must be a JSON object, got {type(config).__name__}")
-    _check_keys("model", "config", config, list(CONFIG_KEYS))
+    check_config_keys(config)
     if "network" not in config:
         raise ValueError(f"a model config needs a 'network'; valid keys are {list(CONFIG_KEYS)}")
     rng = np.random.default_rng(seed)
     encoding = build_encoding(config.get("encoding", {"otype": "Identity"}), n_input_dims, rng=rng)
-    n_features = encoding.n_output_dims  # type: ignore[attr-defined]
+    n_features = encoding.n_output_dims
     network = build_network(config["network"], n_features, n_output_dims, rng=rng)
     loss = build_loss(config.get("loss", {"otype": "L2"}))
     return Model(encoding, network, loss, config.get("optimizer", {"otype": "Adam"}))

@@ -48,6 +48,43 @@ def sigmoid(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
     np.multiply(d, a, out=d)
 
 
+def tanh(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
+    """a = tanh(z); d = 1 - a^2."""
+    np.tanh(z, out=a)
+    np.multiply(a, a, out=d)
+    np.subtract(1, d, out=d)
+
+
+def sine(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
+    """a = sin(z); d = cos(z) (tiny-cuda-nn's "Sine", SIREN with omega_0 = 1)."""
+    np.sin(z, out=a)
+    np.cos(z, out=d)
+
+
+def softplus(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
+    """a = log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)); d = sigmoid(z).
+
+    The split form never overflows; d uses the same tanh form as `sigmoid` (at z = 0 it is 1/2,
+    as the autodiff engine's max tie rule gives)."""
+    np.abs(z, out=d)
+    np.negative(d, out=d)
+    np.exp(d, out=d)
+    np.log1p(d, out=d)
+    np.maximum(z, 0, out=a)
+    np.add(a, d, out=a)
+    half = d.dtype.type(0.5)
+    np.multiply(z, half, out=d)
+    np.tanh(d, out=d)
+    np.multiply(d, half, out=d)
+    np.add(d, half, out=d)
+
+
+def none(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
+    """The identity: a = z; d = 1 (tiny-cuda-nn's output_activation "None")."""
+    np.copyto(a, z)
+    d.fill(1)
+
+
 def relu_value(z: np.ndarray, a: np.ndarray) -> None:
     np.maximum(z, 0, out=a)
 
@@ -65,6 +102,26 @@ def sigmoid_value(z: np.ndarray, a: np.ndarray) -> None:
     np.add(a, half, out=a)
 
 
+def tanh_value(z: np.ndarray, a: np.ndarray) -> None:
+    np.tanh(z, out=a)
+
+
+def sine_value(z: np.ndarray, a: np.ndarray) -> None:
+    np.sin(z, out=a)
+
+
+def softplus_value(z: np.ndarray, a: np.ndarray) -> None:
+    np.abs(z, out=a)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    np.log1p(a, out=a)
+    np.add(a, np.maximum(z, 0), out=a)
+
+
+def none_value(z: np.ndarray, a: np.ndarray) -> None:
+    np.copyto(a, z)
+
+
 Forward = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
 Value = Callable[[np.ndarray, np.ndarray], None]
 
@@ -73,6 +130,10 @@ ACTIVATIONS: dict[str, tuple[Forward, Value]] = {
     "relu": (relu, relu_value),
     "leaky_relu": (leaky_relu, leaky_relu_value),
     "sigmoid": (sigmoid, sigmoid_value),
+    "tanh": (tanh, tanh_value),
+    "sine": (sine, sine_value),
+    "softplus": (softplus, softplus_value),
+    "none": (none, none_value),
 }
 
 

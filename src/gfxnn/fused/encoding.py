@@ -5,17 +5,30 @@ seed's gamma(p) and tiny-cuda-nn): for each input dimension d, for each k < F,
     sin(pi 2^k x_d), cos(pi 2^k x_d)
 so for uv with F = 8 the 32 features are [sin(pi u), cos(pi u), sin(2 pi u), ..., cos(128 pi u),
 sin(pi v), ..., cos(128 pi v)]. The raw input is not passed through (Dx12NN).
+
+Both are separable (`separable = True`): the first half of the features depends on u only and
+the second half on v only, which full-frame inference exploits. Any other parameter-free
+encoding of `gfxnn.encodings` runs through `FusedAutodiffEncoding`; the trainable grids have
+their own kernels in `gfxnn.fused.grid`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import numpy as np
+
+from gfxnn import registry
+from gfxnn.autograd import no_grad
+from gfxnn.tensor import Tensor
 
 
 class FusedIdentity:
     """Identity encoding: the features are the inputs."""
 
     name = "identity"
+    separable = True
 
     def __init__(self, n_input_dims: int = 2) -> None:
         self.n_input_dims = n_input_dims
@@ -33,6 +46,7 @@ class FusedFrequency:
     """Frequency (NeRF positional) encoding with `n_frequencies` octaves per input dimension."""
 
     name = "frequency"
+    separable = True
 
     def __init__(self, n_frequencies: int = 8, n_input_dims: int = 2) -> None:
         self.n_input_dims = n_input_dims
@@ -58,10 +72,57 @@ class FusedFrequency:
         np.cos(scratch, out=pairs[..., 1])
 
 
-def make_encoder(name: str, n_frequencies: int = 8) -> FusedIdentity | FusedFrequency:
-    """The fused encoder called `name` ("frequency" or "identity") for 2-D inputs."""
-    if name == "frequency":
+class FusedAutodiffEncoding:
+    """A parameter-free `gfxnn.encodings` encoding (one-blob, Gaussian Fourier features, ...)
+    in the fused path: its forward pass runs without building a graph. The fitter trains no
+    inputs, so these encodings need no backward here."""
+
+    separable = False
+
+    def __init__(self, encoding: Any) -> None:
+        if any(True for _ in encoding.parameters()):
+            raise ValueError(
+                f"{type(encoding).__name__} has trainable parameters; the fused path needs "
+                "its own kernels for it"
+            )
+        self.encoding = encoding
+        self.name = encoding.hyperparams()["otype"].lower()
+        self.n_input_dims = encoding.n_input_dims
+        self.n_output_dims = encoding.n_output_dims
+
+    def make_scratch(self, n_rows: int, dtype: np.dtype) -> np.ndarray:
+        return np.empty((0,), dtype)
+
+    def encode(self, x: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
+        """x (n, n_input_dims) -> out (n, n_output_dims)."""
+        with no_grad():
+            features = self.encoding(Tensor(x, dtype=out.dtype)).data
+        np.copyto(out, features)
+
+
+def make_encoder(
+    name: str,
+    n_frequencies: int = 8,
+    params: Mapping[str, Any] | None = None,
+    dtype: type = np.float32,
+) -> Any:
+    """The fused encoder for 2-D inputs called `name` (a `gfxnn.registry` encoding name):
+    hand-written kernels for frequency and identity (without extra parameters) and the grids,
+    the autodiff encoding's forward pass for every other one. `params` are the encoding's
+    other tcnn parameters; the frequency encoding takes `n_frequencies` (Dx12NN's control)."""
+    params = dict(params or {})
+    otype = registry.canonical_name("encoding", name)
+    if otype == "Frequency" and not params:
         return FusedFrequency(n_frequencies)
-    if name == "identity":
+    if otype == "Identity" and not params:
         return FusedIdentity()
-    raise ValueError(f"unknown encoding {name!r}; choose 'frequency' or 'identity'")
+    if otype in ("HashGrid", "DenseGrid"):
+        from gfxnn.fused.grid import FusedGrid
+
+        encoding = registry.build_encoding({"otype": otype, **params}, 2)  # validates params
+        config = encoding.hyperparams()
+        del config["otype"]
+        return FusedGrid(2, **config, hashed=otype == "HashGrid", dtype=dtype)
+    if otype == "Frequency":
+        params = {"n_frequencies": n_frequencies, **params}
+    return FusedAutodiffEncoding(registry.build_encoding({"otype": otype, **params}, 2))

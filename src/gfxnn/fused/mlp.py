@@ -1,8 +1,9 @@
 """`FusedMLP`: a fully connected network whose forward and backward passes write into
 preallocated buffers.
 
-Layer l maps x_l (B, n_l) to z_l = x_l W_l^T + b_l (B, n_{l+1}) and a_l = act(z_l); the same
-activation is used on every layer, the output layer included (Dx12NN). All parameters live in
+Layer l maps x_l (B, n_l) to z_l = x_l W_l^T + b_l (B, n_{l+1}) and a_l = act(z_l); by default
+the same activation is used on every layer, the output layer included (Dx12NN); tiny-cuda-nn
+configs name a separate output activation (often "none"). All parameters live in
 one flat array `params` (and their gradients in `grads`), layer by layer: weight (out, in) in
 row-major order, then bias (out,), so an optimizer updates the whole network with a few
 whole-array operations. `weights[l]`, `biases[l]` and the matching `*_grads` are views into them.
@@ -11,7 +12,8 @@ Backward, with g_l = dL/da_l given for the last layer:
     dL/dz_l = g_l * act'(z_l)              (act' saved by the forward pass in d_l)
     dL/dW_l = (dL/dz_l)^T x_l              (out, in)
     dL/db_l = 1^T dL/dz_l                  (a matrix-vector product with a ones vector)
-    g_{l-1} = dL/dz_l W_l                  (skipped for the first layer: inputs are not trained)
+    g_{l-1} = dL/dz_l W_l                  (for the first layer only when asked: the gradient
+                                            to the inputs, which a trained grid encoding needs)
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ class FusedMLP:
 
     Args:
         n_input_dims, n_output_dims, n_neurons, n_hidden_layers: the layer widths.
-        activation: "relu", "leaky_relu" or "sigmoid", applied after every layer.
+        activation: a name from `gfxnn.fused.activations.ACTIVATIONS`, after every hidden layer.
+        output_activation: the output layer's activation; None uses `activation` (Dx12NN).
         dtype: float32 (default) or float64 for all buffers.
     """
 
@@ -40,10 +43,15 @@ class FusedMLP:
         n_hidden_layers: int = 2,
         activation: str = "leaky_relu",
         dtype: type = np.float32,
+        output_activation: str | None = None,
     ) -> None:
         self.sizes = [n_input_dims] + [n_neurons] * n_hidden_layers + [n_output_dims]
         self.activation = activation
-        self._train_act, self._infer_act = activations.get(activation)
+        self.output_activation = activation if output_activation is None else output_activation
+        n_layers = len(self.sizes) - 1
+        names = [activation] * (n_layers - 1) + [self.output_activation]
+        self._train_acts = [activations.get(name)[0] for name in names]
+        self._infer_acts = [activations.get(name)[1] for name in names]
         self.dtype = np.dtype(dtype)
         shapes = [
             (n_out, n_in) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True)
@@ -91,6 +99,7 @@ class FusedMLP:
         self._d = [np.empty((batch, n), self.dtype) for n in widths]
         self._g = [np.empty((batch, n), self.dtype) for n in widths]
         self._ones = np.ones(batch, self.dtype)
+        self.input_grad = np.empty((batch, self.sizes[0]), self.dtype)
         self._batch = batch
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -100,12 +109,12 @@ class FusedMLP:
             self._allocate(x.shape[0])
         self._x = x
         inputs = x
-        for weight, bias, z, a, d in zip(
-            self.weights, self.biases, self._z, self._a, self._d, strict=True
+        for weight, bias, z, a, d, act in zip(
+            self.weights, self.biases, self._z, self._a, self._d, self._train_acts, strict=True
         ):
             np.matmul(inputs, weight.T, out=z)
             np.add(z, bias, out=z)
-            self._train_act(z, a, d)
+            act(z, a, d)
             inputs = a
         return inputs
 
@@ -114,8 +123,9 @@ class FusedMLP:
         """Buffer (B, n_out) for dL/d(output); fill it after forward(), then call backward()."""
         return self._g[-1]
 
-    def backward(self) -> None:
-        """Gradients of all parameters into `grads` from `output_grad` (which is overwritten)."""
+    def backward(self, input_grad: bool = False) -> None:
+        """Gradients of all parameters into `grads` from `output_grad` (which is overwritten);
+        with `input_grad`, also dL/dx into the buffer `self.input_grad` (B, n_input_dims)."""
         for layer in range(self.n_layers - 1, -1, -1):
             grad_z = self._g[layer]
             np.multiply(grad_z, self._d[layer], out=grad_z)
@@ -124,6 +134,8 @@ class FusedMLP:
             np.matmul(self._ones, grad_z, out=self.bias_grads[layer])
             if layer > 0:
                 np.matmul(grad_z, self.weights[layer], out=self._g[layer - 1])
+            elif input_grad:
+                np.matmul(grad_z, self.weights[0], out=self.input_grad)
 
     # ----- inference --------------------------------------------------------------------
     def infer(self, x: np.ndarray, out: np.ndarray) -> None:
@@ -143,5 +155,5 @@ class FusedMLP:
             last = layer == self.n_layers - 1
             # Alternate two activation buffers: layer l reads one while writing the other.
             a = out if last else a_buffers[layer % 2][: n * n_out].reshape(n, n_out)
-            self._infer_act(z, a)
+            self._infer_acts[layer](z, a)
             inputs = a

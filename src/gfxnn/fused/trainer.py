@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gfxnn.fused.encoding import FusedFrequency, FusedIdentity
 from gfxnn.fused.mlp import FusedMLP
 from gfxnn.fused.optim import FusedAdam, FusedSGD
 
-Encoder = FusedFrequency | FusedIdentity
 Optimizer = FusedAdam | FusedSGD
 
 INFERENCE_CHUNK = 16384  # pixels per inference pass: buffers stay in cache-friendly sizes
@@ -18,15 +19,30 @@ class FusedTrainer:
     """One training step split into Dx12NN's two phases:
 
     compute_gradients(uv, target): encode, forward, MSE loss, backward (gradients into
-        `mlp.grads`); the loss L = mean((y - t)^2) over the batch and the channels gives
+        `mlp.grads`, and into `encoder.grads` for a trainable encoding such as the hash grid);
+        the loss L = mean((y - t)^2) over the batch and the channels gives
         dL/dy = 2 (y - t) / (B C).
-    update(): the optimizer step.
+    update(): the optimizer step (the network's, then the encoding's own optimizer).
+
+    A trainable encoder has `params`, `grads` and `backward(grad_features)`; it needs
+    `encoder_optimizer`, which may have its own learning rate and epsilon (tiny-cuda-nn
+    trains hash grids with Adam's epsilon at 1e-15).
     """
 
-    def __init__(self, encoder: Encoder, mlp: FusedMLP, optimizer: Optimizer) -> None:
+    def __init__(
+        self,
+        encoder: Any,
+        mlp: FusedMLP,
+        optimizer: Optimizer,
+        encoder_optimizer: Optimizer | None = None,
+    ) -> None:
         self.encoder = encoder
         self.mlp = mlp
         self.optimizer = optimizer
+        self.trains_encoder = hasattr(encoder, "backward")
+        if self.trains_encoder and encoder_optimizer is None:
+            raise ValueError(f"{type(encoder).__name__} is trainable: it needs encoder_optimizer")
+        self.encoder_optimizer = encoder_optimizer
         self._batch = -1
 
     def _allocate(self, batch: int) -> None:
@@ -48,11 +64,15 @@ class FusedTrainer:
         if not np.isfinite(loss):
             return loss
         np.multiply(residual, residual.dtype.type(2.0 / flat.size), out=residual)
-        self.mlp.backward()
+        self.mlp.backward(input_grad=self.trains_encoder)
+        if self.trains_encoder:
+            self.encoder.backward(self.mlp.input_grad)
         return loss
 
     def update(self) -> None:
         self.optimizer.step()
+        if self.encoder_optimizer is not None:
+            self.encoder_optimizer.step()
 
     def render(self, width: int, height: int) -> np.ndarray:
         """(height, width, C) output with pixel (x, y) at uv = (x / (width-1), y / (height-1))
@@ -60,6 +80,8 @@ class FusedTrainer:
         dtype = self.mlp.dtype
         u = (np.arange(width) / max(width - 1, 1)).astype(dtype)
         v = (np.arange(height) / max(height - 1, 1)).astype(dtype)
+        if not getattr(self.encoder, "separable", False):
+            return self._render_rows(u, v)
         n_features = self.encoder.n_output_dims
         half = n_features // 2  # both encodings give the u features first, then the v features
         # The encoding is separable: encode each column's u and each row's v once, then copy.
@@ -83,8 +105,29 @@ class FusedTrainer:
             )
         return image
 
+    def _render_rows(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """Inference for encodings that are not separable: encode each chunk of rows whole."""
+        dtype = self.mlp.dtype
+        width, height = len(u), len(v)
+        n_out = self.mlp.sizes[-1]
+        image = np.empty((height, width, n_out), dtype)
+        rows = max(1, INFERENCE_CHUNK // width)
+        uv = np.empty((rows, width, 2), dtype)
+        uv[:, :, 0] = u[None, :]
+        features = np.empty((rows * width, self.encoder.n_output_dims), dtype)
+        scratch = self.encoder.make_scratch(rows * width, dtype)
+        for top in range(0, height, rows):
+            n_rows = min(rows, height - top)
+            n = n_rows * width
+            uv[:n_rows, :, 1] = v[top : top + n_rows, None]
+            if n < rows * width:  # the last, shorter chunk
+                scratch = self.encoder.make_scratch(n, dtype)
+            self.encoder.encode(uv[:n_rows].reshape(n, 2), features[:n], scratch)
+            self.mlp.infer(features[:n], image[top : top + n_rows].reshape(n, n_out))
+        return image
 
-def _one_dim_like(encoder: Encoder) -> Encoder:
+
+def _one_dim_like(encoder: FusedFrequency | FusedIdentity) -> FusedFrequency | FusedIdentity:
     """The same encoding for a single input dimension."""
     if isinstance(encoder, FusedFrequency):
         return FusedFrequency(encoder.n_frequencies, n_input_dims=1)
