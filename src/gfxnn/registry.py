@@ -110,6 +110,7 @@ _UNSUPPORTED_ACTIVATIONS = ("Exponential", "Squareplus")
 _OPTIMIZER_KEYS = {"learning_rate": "lr", "epsilon": "eps", "l2_reg": "weight_decay"}
 _OPTIMIZER_NO_OPS = {"relative_decay": 0, "absolute_decay": 0, "adabound": False}
 _NETWORK_NO_OPS = {"feedback_alignment": False}
+_NO_OPS: dict[str, dict[str, Any]] = {"network": _NETWORK_NO_OPS, "optimizer": _OPTIMIZER_NO_OPS}
 
 
 def _key(name: str) -> str:
@@ -181,9 +182,7 @@ def _config_keys(cls: type, skip: tuple[str, ...]) -> list[str]:
 def drop_no_op_options(kind: str, otype: str, params: dict[str, Any]) -> None:
     """Remove the tcnn options gfxnn does not implement when they are set to their "off"
     value; any other value is a ValueError that says the option is not supported."""
-    no_ops: Mapping[str, Any] = {"network": _NETWORK_NO_OPS, "optimizer": _OPTIMIZER_NO_OPS}.get(
-        kind, {}
-    )
+    no_ops: Mapping[str, Any] = _NO_OPS.get(kind, {})
     for name, off in no_ops.items():
         if name in params:
             if params[name] != off:
