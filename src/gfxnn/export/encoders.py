@@ -181,7 +181,7 @@ class OneBlobEncode(Node):
         n = self.n_bins
         axis_2 = graph.constant("axis_2", np.array([2], np.int64))
         scaled = graph.node("Mul", [graph.node("Unsqueeze", [value, axis_2]), _f32(graph, n)])
-        u = graph.node("Sub", [graph.constant("bins", np.arange(n + 1)), scaled])
+        u = graph.node("Sub", [graph.constant("bins", np.arange(n + 1, dtype=np.float32)), scaled])
         cdfs = [_onnx_cdf(graph, graph.node(op, [u, _f32(graph, n)])) for op in ("Sub", "Add")]
         total = graph.node("Sum", [cdfs[0], _onnx_cdf(graph, u), cdfs[1]])
         high = graph.node("Slice", [total, *_ints(graph, [1], [n + 1], [2])])
