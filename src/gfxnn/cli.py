@@ -154,6 +154,7 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         help="on every layer, the output too unless --output-activation (leaky_relu)",
     )
     group.add_argument("--output-activation", choices=_ACTIVATIONS, help="(= --activation)")
+    group.add_argument("--loss", choices=("l2", "relative_l2", "l1"), help="(l2)")
     group.add_argument(
         "--n-layers", metavar="L", type=int, help="layers incl. input and output, 3..8 (4)"
     )
@@ -385,6 +386,7 @@ def _run_fit(args: argparse.Namespace) -> int:
         "seed",
         "encoding_learning_rate",
         "output_activation",
+        "loss",
     )
     given = {n: getattr(args, n) for n in names if getattr(args, n) is not None}
     if args.encoding_params is not None:

@@ -52,6 +52,8 @@ TRAINABLE_ENCODINGS = ("hashgrid", "densegrid")
 ACTIVATIONS = ("leaky_relu", "relu", "sigmoid", "tanh", "sine", "softplus", "none")
 assert set(ACTIVATIONS) == set(FUSED_ACTIVATIONS)
 OPTIMIZERS = ("adam", "sgd")
+# The fused path's losses and their names in tiny-cuda-nn configs.
+LOSSES = {"l2": "L2", "relative_l2": "RelativeL2", "l1": "L1"}
 # Adam's epsilon for grid tables (tiny-cuda-nn's): rarely sampled entries get tiny gradients,
 # which an epsilon of 1e-8 would swamp.
 GRID_ADAM_EPSILON = 1e-15
@@ -69,6 +71,7 @@ TRAINING_ONLY = (
     "beta2",
     "epsilon",
     "l2_reg",
+    "loss",
 )
 
 
@@ -126,6 +129,7 @@ class FitSettings:
     beta2: float = 0.999
     epsilon: float = 1e-8
     l2_reg: float = 0.0  # L2 regularisation of the network's parameters (tcnn's l2_reg)
+    loss: str = "l2"  # "l2" (Dx12NN's MSE) | "relative_l2" | "l1"
 
     def validate(self) -> None:
         """Raise ValueError naming the first field out of range, its value and what is allowed."""
@@ -146,6 +150,7 @@ class FitSettings:
         _check_fraction("beta2", self.beta2)
         _check_rate("epsilon", self.epsilon)
         _check_fraction("l2_reg", self.l2_reg)
+        _check_choice("loss", self.loss, tuple(LOSSES))
         self._check_encoding_params()
 
     def _check_encoding_params(self) -> None:
@@ -188,7 +193,7 @@ class FitSettings:
             optimizer["l2_reg"] = self.l2_reg
         output_activation = self.output_activation or self.activation
         return {
-            "loss": {"otype": "L2"},
+            "loss": {"otype": LOSSES[self.loss]},
             "optimizer": optimizer,
             "encoding": self.encoding_config(),
             "network": {
@@ -214,12 +219,14 @@ class FitSettings:
         values.update(_settings_from_encoding(config.get("encoding", {"otype": "Identity"})))
         values.update(_settings_from_network(config.get("network", {"otype": "MLP"})))
         values.update(_settings_from_optimizer(config.get("optimizer", {"otype": "Adam"})))
-        loss = registry.canonical_name("loss", dict(config.get("loss", {"otype": "L2"}))["otype"])
-        if loss != "L2" or set(config.get("loss", {})) - {"otype"}:
+        loss, loss_params = registry.split_config("loss", config.get("loss", {"otype": "L2"}))
+        by_otype = {otype: name for name, otype in LOSSES.items()}
+        if loss not in by_otype or loss_params:
             raise ValueError(
-                f"the image fitter trains with the L2 loss; the config asks for "
-                f"{config.get('loss')!r}"
+                f"the image fitter trains with the losses {list(by_otype)} (no parameters); "
+                f"the config asks for {config.get('loss')!r}"
             )
+        values["loss"] = by_otype[loss]
         return cls.from_dict({**values, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
@@ -323,7 +330,7 @@ def render_image(
     encoder = _build_encoder(settings)
     mlp = _build_network(settings, encoder.n_output_dims)
     _load_state(mlp, encoder, state)
-    trainer = FusedTrainer(encoder, mlp, *_make_optimizers(settings, mlp, encoder))
+    trainer = FusedTrainer(encoder, mlp, *_make_optimizers(settings, mlp, encoder), settings.loss)
     return trainer.render(width, height)
 
 
@@ -490,7 +497,7 @@ class ImageFitter:
 
     def _make_trainer(self) -> None:
         optimizers = _make_optimizers(self._settings, self._mlp, self._encoder)
-        self._trainer = FusedTrainer(self._encoder, self._mlp, *optimizers)
+        self._trainer = FusedTrainer(self._encoder, self._mlp, *optimizers, self._settings.loss)
 
     def _allocate_batch(self) -> None:
         self._uv = np.empty((self._settings.batch_size, 2), np.float32)
@@ -554,7 +561,7 @@ class ImageFitter:
         if changed - set(TRAINING_ONLY):
             self._build()
             return
-        if changed & {"optimizer", "beta1", "beta2", "epsilon", "l2_reg"}:
+        if changed & {"optimizer", "beta1", "beta2", "epsilon", "l2_reg", "loss"}:
             self._make_trainer()
         elif changed & {"learning_rate", "encoding_learning_rate"}:
             self._trainer.optimizer.lr = settings.learning_rate

@@ -9,16 +9,50 @@ import numpy as np
 from gfxnn.fused.encoding import FusedFrequency, FusedIdentity
 from gfxnn.fused.mlp import FusedMLP
 from gfxnn.fused.optim import FusedAdam, FusedSGD
+from gfxnn.losses import RELATIVE_L2_EPSILON
 
 Optimizer = FusedAdam | FusedSGD
 
 INFERENCE_CHUNK = 16384  # pixels per inference pass: buffers stay in cache-friendly sizes
 
 
+def l2_loss(output: np.ndarray, residual: np.ndarray) -> float:
+    """mean(r^2) over the batch and channels, r = y - t; residual becomes dL/dy = 2 r / N."""
+    flat = residual.reshape(-1)
+    loss = float(np.dot(flat, flat)) / flat.size
+    np.multiply(residual, residual.dtype.type(2.0 / flat.size), out=residual)
+    return loss
+
+
+def relative_l2_loss(output: np.ndarray, residual: np.ndarray) -> float:
+    """tiny-cuda-nn's RelativeL2, mean(r^2 / (y^2 + 0.01)) with the denominator held constant
+    (as `gfxnn.losses.relative_l2`); residual becomes dL/dy = 2 r / ((y^2 + 0.01) N)."""
+    denominator = output * output
+    denominator += RELATIVE_L2_EPSILON
+    np.divide(residual, denominator, out=denominator)  # r / (y^2 + 0.01)
+    n = residual.size
+    loss = float(np.dot(residual.reshape(-1), denominator.reshape(-1))) / n
+    np.multiply(denominator, residual.dtype.type(2.0 / n), out=residual)
+    return loss
+
+
+def l1_loss(output: np.ndarray, residual: np.ndarray) -> float:
+    """mean(|r|); residual becomes dL/dy = sign(r) / N (0 where r = 0, as `gfxnn.losses.l1`)."""
+    n = residual.size
+    loss = float(np.abs(residual).sum()) / n
+    np.sign(residual, out=residual)
+    np.multiply(residual, residual.dtype.type(1.0 / n), out=residual)
+    return loss
+
+
+#: name -> loss function(output, residual = output - target) writing dL/dy into residual.
+LOSSES = {"l2": l2_loss, "relative_l2": relative_l2_loss, "l1": l1_loss}
+
+
 class FusedTrainer:
     """One training step split into Dx12NN's two phases:
 
-    compute_gradients(uv, target): encode, forward, MSE loss, backward (gradients into
+    compute_gradients(uv, target): encode, forward, loss (L2 by default), backward (gradients into
         `mlp.grads`, and into `encoder.grads` for a trainable encoding such as the hash grid);
         the loss L = mean((y - t)^2) over the batch and the channels gives
         dL/dy = 2 (y - t) / (B C).
@@ -35,7 +69,11 @@ class FusedTrainer:
         mlp: FusedMLP,
         optimizer: Optimizer,
         encoder_optimizer: Optimizer | None = None,
+        loss: str = "l2",
     ) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; the fused path supports {list(LOSSES)}")
+        self.loss = loss
         self.encoder = encoder
         self.mlp = mlp
         self.optimizer = optimizer
@@ -59,11 +97,9 @@ class FusedTrainer:
         output = self.mlp.forward(self._features)
         residual = self.mlp.output_grad
         np.subtract(output, target, out=residual)
-        flat = residual.reshape(-1)
-        loss = float(np.dot(flat, flat)) / flat.size
+        loss = LOSSES[self.loss](output, residual)
         if not np.isfinite(loss):
             return loss
-        np.multiply(residual, residual.dtype.type(2.0 / flat.size), out=residual)
         self.mlp.backward(input_grad=self.trains_encoder)
         if self.trains_encoder:
             self.encoder.backward(self.mlp.input_grad)
