@@ -6,11 +6,13 @@ kernel of radius 1/n centred on x puts into bin [k/n, (k+1)/n]. With the quartic
 kernel K(u) = 15/16 (1 - u^2)^2 on |u| < 1 and its CDF
     F(u) = clamp(15/16 u (1 - 2/3 u^2 + 1/5 u^4) + 1/2, 0, 1),
 feature k of x is
-    sum over s in {-1, 0, 1} of  F(n (k+1)/n - n (x + s)) - F(n k/n - n (x + s)).
+    sum over s in {-1, 0, 1} of  F(n ((k+1)/n - x - s)) - F(n (k/n - x - s)).
 The three shifts s make the blob wrap around the unit interval, as tcnn's kernels do (so x = 0
 and x = 1 encode alike); every x's features sum to 1. F is twice differentiable, so the
 encoding is smooth in x:
     d feature_k / dx = n sum_s [K(n (k/n - x - s)) - K(n ((k+1)/n - x - s))].
+Since the kernel is one bin wide on each side, only three features are non-zero; `forward`
+computes just those.
 Feature order (tcnn's): all bins of input 0, then all bins of input 1, ...;
 n_output_dims = n_bins * n_input_dims. tcnn requires n_bins to be a power of two for its GPU
 kernels; the formula does not, so any n_bins >= 1 is accepted here.
@@ -57,20 +59,34 @@ class OneBlobEncoding(Encoding):
         """x (batch, n_input_dims) -> (batch, n_bins * n_input_dims)."""
         x = as_tensor(x)
         check_input(self, x)
-        n = self.n_bins
-        # u[b, d, k] = n (k/n - x): the boundaries k = 0..n in kernel units around x.
-        u = np.arange(n + 1, dtype=x.dtype) - n * x.data[:, :, None]
-        shifted = (u - n, u, u + n)  # x + 1, x, x - 1: the wrapped copies of the blob
-        cdf = quartic_cdf(shifted[0]) + quartic_cdf(shifted[1]) + quartic_cdf(shifted[2])
-        out = np.diff(cdf, axis=-1).reshape(x.shape[0], self.n_output_dims)
+        n, (batch, dims) = self.n_bins, x.shape
+        # The kernel spans two bin widths, so it touches at most three bins: the bin j that
+        # holds x, and its neighbours (wrapped around). With f = n x - j in [0, 1) the masses
+        # are F(-f), F(1 - f) - F(-f) and 1 - F(1 - f): two CDF evaluations per input
+        # instead of n + 1 boundaries times three wrapped copies.
+        scaled = n * x.data
+        bin_index = np.floor(scaled)
+        f = scaled - bin_index
+        left, right = quartic_cdf(-f), quartic_cdf(1.0 - f)
+        masses = (left, right - left, 1.0 - right)
+        j = bin_index.astype(np.intp)
+        targets = [(j + offset) % n for offset in (-1, 0, 1)]
+        rows, columns = np.indices((batch, dims), sparse=True)
+        out = np.zeros((batch, dims, n), dtype=x.dtype)
+        for target, mass in zip(targets, masses, strict=True):
+            out[rows, columns, target] += mass  # += : with n_bins < 3 two targets coincide
 
         def vjp(g: np.ndarray) -> VJPResult:
-            # d F(u_k)/dx = -n K(u_k), so d feature_k/dx = n (K(u_k) - K(u_{k+1})).
-            density = quartic(shifted[0]) + quartic(shifted[1]) + quartic(shifted[2])
-            d_features = n * (density[:, :, :-1] - density[:, :, 1:])
-            return (np.sum(g.reshape(d_features.shape) * d_features, axis=-1),)
+            # d/dx F(-f) = -n K(f), d/dx F(1 - f) = -n K(1 - f)  (K is even).
+            g = g.reshape(batch, dims, n)
+            d_left, d_right = -n * quartic(f), -n * quartic(1.0 - f)
+            slopes = (d_left, d_right - d_left, -d_right)
+            d_x = np.zeros_like(f)
+            for target, slope in zip(targets, slopes, strict=True):
+                d_x += g[rows, columns, target] * slope
+            return (d_x,)
 
-        return ops._result(out.astype(x.dtype, copy=False), (x,), vjp)
+        return ops._result(out.reshape(batch, self.n_output_dims), (x,), vjp)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "OneBlob", "n_bins": self.n_bins}
