@@ -1,0 +1,22 @@
+// tiny_texture: a neural network exported by gfxnn, weights inlined as float32 constants.
+// frequency encoding (n_frequencies=2) 2 -> 8, dense 8 -> 4, leaky_relu(0.01), dense 4 -> 3, sigmoid.
+// Input: uv in [0, 1]^2; gfxnn render evaluates pixel (x, y) of a W x H image at uv = (x / (W - 1), y / (H - 1)).
+vec3 tiny_texture(vec2 uv) {
+    vec4 e0 = vec4(sin(uv.x * 3.1415927), cos(uv.x * 3.1415927), sin(uv.x * 6.2831855), cos(uv.x * 6.2831855));
+    vec4 e1 = vec4(sin(uv.y * 3.1415927), cos(uv.y * 3.1415927), sin(uv.y * 6.2831855), cos(uv.y * 6.2831855));
+    vec4 z1_0 = vec4(-0.125, -0.0625, 0.0, 0.0625)
+        + mat4(-0.625, 0.25, -0.25, 0.625, -0.25, 0.625, 0.125, -0.375, 0.125, -0.375, 0.5, 0.0, 0.5, 0.0, -0.5, 0.375) * e0
+        + mat4(-0.5, 0.375, -0.125, -0.625, -0.125, -0.625, 0.25, -0.25, 0.25, -0.25, 0.625, 0.125, 0.625, 0.125, -0.375, 0.5) * e1;
+    vec4 a1_0 = max(z1_0, 0.01 * z1_0);
+    vec4 z2_0 = vec4(-0.125, -0.0625, 0.0, 0.0)
+        + mat4(-0.5, 0.375, -0.125, 0.0, -0.125, -0.625, 0.25, 0.0, 0.25, -0.25, 0.625, 0.0, 0.625, 0.125, -0.375, 0.0) * a1_0;
+    vec4 a2_0 = 1.0 / (1.0 + exp(-z2_0));
+    return a2_0.xyz;
+}
+
+// Shadertoy: the image fills the view, row 0 of gfxnn render at the top.
+void mainImage(out vec4 fragColor, in vec2 fragCoord) {
+    vec2 pixel = vec2(fragCoord.x - 0.5, iResolution.y - 0.5 - fragCoord.y);
+    vec2 uv = pixel / max(iResolution.xy - 1.0, vec2(1.0));
+    fragColor = vec4(clamp(tiny_texture(uv), vec3(0.0), vec3(1.0)), 1.0);
+}
