@@ -28,7 +28,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def resolve_device(device: str, stderr: TextIO = sys.stderr) -> str:
+def resolve_device(device: str, stderr: TextIO | None = None) -> str:
     """ "cpu" for auto/cpu (auto prints a one-line notice); cuda is an error until the GPU path
     exists."""
     if device not in DEVICES:
@@ -38,7 +38,7 @@ def resolve_device(device: str, stderr: TextIO = sys.stderr) -> str:
             "--device cuda: the GPU training path is not built yet; use --device cpu (or auto)"
         )
     if device == "auto":
-        print("gfxnn studio: no GPU path yet, training on the CPU", file=stderr)
+        print("gfxnn studio: no GPU path yet, training on the CPU", file=stderr or sys.stderr)
     return "cpu"
 
 
