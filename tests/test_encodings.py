@@ -8,7 +8,9 @@ harmonics, textbook polynomials and PyTorch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,8 +195,9 @@ def test_one_blob_at_a_bin_centre_matches_the_hand_computed_quartic_masses() -> 
     np.testing.assert_allclose(out, [0.0, side, 203 / 256, side], atol=1e-15)
 
 
-def test_one_blob_matches_numerical_integration_of_the_wrapped_kernel() -> None:
-    n_bins = 8
+@pytest.mark.parametrize("n_bins", [1, 2, 3, 8])
+def test_one_blob_matches_numerical_integration_of_the_wrapped_kernel(n_bins: int) -> None:
+    # n_bins < 3: the kernel's three bins overlap after wrapping, and must add up.
     x = np.array([0.0, 0.01, 0.3, 0.5, 0.77, 0.999, 1.0])
     out = OneBlobEncoding(1, n_bins)(gfxnn.Tensor(x[:, None])).data
     # Feature k = integral over bin k of the blob n K(n (t - x)), repeated with period 1.
@@ -363,3 +366,14 @@ def test_composite_concatenates_its_children_on_their_input_ranges() -> None:
     composite(leaf).backward(np.random.default_rng(13).standard_normal(out.shape))
     assert leaf.grad is not None
     assert np.all(leaf.grad[:, 5] == 0) and np.all(leaf.grad[:, :5] != 0)
+
+
+# ----- docs ---------------------------------------------------------------------------------
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "encodings.md"
+
+
+def test_docs_python_examples_run() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), re.S)
+    assert len(blocks) >= 2
+    for index, block in enumerate(blocks):
+        exec(compile(block, f"docs/encodings.md block {index}", "exec"), {})
