@@ -116,6 +116,7 @@ class NumpyHashGrid:
         self.weights = np.empty(shape, table.dtype)
         self.out = np.empty((n, layout.n_output_dims), table.dtype)
         self.grad_table = np.empty_like(table)
+        self.workspace = kernels.Workspace()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         kernels.corners(
@@ -125,7 +126,9 @@ class NumpyHashGrid:
         return self.out
 
     def backward(self, grad_out: np.ndarray) -> np.ndarray:
-        kernels.table_gradient(self.layout, grad_out, self.indices, self.weights, self.grad_table)
+        kernels.table_gradient(
+            self.layout, grad_out, self.indices, self.weights, self.grad_table, self.workspace
+        )
         return self.grad_table
 
 

@@ -21,10 +21,15 @@ from gfxnn.tensor import Tensor, resolve_dtype
 
 
 def grid_encode(
-    x: Any, table: Any, layout: kernels.GridLayout, interpolation: str = "Linear"
+    x: Any,
+    table: Any,
+    layout: kernels.GridLayout,
+    interpolation: str = "Linear",
+    workspace: kernels.Workspace | None = None,
 ) -> Tensor:
     """Grid features of x (n, d) in [0, 1]^d from `table` (layout.n_entries, F):
     (n, L*F), level-major. Differentiable in the table and, except for Nearest, in x.
+    `workspace` holds reusable temporaries (a module passes its own; None: fresh ones).
 
     x and table must share a dtype (float32 or float64), as every gfxnn op requires.
     """
@@ -49,10 +54,11 @@ def grid_encode(
     fractions = None
     if x.requires_grad and interpolation != "Nearest":
         fractions = np.empty((layout.n_levels, layout.n_input_dims, n), x.dtype)
-    kernels.corners(layout, x_t, interpolation, indices, weights, fractions)
+    ws = kernels.Workspace() if workspace is None else workspace
+    kernels.corners(layout, x_t, interpolation, indices, weights, fractions, ws)
     table_data = np.ascontiguousarray(table.data)
     out = np.empty((n, layout.n_output_dims), x.dtype)
-    kernels.gather(layout, table_data, indices, weights, out)
+    kernels.gather(layout, table_data, indices, weights, out, ws)
 
     def vjp(g: np.ndarray) -> VJPResult:
         g = np.ascontiguousarray(g, dtype=x.dtype)
@@ -67,7 +73,7 @@ def grid_encode(
         d_table = None
         if table.requires_grad:
             d_table = np.empty(table.shape, table.dtype)
-            kernels.table_gradient(layout, g, indices, weights, d_table)
+            kernels.table_gradient(layout, g, indices, weights, d_table, ws)
         return d_x, d_table
 
     return _result(out, (x, table), vjp)
@@ -128,12 +134,13 @@ class GridEncoding(Encoding):
         self.table = Parameter(
             kernels.init_table(self.layout, as_generator(rng), dtype), dtype=dtype
         )
+        self._workspace = kernels.Workspace()  # temporaries only: safe to share across calls
 
     def forward(self, x: Any) -> Tensor:
         """x (batch, n_input_dims) in [0, 1]^d -> (batch, n_levels * n_features_per_level)."""
         x = as_tensor(x)
         check_input(self, x)
-        return grid_encode(x, self.table, self.layout, self.interpolation)
+        return grid_encode(x, self.table, self.layout, self.interpolation, self._workspace)
 
     def hyperparams(self) -> dict[str, Any]:
         return {

@@ -25,6 +25,7 @@ class GridScratch:
     n_rows: int
     indices: np.ndarray  # flat intp, room for (levels, corners, n_rows)
     weights: np.ndarray  # flat, same size, the buffers' dtype
+    workspace: kernels.Workspace  # the kernels' temporaries
 
 
 class FusedGrid:
@@ -69,7 +70,7 @@ class FusedGrid:
         self.table = self.params.reshape(shape)  # views: writing one writes the other
         self.table_grads = self.grads.reshape(shape)
         self._n_corners = kernels.n_corners(self.layout, self.interpolation)
-        self._last: tuple[np.ndarray, np.ndarray] | None = None
+        self._last: tuple[np.ndarray, np.ndarray, kernels.Workspace] | None = None
 
     def initialize(self, rng: np.random.Generator) -> None:
         """Draw the table uniform(-1e-4, 1e-4), in place."""
@@ -78,7 +79,9 @@ class FusedGrid:
     def make_scratch(self, n_rows: int, dtype: Any) -> GridScratch:
         """Buffers for encode() of up to `n_rows` inputs."""
         size = self.layout.n_levels * self._n_corners * n_rows
-        return GridScratch(n_rows, np.empty(size, np.intp), np.empty(size, dtype))
+        return GridScratch(
+            n_rows, np.empty(size, np.intp), np.empty(size, dtype), kernels.Workspace()
+        )
 
     def encode(self, x: np.ndarray, out: np.ndarray, scratch: GridScratch) -> None:
         """x (n, n_input_dims) -> out (n, n_output_dims), n <= scratch.n_rows; keeps the
@@ -91,14 +94,16 @@ class FusedGrid:
         indices = scratch.indices[:size].reshape(shape)
         weights = scratch.weights[:size].reshape(shape)
         x_t = np.ascontiguousarray(x.T, dtype=out.dtype)
-        kernels.corners(self.layout, x_t, self.interpolation, indices, weights)
-        kernels.gather(self.layout, self.table.astype(out.dtype, copy=False), indices, weights, out)
-        self._last = (indices, weights)
+        ws = scratch.workspace
+        kernels.corners(self.layout, x_t, self.interpolation, indices, weights, None, ws)
+        table = self.table.astype(out.dtype, copy=False)
+        kernels.gather(self.layout, table, indices, weights, out, ws)
+        self._last = (indices, weights, ws)
 
     def backward(self, grad_features: np.ndarray) -> None:
         """grads = dL/dtable (flat) for dL/dout = grad_features (n, n_output_dims) of the last
         encode(), overwriting."""
         if self._last is None:
             raise RuntimeError("backward() needs an encode() first")
-        indices, weights = self._last
-        kernels.table_gradient(self.layout, grad_features, indices, weights, self.table_grads)
+        indices, weights, ws = self._last
+        kernels.table_gradient(self.layout, grad_features, indices, weights, self.table_grads, ws)
