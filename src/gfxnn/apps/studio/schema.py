@@ -92,7 +92,8 @@ def settings_schema() -> list[dict[str, Any]]:
 
     {"name", "label", "kind" ("int" | "float" | "str" | "bool" | "json"), "default",
     "nullable", "choices" (list or None), "range" ([low, high] or None), "live" (True when a
-    change keeps the weights, i.e. the field is in imagefit.TRAINING_ONLY)}.
+    change keeps the weights, i.e. the field is in imagefit.TRAINING_ONLY), "advanced" (True
+    for fields beyond Dx12NN's panel; the page folds them away)}.
     """
     defaults = imagefit.FitSettings().to_dict()
     live = set(getattr(imagefit, "TRAINING_ONLY", ()))
@@ -110,6 +111,7 @@ def settings_schema() -> list[dict[str, Any]]:
                 "choices": _choices(field.name) if kind == "str" else None,
                 "range": _range(field.name) if kind in ("int", "float") else None,
                 "live": field.name in live,
+                "advanced": field.name not in LABELS,
             }
         )
     return schema

@@ -17,6 +17,7 @@ let shownSettingsVersion = -1;
 let shownError = null;
 let frameUrl = null;
 let errorTimer = null;
+let learningClickedAt = 0; // the checkbox follows the server, except right after a click
 
 // ----- connection ---------------------------------------------------------------------------
 function connect() {
@@ -110,6 +111,10 @@ function fillSelect(select, values) {
 function buildSettingsForm(fields) {
   const form = $("settings");
   form.replaceChildren();
+  const more = document.createElement("details");
+  const summary = document.createElement("summary");
+  summary.textContent = "More settings";
+  more.append(summary);
   for (const field of fields) {
     const label = document.createElement("label");
     label.dataset.name = field.name;
@@ -134,8 +139,9 @@ function buildSettingsForm(fields) {
     input.name = field.name;
     input.addEventListener("change", () => onSettingChanged(field, input, label));
     label.append(text, input);
-    form.append(label);
+    (field.advanced ? more : form).append(label);
   }
+  if (more.childElementCount > 1) form.append(more);
   form.addEventListener("submit", (event) => event.preventDefault());
 }
 
@@ -183,7 +189,7 @@ function onSettingChanged(field, input, label) {
 
 function markPending() {
   const names = Object.keys(staged);
-  for (const label of $("settings").children) {
+  for (const label of $("settings").querySelectorAll("label")) {
     label.classList.toggle("pending", label.dataset.name in staged);
   }
   $("apply").disabled = names.length === 0;
@@ -202,7 +208,7 @@ function renderState() {
   $("loss").textContent = s.loss === null ? "–" : s.loss.toExponential(3);
   $("psnr").textContent = fmt(s.psnr, 2, " dB");
   $("fps").textContent = s.running ? fmt(s.frames_per_second, 1) : "–";
-  $("learning").checked = s.running;
+  if (performance.now() - learningClickedAt > 1000) $("learning").checked = s.running;
   $("clients").textContent = `${s.clients} page${s.clients === 1 ? "" : "s"} open`;
   if (!schema) return;
   $("device").textContent = s.device;
@@ -327,6 +333,7 @@ async function upload(file) {
 
 function wireControls() {
   $("learning").addEventListener("change", (event) => {
+    learningClickedAt = performance.now();
     send(event.target.checked ? "start" : "stop");
   });
   $("step").addEventListener("click", () => send("step", { n: 1 }));
