@@ -248,3 +248,10 @@ def test_fused_grid_training_equals_autodiff_training_float64() -> None:
         assert fused_loss == pytest.approx(float(loss.data), rel=1e-10)
     np.testing.assert_allclose(encoder.params, grid.table.data.ravel(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(mlp.weights[0], net.layers[0].weight.data, rtol=1e-9, atol=1e-12)
+
+
+def test_shipped_example_config_is_tcnn_image_sample() -> None:
+    import json
+
+    path = Path(__file__).parent.parent / "examples" / "configs" / "hashgrid_image.json"
+    assert json.loads(path.read_text()) == TCNN_IMAGE_CONFIG
