@@ -255,3 +255,16 @@ def test_shipped_example_config_is_tcnn_image_sample() -> None:
 
     path = Path(__file__).parent.parent / "examples" / "configs" / "hashgrid_image.json"
     assert json.loads(path.read_text()) == TCNN_IMAGE_CONFIG
+
+
+def test_gaussian_matrix_is_saved_in_the_fitter_state() -> None:
+    settings = FitSettings(encoding="gaussianfourier", encoding_params={"n_frequencies": 8})
+    fitter = ImageFitter(blobs_image(), settings)
+    state = fitter.state_dict()
+    assert state["encoding.B"].shape == (8, 2)
+    state["encoding.B"] = state["encoding.B"] * 2.0  # a checkpoint's matrix wins over the seed
+    fresh = ImageFitter(blobs_image(), settings)
+    fresh.load_state_dict(state)
+    np.testing.assert_array_equal(fresh.state_dict()["encoding.B"], state["encoding.B"])
+    encoding, _ = autodiff_model(state, settings)
+    np.testing.assert_array_equal(encoding.state_dict()["B"], state["encoding.B"])

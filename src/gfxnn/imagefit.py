@@ -363,7 +363,16 @@ def _state_dict(mlp: FusedMLP, encoder: Any) -> dict[str, np.ndarray]:
     if hasattr(encoder, "params"):
         # The table's flat layout is the autodiff encoding's ("table" Parameter, row-major).
         state[ENCODING_TABLE] = encoder.params.copy()
+    for name, value in _fixed_encoding_state(encoder).items():
+        state[f"encoding.{name}"] = value.copy()
     return state
+
+
+def _fixed_encoding_state(encoder: Any) -> dict[str, np.ndarray]:
+    """The fixed random state of an autodiff-run encoding (GaussianFourier's matrix B), saved
+    so a checkpoint does not depend on the random generator reproducing it."""
+    module = getattr(encoder, "encoding", None)
+    return module.state_dict() if module is not None else {}
 
 
 ENCODING_TABLE = "encoding.table"
@@ -395,6 +404,9 @@ def _load_state(mlp: FusedMLP, encoder: Any, state: dict[str, np.ndarray]) -> No
         bias[...] = state[f"layers.{i}.bias"]
     if ENCODING_TABLE in expected:
         encoder.params[...] = np.asarray(state[ENCODING_TABLE]).reshape(encoder.params.shape)
+    fixed = _fixed_encoding_state(encoder)
+    if fixed:
+        encoder.encoding.load_state_dict({name: state[f"encoding.{name}"] for name in fixed})
 
 
 def autodiff_model(state: dict[str, np.ndarray], settings: FitSettings) -> tuple[Any, Any]:
@@ -416,9 +428,11 @@ def autodiff_model(state: dict[str, np.ndarray], settings: FitSettings) -> tuple
         settings.output_activation or settings.activation,
     )
     network.load_state_dict({k: v for k, v in state.items() if k.startswith("layers.")})
-    if ENCODING_TABLE in state:
-        table = encoding.state_dict()["table"]
-        encoding.load_state_dict({"table": np.asarray(state[ENCODING_TABLE]).reshape(table.shape)})
+    own = encoding.state_dict()
+    if own:  # a grid's table (stored flat) or a fixed random matrix
+        encoding.load_state_dict(
+            {name: np.asarray(state[f"encoding.{name}"]).reshape(own[name].shape) for name in own}
+        )
     return encoding, network
 
 
