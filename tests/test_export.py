@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from gfxnn.cli import main
-from gfxnn.encodings import FrequencyEncoding, IdentityEncoding, OneBlobEncoding
+from gfxnn.encodings import (
+    FrequencyEncoding,
+    GaussianFourierEncoding,
+    IdentityEncoding,
+    OneBlobEncoding,
+    OneHotEncoding,
+    TriangleWaveEncoding,
+)
 from gfxnn.encodings.hash_grid import HashGridEncoding
 from gfxnn.export import ExportError, export, export_checkpoint, lower, suffix
 from gfxnn.export.languages import LANGUAGES
@@ -24,7 +31,14 @@ ACTIVATIONS = ("relu", "leaky_relu", "sigmoid", "tanh", "sine", "softplus", "sil
 
 
 def encodings() -> list:
-    return [IdentityEncoding(2), FrequencyEncoding(2, 4), OneBlobEncoding(2, 8)]
+    return [
+        IdentityEncoding(2),
+        FrequencyEncoding(2, 4),
+        OneBlobEncoding(2, 8),
+        TriangleWaveEncoding(2, 5),
+        GaussianFourierEncoding(2, 6, sigma=3.0, seed=1),
+        OneHotEncoding(2, 5),
+    ]
 
 
 def model(encoding, activation: str, output_activation: str | None = None, seed: int = 0):

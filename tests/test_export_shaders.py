@@ -49,8 +49,8 @@ def program_for(code: str, language: str) -> str | bytes:
     return code if language == "wgsl" else compile_spirv(code, language)
 
 
-# Every activation `gfxnn fit` offers, each in one language (the three rotate), plus the
-# identity and one-blob encodings in all three languages.
+# Every activation `gfxnn fit` offers, each in one language (the three rotate), the identity
+# and one-blob encodings in all three languages, and the other encodings with an emitter.
 FIT_CASES = [
     ("frequency", "leaky_relu", "wgsl"),
     ("frequency", "relu", "glsl"),
@@ -65,14 +65,24 @@ FIT_CASES = [
     ("oneblob", "relu", "wgsl"),
     ("oneblob", "leaky_relu", "glsl"),
     ("oneblob", "sine", "hlsl"),
+    ("trianglewave", "relu", "glsl"),
+    ("gaussianfourier", "sigmoid", "wgsl"),
+    ("onehot", "leaky_relu", "hlsl"),
 ]
+# Smaller than the encodings' defaults, to keep the shaders quick to compile.
+PARAMS = {
+    "gaussianfourier": {"n_frequencies": 16, "sigma": 3.0},
+    "trianglewave": {"n_frequencies": 6},
+}
 
 
 @pytest.mark.parametrize(("encoding", "activation", "language"), FIT_CASES)
 def test_compute_shader_matches_gfxnn_render(
     tmp_path: Path, device, glslang, encoding: str, activation: str, language: str
 ) -> None:
-    path, settings, state = make_checkpoint(tmp_path / "fit.safetensors", encoding, activation)
+    path, settings, state = make_checkpoint(
+        tmp_path / "fit.safetensors", encoding, activation, encoding_params=PARAMS.get(encoding, {})
+    )
     expected = render_image(state, settings, WIDTH, HEIGHT)
     assert np.ptp(expected) > 0.05  # a picture, not a constant that any bug could reproduce
     code = export_checkpoint(path, language, name="fitted", wrapper="compute")

@@ -1,5 +1,7 @@
-"""Encoding nodes of the export IR: each the formula of one `gfxnn.encodings` class, with its
-NumPy meaning, its shader code (scalar features packed into vec4 chunks) and its ONNX nodes.
+"""Encoding nodes of the export IR for the smooth and periodic encodings (Identity, Frequency,
+TriangleWave, GaussianFourier; the binned ones are in `gfxnn.export.bins`): each the formula of
+one `gfxnn.encodings` class, with its NumPy meaning, its shader code (scalar features packed
+into vec4 chunks) and its ONNX nodes.
 
 The feature order is the encoding module's own (documented in its docstring); the tests check
 each node's `evaluate` against the autodiff encoding.
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from gfxnn.export.onnx import OnnxGraph
     from gfxnn.export.shader import ShaderWriter
 
-__all__ = ["FrequencyEncode", "IdentityEncode", "OneBlobEncode"]
+__all__ = ["FrequencyEncode", "GaussianFourierEncode", "IdentityEncode", "TriangleWaveEncode"]
 
 
 @dataclass(frozen=True)
@@ -120,28 +122,13 @@ class FrequencyEncode(Node):
         )
 
 
-# The quartic kernel's CDF, F(u) = clamp(15/16 u (1 - 2/3 u^2 + 1/5 u^4) + 1/2, 0, 1), written
-# with the same operation order as gfxnn.encodings.one_blob.quartic_cdf.
-_CDF_SHADER = (
-    "clamp(0.9375 * {u} * (1.0 - 0.6666667 * ({u} * {u}) + 0.2 * ({u} * {u}) * ({u} * {u}))"
-    " + 0.5, {zero}, {one})"
-)
-
-
-def _quartic_cdf(u: np.ndarray) -> np.ndarray:
-    u2 = u * u
-    cdf = (15.0 / 16.0) * u * (1.0 - (2.0 / 3.0) * u2 + 0.2 * u2 * u2) + 0.5
-    return np.clip(cdf, 0.0, 1.0)
-
-
 @dataclass(frozen=True)
-class OneBlobEncode(Node):
-    """One-blob with tcnn's quartic kernel (gfxnn.encodings.OneBlobEncoding): feature k of
-    input d is C(k + 1) - C(k), where C(k) = sum over s in {-1, 0, 1} of F(k - n x_d - n s)
-    (the blob wraps around [0, 1]); n = n_bins; all bins of input 0 first."""
+class TriangleWaveEncode(Node):
+    """4 |frac(2^(k-1) x_d + k/4) - 1/2| - 1 for each dimension d, each k < n_frequencies,
+    in that order (gfxnn.encodings.TriangleWaveEncoding); frac(v) - 1/2 = v - (floor(v) + 1/2)."""
 
     n_dims: int
-    n_bins: int
+    n_frequencies: int
 
     @property
     def n_inputs(self) -> int:  # type: ignore[override]
@@ -149,68 +136,89 @@ class OneBlobEncode(Node):
 
     @property
     def n_outputs(self) -> int:  # type: ignore[override]
-        return self.n_bins * self.n_dims
+        return self.n_frequencies * self.n_dims
+
+    @property
+    def scales(self) -> np.ndarray:
+        return (2.0 ** (np.arange(self.n_frequencies) - 1.0)).astype(np.float32)
+
+    @property
+    def phases(self) -> np.ndarray:
+        return (0.25 * np.arange(self.n_frequencies)).astype(np.float32)
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
-        n = self.n_bins
-        u = np.arange(n + 1, dtype=x.dtype) - n * x[:, :, None]  # the bin boundaries around x
-        cdf = _quartic_cdf(u - n) + _quartic_cdf(u) + _quartic_cdf(u + n)
-        return np.diff(cdf, axis=-1).reshape(x.shape[0], self.n_outputs).astype(x.dtype)
+        v = x[:, :, None] * self.scales.astype(x.dtype) + self.phases.astype(x.dtype)
+        wave = 4 * np.abs(v - (np.floor(v) + x.dtype.type(0.5))) - 1
+        return wave.reshape(x.shape[0], self.n_outputs).astype(x.dtype, copy=False)
 
     def emit_shader(self, writer: ShaderWriter, value: list[str]) -> list[str]:
-        n = self.n_bins
-        fields = {"zero": writer.splat(0.0), "one": writer.splat(1.0)}
-        n_literal = writer.literal(n)
         features = []
         for d in range(self.n_dims):
             component = writer.component(value[0], d, self.n_dims)
-            boundaries = []  # C(0), ..., C(n) as components of vec4 locals
-            for g in range(0, n + 1, 4):
-                ks = writer.language.vector([writer.literal(k) for k in range(g, g + 4)])
-                u = writer.declare(f"t{d}_{g // 4}", f"{ks} - {n_literal} * {component}")
-                cdfs = [
-                    _CDF_SHADER.format(u=shifted, **fields)
-                    for shifted in (f"({u} - {n_literal})", u, f"({u} + {n_literal})")
-                ]
-                cdf = writer.declare(f"c{d}_{g // 4}", "\n        + ".join(cdfs))
-                boundaries += [f"{cdf}.{axis}" for axis in "xyzw"]
-            features += [f"{boundaries[k + 1]} - {boundaries[k]}" for k in range(n)]
+            for scale, phase in zip(self.scales, self.phases, strict=True):
+                v = f"({component} * {writer.literal(scale)} + {writer.literal(phase)})"
+                features.append(f"4.0 * abs({v} - (floor({v}) + 0.5)) - 1.0")
         return writer.pack("e", features)
 
     def emit_onnx(self, graph: OnnxGraph, value: str) -> str:
-        n = self.n_bins
         axis_2 = graph.constant("axis_2", np.array([2], np.int64))
-        scaled = graph.node("Mul", [graph.node("Unsqueeze", [value, axis_2]), _f32(graph, n)])
-        u = graph.node("Sub", [graph.constant("bins", np.arange(n + 1, dtype=np.float32)), scaled])
-        cdfs = [_onnx_cdf(graph, graph.node(op, [u, _f32(graph, n)])) for op in ("Sub", "Add")]
-        total = graph.node("Sum", [cdfs[0], _onnx_cdf(graph, u), cdfs[1]])
-        high = graph.node("Slice", [total, *_ints(graph, [1], [n + 1], [2])])
-        low = graph.node("Slice", [total, *_ints(graph, [0], [n], [2])])
+        scaled = graph.node(
+            "Mul", [graph.node("Unsqueeze", [value, axis_2]), graph.constant("scales", self.scales)]
+        )
+        v = graph.node("Add", [scaled, graph.constant("phases", self.phases)])
+        floor = graph.node(
+            "Add", [graph.node("Floor", [v]), graph.constant("half", np.float32(0.5))]
+        )
+        wave = graph.node("Mul", [graph.node("Abs", [graph.node("Sub", [v, floor])]),
+                                  graph.constant("four", np.float32(4.0))])  # fmt: skip
+        wave = graph.node("Sub", [wave, graph.constant("one", np.float32(1.0))])
         shape = graph.constant("feature_shape", np.array([-1, self.n_outputs], np.int64))
-        return graph.node("Reshape", [graph.node("Sub", [high, low]), shape])
+        return graph.node("Reshape", [wave, shape])
 
     def describe(self) -> str:
-        return f"one-blob encoding (n_bins={self.n_bins}) {self.n_dims} -> {self.n_outputs}"
+        return (
+            f"triangle-wave encoding (n_frequencies={self.n_frequencies}) {self.n_dims} -> "
+            f"{self.n_outputs}"
+        )
 
 
-def _f32(graph: OnnxGraph, value: float) -> str:
-    return graph.constant("c", np.float32(value))
+@dataclass(frozen=True)
+class GaussianFourierEncode(Node):
+    """[sin(phase), cos(phase)], phase = x P with P = 2 pi B^T (n_dims, n_frequencies) rounded
+    to float32 as gfxnn.encodings.GaussianFourierEncoding does: all sines, then all cosines."""
 
+    projection: np.ndarray  # (n_dims, n_frequencies) float32
 
-def _ints(graph: OnnxGraph, *lists: list[int]) -> list[str]:
-    return [graph.constant("slice", np.array(values, np.int64)) for values in lists]
+    @property
+    def n_inputs(self) -> int:  # type: ignore[override]
+        return int(self.projection.shape[0])
 
+    @property
+    def n_outputs(self) -> int:  # type: ignore[override]
+        return 2 * int(self.projection.shape[1])
 
-def _onnx_cdf(graph: OnnxGraph, u: str) -> str:
-    """F(u) as ONNX nodes, in the operation order of _quartic_cdf."""
-    u2 = graph.node("Mul", [u, u])
-    inner = graph.node(
-        "Add",
-        [
-            graph.node("Sub", [_f32(graph, 1.0), graph.node("Mul", [_f32(graph, 2 / 3), u2])]),
-            graph.node("Mul", [graph.node("Mul", [_f32(graph, 0.2), u2]), u2]),
-        ],
-    )
-    cdf = graph.node("Mul", [graph.node("Mul", [_f32(graph, 15 / 16), u]), inner])
-    cdf = graph.node("Add", [cdf, _f32(graph, 0.5)])
-    return graph.node("Clip", [cdf, _f32(graph, 0.0), _f32(graph, 1.0)])
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        phase = x @ self.projection.astype(x.dtype)
+        return np.concatenate([np.sin(phase), np.cos(phase)], axis=1)
+
+    def emit_shader(self, writer: ShaderWriter, value: list[str]) -> list[str]:
+        phases = []
+        for column in self.projection.T:
+            terms = [
+                f"{writer.component(value[0], d, self.n_inputs)} * {writer.literal(p)}"
+                for d, p in enumerate(column)
+            ]
+            phases.append(" + ".join(terms))
+        features = [f"sin({phase})" for phase in phases] + [f"cos({phase})" for phase in phases]
+        return writer.pack("e", features)
+
+    def emit_onnx(self, graph: OnnxGraph, value: str) -> str:
+        phase = graph.node("MatMul", [value, graph.constant("projection", self.projection)])
+        sines, cosines = graph.node("Sin", [phase]), graph.node("Cos", [phase])
+        return graph.node("Concat", [sines, cosines], axis=1)
+
+    def describe(self) -> str:
+        return (
+            f"Gaussian Fourier encoding (n_frequencies={self.projection.shape[1]}) "
+            f"{self.n_inputs} -> {self.n_outputs}"
+        )

@@ -8,8 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from gfxnn.encodings import FrequencyEncoding, IdentityEncoding, OneBlobEncoding
-from gfxnn.export.encoders import FrequencyEncode, IdentityEncode, OneBlobEncode
+from gfxnn.encodings import (
+    FrequencyEncoding,
+    GaussianFourierEncoding,
+    IdentityEncoding,
+    OneBlobEncoding,
+    OneHotEncoding,
+    TriangleWaveEncoding,
+)
+from gfxnn.export.bins import OneBlobEncode, OneHotEncode
+from gfxnn.export.encoders import (
+    FrequencyEncode,
+    GaussianFourierEncode,
+    IdentityEncode,
+    TriangleWaveEncode,
+)
 from gfxnn.export.ir import Activation, Dense, ExportError, Node, Program
 from gfxnn.nn import (
     MLP,
@@ -44,11 +57,19 @@ def lower_encoding(encoding: Module) -> Node:
         return IdentityEncode(encoding.n_input_dims, encoding.scale, encoding.offset)
     if isinstance(encoding, FrequencyEncoding):
         return FrequencyEncode(encoding.n_input_dims, encoding.n_frequencies)
+    if isinstance(encoding, TriangleWaveEncoding):
+        return TriangleWaveEncode(encoding.n_input_dims, encoding.n_frequencies)
+    if isinstance(encoding, GaussianFourierEncoding):
+        # The same float32 rounding of 2 pi B^T as the encoding's forward.
+        projection = (2.0 * np.pi * encoding.B.data.T).astype(np.float32)
+        return GaussianFourierEncode(projection)
     if isinstance(encoding, OneBlobEncoding):
         return OneBlobEncode(encoding.n_input_dims, encoding.n_bins)
+    if isinstance(encoding, OneHotEncoding):
+        return OneHotEncode(encoding.n_input_dims, encoding.n_bins)
     raise ExportError(
         f"no emitter for the encoding {_describe(encoding)}; export supports the Identity, "
-        "Frequency and OneBlob encodings"
+        "Frequency, TriangleWave, GaussianFourier, OneBlob and OneHot encodings"
     )
 
 
