@@ -226,7 +226,8 @@ def corners(
 
     Args:
         x_t: (d, n) inputs, transposed (batch last), in the compute dtype.
-        indices: (L, C, n) intp output, global table rows (level offset included).
+        indices: (L, C, n) intp output, table rows within each level (add offsets[l] for
+            the row of the whole table).
         weights: (L, C, n) output in x_t's dtype (C = n_corners).
         fractions: optional (L, d, n) output, the cell fractions t, kept for the input gradient.
         workspace: temporaries to reuse (a fresh one when None).
@@ -261,11 +262,10 @@ def corners(
 def _level_indices(
     layout: GridLayout, level: int, vertex: np.ndarray, m: int, out: np.ndarray, ws: Workspace
 ) -> None:
-    """Global table rows (m^d, n) of the corners of the cells whose lower vertex is
+    """Level-local table rows (m^d, n) of the corners of the cells whose lower vertex is
     vertex (d, n); m = 2 corners per dimension, or 1 (Nearest: the vertex itself)."""
     d, n = vertex.shape
     size = layout.sizes[level]
-    offset = np.int64(layout.offsets[level])
     if layout.hashed[level]:
         # Negative coordinates wrap as tcnn's (uint32)(int) cast; uint32 products wrap mod 2^32.
         coordinate = ws.get("vertex_u32", (d, n), np.uint32)
@@ -281,7 +281,7 @@ def _level_indices(
         np.bitwise_and(terms, np.uint32(size - 1), out=terms)
         hashes = ws.get("hashes", out.shape, np.uint32)
         _corner_product(terms, np.bitwise_xor, hashes, ws)
-        np.add(hashes, offset, out=out)
+        np.copyto(out, hashes)
     else:
         terms = ws.get("row_pairs", (d, m, n), np.int64)
         stride = 1
@@ -290,10 +290,8 @@ def _level_indices(
             if m == 2:
                 np.add(terms[k, 0], stride, out=terms[k, 1])
             stride *= layout.resolutions[level]
-        rows = ws.get("rows", out.shape, np.int64)
-        _corner_product(terms, np.add, rows, ws)
-        np.remainder(rows, size, out=rows)  # vertex R (x = 1) wraps, as in tcnn
-        np.add(rows, offset, out=out)
+        _corner_product(terms, np.add, out, ws)
+        np.remainder(out, size, out=out)  # vertex R (x = 1) wraps, as in tcnn
 
 
 # ----- forward ------------------------------------------------------------------------------
@@ -317,8 +315,9 @@ def gather(
         values = ws.get("values", (n_corner, n), complex_type)
         total = ws.get("total", (n,), complex_type)
         for level in range(layout.n_levels):
+            block = pairs[layout.offsets[level] : layout.offsets[level] + layout.sizes[level]]
             # mode="clip" skips take's bounds check and its buffered copy (rows are in range).
-            pairs.take(indices[level], out=values, mode="clip")
+            block.take(indices[level], out=values, mode="clip")
             values *= weights[level]
             # Sum into a contiguous row, then one strided copy: a reduction written straight
             # into the strided column is ~50x slower.
@@ -330,7 +329,8 @@ def gather(
     rows = ws.get("values_f", (n_corner, n, n_features), table.dtype)
     summed = ws.get("total_f", (n, n_features), table.dtype)
     for level in range(layout.n_levels):
-        table.take(indices[level], axis=0, out=rows, mode="clip")
+        block = table[layout.offsets[level] : layout.offsets[level] + layout.sizes[level]]
+        block.take(indices[level], axis=0, out=rows, mode="clip")
         rows *= weights[level][:, :, None]
         np.sum(rows, axis=0, out=summed)
         out[:, level * n_features : (level + 1) * n_features] = summed
@@ -355,11 +355,10 @@ def table_gradient(
     grad_rows = ws.get("grad_rows", (layout.n_output_dims, n), grad_out.dtype)
     np.copyto(grad_rows, grad_out.T)
     contribution = ws.get("contribution", (n_corner * n,), np.float64)
-    rows = ws.get("local_rows", (n_corner * n,), np.intp)
     for level in range(layout.n_levels):
         start, size = layout.offsets[level], layout.sizes[level]
         # Level-local rows keep bincount's output (and its zeroing) to this level's size.
-        np.subtract(indices[level].reshape(-1), start, out=rows)
+        rows = indices[level].reshape(-1)
         block = grad_table[start : start + size]
         for f in range(n_features):
             g = grad_rows[level * n_features + f]
@@ -386,7 +385,8 @@ def input_gradient(
     n_features = layout.n_features
     for level in range(layout.n_levels):
         g = grad_out[:, level * n_features : (level + 1) * n_features]  # (n, F)
-        values = table.take(indices[level], axis=0)  # (C, n, F)
+        block = table[layout.offsets[level] : layout.offsets[level] + layout.sizes[level]]
+        values = block.take(indices[level], axis=0)  # (C, n, F)
         # gv[c] = sum_f g_f table[index_c, f]: how much each corner's weight moves the loss.
         gv = np.einsum("cnf,nf->cn", values, g)
         t = fractions[level]
