@@ -268,3 +268,19 @@ def test_gaussian_matrix_is_saved_in_the_fitter_state() -> None:
     np.testing.assert_array_equal(fresh.state_dict()["encoding.B"], state["encoding.B"])
     encoding, _ = autodiff_model(state, settings)
     np.testing.assert_array_equal(encoding.state_dict()["B"], state["encoding.B"])
+
+
+def test_every_encoding_name_is_accepted_or_refused_with_a_reason(tmp_path: Path) -> None:
+    from gfxnn import registry
+    from gfxnn.cli import _ENCODINGS, main
+
+    assert sorted(_ENCODINGS) == sorted(name.lower() for name in registry.names("encoding"))
+    assert set(ENCODINGS) <= set(_ENCODINGS)
+    with pytest.raises(ValueError, match="3-D directions"):
+        FitSettings(encoding="sphericalharmonics").validate()
+    nested = (
+        '[{"otype": "Frequency", "n_frequencies": 4, "n_dims_to_encode": 1}, {"otype": "OneBlob"}]'
+    )
+    args = ["fit", "--image-name", "circle", "--encoding", "composite", "--steps", "5"]
+    args += ["--encoding-param", f"nested={nested}", "--quiet", "--out", str(tmp_path / "run")]
+    assert main(args) == 0

@@ -34,6 +34,8 @@ _ENCODINGS = (
     "onehot",
     "trianglewave",
     "gaussianfourier",
+    "composite",  # needs --encoding-param nested=[...]
+    "sphericalharmonics",  # refused with a reason: it encodes 3-D directions
 )
 _ACTIVATIONS = ("leaky_relu", "relu", "sigmoid", "tanh", "sine", "softplus", "none")
 

@@ -136,6 +136,11 @@ class FitSettings:
         _check_int("batch_size", self.batch_size, *BATCH_RANGE)
         _check_rate("learning_rate", self.learning_rate)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if self.encoding == "sphericalharmonics":
+            raise ValueError(
+                "encoding sphericalharmonics encodes 3-D directions; an image's (u, v) is 2-D "
+                f"(choose one of {', '.join(ENCODINGS)}, or composite)"
+            )
         _check_choice("encoding", self.encoding, (*ENCODINGS, "composite"))
         _check_int("n_frequencies", self.n_frequencies, *FREQUENCY_RANGE)
         _check_choice("activation", self.activation, ACTIVATIONS)
