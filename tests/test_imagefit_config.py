@@ -92,7 +92,7 @@ def test_tcnn_config_becomes_settings_and_back() -> None:
         ({"optimizer": {"otype": "RMSprop"}}, "Adam or SGD"),
         ({"network": {"otype": "MLP", "bias": False}}, "always has biases"),
         ({"network": {"otype": "MLP", "n_neurons": [8, 16]}}, "n_neurons"),
-        ({"encoding": {"otype": "SphericalHarmonics"}}, "encoding must be one of"),
+        ({"encoding": {"otype": "SphericalHarmonics"}}, "3-D directions"),
         ({"encoding": {"otype": "HashGrid", "n_level": 2}}, "valid keys"),
         ({"model": {}}, "valid are"),
     ],
