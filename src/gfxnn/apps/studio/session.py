@@ -1,15 +1,18 @@
 """The studio's one training run: an ImageFitter trained on a background thread.
 
 `TrainingSession` owns the fitter. Its trainer thread runs steps in short chunks (about
-`CHUNK_SECONDS`) while learning is enabled, and between chunks renders a prediction frame
-(PNG) and publishes a JSON-able snapshot of the state. The web server only calls the control
-methods (from worker threads) and reads the published snapshot and frame, so a request never
-waits for more than one chunk and training never waits for a slow client.
+`CHUNK_SECONDS`) while learning is enabled and publishes a JSON-able snapshot of the state.
+Frames are rendered by a second thread from a copy of the weights (a second, inference-only
+fitter), so training keeps going while a frame is rendered and PNG-encoded; on a machine with
+a spare core, frames cost training almost nothing. The web server only calls the control
+methods (from worker threads) and reads the published snapshot and frame, so a request waits
+for at most one chunk and training never waits for a slow client.
 
-Bounds: frames at most `1 / frame_interval` per second (10 by default) and, on a slow machine,
-rarer still so that rendering takes at most `inference_share` of the time; the state at most
-10 times a second; chart histories at most `HISTORY_POINTS` points each (older points are
-thinned out, so the chart always spans the whole run).
+Bounds: frames at most `1 / frame_interval` per second (10 by default), and rarer when one
+takes long, so that the renderer is busy at most `inference_share` of the time (one frame in
+flight at a time); the state at most 10 times a second while training; chart histories at
+most `HISTORY_POINTS` points each (older points are thinned out, so the chart always spans the
+whole run); the fitter's per-step loss list at most `MAX_LOSS_HISTORY` entries.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import io
+import json
 import math
 import os
 import threading
@@ -92,6 +96,21 @@ class _Series:
 
 
 @dataclasses.dataclass
+class _FrameJob:
+    """What the renderer needs for one frame: a copy of the weights and where it belongs."""
+
+    state: dict[str, np.ndarray]
+    settings: FitSettings
+    key: str  # the settings that shape the network: a new key rebuilds the renderer's copy
+    image: np.ndarray
+    size: tuple[int, int]  # preview (width, height)
+    reference: np.ndarray  # the reference at the preview's pixels, for the PSNR
+    step: int
+    generation: int
+    submitted: float
+
+
+@dataclasses.dataclass
 class SavedFile:
     """A file the session wrote into its output directory, downloadable by its name."""
 
@@ -109,10 +128,11 @@ class TrainingSession:
         out_dir: where checkpoints and exports are written (created if needed); the only
             directory the session writes to. File names are chosen here, never by a client.
         frame_interval: shortest time between two prediction frames, in seconds.
-        inference_share: at most this share of the time goes to rendering frames.
+        inference_share: the renderer thread is busy at most this share of the time.
 
-    Call `start()` to start the trainer thread and `close()` to stop it. Control methods are
-    thread-safe; they raise ValueError/TypeError for bad values (the message is for the page).
+    Call `start()` to start the trainer and renderer threads and `close()` to stop them.
+    Control methods are thread-safe; they raise ValueError/TypeError for bad values (the
+    message is for the page).
     """
 
     def __init__(
@@ -122,7 +142,7 @@ class TrainingSession:
         *,
         out_dir: str | Path = "studio-runs",
         frame_interval: float = 0.1,
-        inference_share: float = 0.25,
+        inference_share: float = 0.5,
     ) -> None:
         self.out_dir = Path(out_dir)
         self.frame_interval = frame_interval
@@ -144,6 +164,15 @@ class TrainingSession:
         self._psnr = _Series()
         self._last_psnr: float | None = None
         self._frame_times: deque[float] = deque(maxlen=20)
+        self._renderer: threading.Thread | None = None
+        self._job: _FrameJob | None = None
+        self._job_ready = threading.Event()
+        self._rendering = False
+        self._next_frame = 0.0
+        self._generation = 0  # bumped when the network restarts; older frames are not charted
+        self._shadow: ImageFitter | None = None  # renders frames from copies of the weights
+        self._shadow_key = ""
+        self._inference = [0.0, 0]  # seconds, frames
         self._image_source = image.source
         self._image_notes = list(image.notes)
         self._image_version = 1
@@ -166,15 +195,21 @@ class TrainingSession:
             self._thread = threading.Thread(
                 target=self._loop, name="gfxnn-studio-trainer", daemon=True
             )
+            self._renderer = threading.Thread(
+                target=self._render_loop, name="gfxnn-studio-renderer", daemon=True
+            )
             self._thread.start()
+            self._renderer.start()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the trainer thread (the current chunk finishes first)."""
         self._closed.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._job_ready.set()
+        for thread in (self._thread, self._renderer):
+            if thread is not None:
+                thread.join(timeout)
+        self._thread = self._renderer = None
 
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Call `callback()` (from the trainer thread; keep it quick) after each publish."""
@@ -318,23 +353,88 @@ class TrainingSession:
 
     # ----- the trainer thread -----------------------------------------------------------
     def _loop(self) -> None:
-        next_frame = 0.0
         while not self._closed.is_set():
             with self._lock:
                 if self._running:
                     self._train_locked(self._chunk)
                 now = time.perf_counter()
-                due = self._running and now >= next_frame
-                if self._dirty or due:
-                    cost = self._render_locked()
-                    next_frame = now + max(self.frame_interval, cost / self.inference_share)
-                    self._publish_locked()
-                elif self._running and now - self._publish_time >= PUBLISH_SECONDS:
+                due = self._dirty or (self._running and now >= self._next_frame)
+                if due and self._job is None and not self._rendering:
+                    self._submit_frame_locked(now)
+                if self._running and now - self._publish_time >= PUBLISH_SECONDS:
                     self._publish_locked()
                 idle = not self._running
             if idle:
                 self._wake.wait(0.5)
                 self._wake.clear()
+
+    def _submit_frame_locked(self, now: float) -> None:
+        """Hand the renderer a copy of the weights; training goes on while it renders."""
+        settings = self._fitter.settings
+        self._job = _FrameJob(
+            state=self._fitter.state_dict(),
+            settings=settings,
+            key=json.dumps(
+                {k: v for k, v in settings.to_dict().items() if k not in TRAINING_ONLY},
+                sort_keys=True,
+                default=str,
+            ),
+            image=self._fitter.image,
+            size=self._preview_size,
+            reference=self._preview_reference,
+            step=self._fitter.steps,
+            generation=self._generation,
+            submitted=now,
+        )
+        self._dirty = False
+        self._rendering = True
+        self._job_ready.set()
+
+    def _render_loop(self) -> None:
+        while not self._closed.is_set():
+            if not self._job_ready.wait(0.5):
+                continue
+            with self._lock:
+                job, self._job = self._job, None
+                self._job_ready.clear()
+            if job is None:
+                continue
+            try:
+                self._render(job)
+            finally:
+                with self._lock:
+                    self._rendering = False
+                    if self._dirty:
+                        self._wake.set()
+
+    def _render(self, job: _FrameJob) -> None:
+        start = time.perf_counter()
+        if self._shadow is None or self._shadow_key != job.key:
+            # A second network for inference; SGD keeps no optimizer state to allocate.
+            settings = dataclasses.replace(job.settings, optimizer="sgd")
+            self._shadow = ImageFitter(job.image, settings)
+            self._shadow_key = job.key
+        self._shadow.load_state_dict(job.state)
+        predict_start = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore"):
+            pixels = np.clip(self._shadow.predict(*job.size), 0.0, 1.0)
+        predict_seconds = time.perf_counter() - predict_start
+        value = psnr(np.nan_to_num(pixels), job.reference)
+        frame = encode_frame(pixels)
+        cost = time.perf_counter() - start
+        with self._lock:
+            self._inference[0] += predict_seconds
+            self._inference[1] += 1
+            if job.generation == self._generation:
+                self._last_psnr = value
+                self._psnr.add(job.step, value)
+            with self._state_lock:
+                self._frame = frame
+                self._frame_version += 1
+            self._frame_times.append(time.perf_counter())
+            share_limit = cost / self.inference_share
+            self._next_frame = job.submitted + max(self.frame_interval, share_limit)
+            self._publish_locked()
 
     def _train_locked(self, n: int) -> None:
         start = time.perf_counter()
@@ -367,27 +467,14 @@ class TrainingSession:
         else:
             self._preview_reference = self._fitter.image
 
-    def _render_locked(self) -> float:
-        start = time.perf_counter()
-        with np.errstate(over="ignore", invalid="ignore"):
-            pixels = np.clip(self._fitter.predict(*self._preview_size), 0.0, 1.0)
-        value = psnr(np.nan_to_num(pixels), self._preview_reference)
-        self._last_psnr = value
-        self._psnr.add(self._fitter.steps, value)
-        frame = encode_frame(pixels)
-        with self._state_lock:
-            self._frame = frame
-            self._frame_version += 1
-        self._frame_times.append(time.perf_counter())
-        self._dirty = False
-        return time.perf_counter() - start
-
     def _changed_locked(self) -> None:
         self._dirty = True
         self._publish_locked()
         self._wake.set()
 
     def _restarted_locked(self) -> None:
+        self._generation += 1
+        self._last_psnr = None
         self._loss.clear()
         self._psnr.clear()
         self._chunk = 1
@@ -413,6 +500,8 @@ class TrainingSession:
         fitter = self._fitter
         height, width = fitter.image.shape[:2]
         timings = fitter.timings_ms()
+        if self._inference[1]:  # the frames' inference, on the renderer's copy of the network
+            timings["inference"] = 1e3 * self._inference[0] / self._inference[1]
         loss = fitter.loss_history[-1] if fitter.loss_history else None
         snapshot = {
             "running": self._running,
