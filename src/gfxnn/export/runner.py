@@ -8,6 +8,7 @@ docs/images/export_*.png were made. It needs `wgpu` (pip) and, for GLSL/HLSL, `g
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -52,18 +53,30 @@ def compile_spirv(
         return target.read_bytes()
 
 
-def request_device(force_fallback_adapter: bool = True) -> Any:
-    """A wgpu device; the fallback (CPU, lavapipe) adapter unless told otherwise.
+def request_device(force_fallback_adapter: bool = True, backend: str = "Vulkan") -> Any:
+    """A wgpu device on `backend`; the fallback (CPU: lavapipe) adapter unless told otherwise.
 
-    HLSL has no write-only texture, so the HLSL wrapper's RWTexture2D is read-write, which
-    WebGPU allows for rgba32float only with the native feature
+    The backend is asked for through wgpu's WGPU_BACKEND_TYPE variable, unless that is already
+    set (then it wins). HLSL has no write-only texture, so the HLSL wrapper's RWTexture2D is
+    read-write, which WebGPU allows for rgba32float only with the native feature
     "texture-adapter-specific-format-features"; it is requested when the adapter has it.
     """
     import wgpu
 
-    adapter = wgpu.gpu.request_adapter_sync(
-        power_preference="low-power", force_fallback_adapter=force_fallback_adapter
-    )
+    saved = os.environ.get("WGPU_BACKEND_TYPE")
+    os.environ.setdefault("WGPU_BACKEND_TYPE", backend)
+    try:
+        adapter = wgpu.gpu.request_adapter_sync(
+            power_preference="low-power", force_fallback_adapter=force_fallback_adapter
+        )
+    except RuntimeError as error:  # wgpu-native reports "no adapter" as an error
+        raise ShaderToolError(
+            f"wgpu found no {backend} adapter (for lavapipe install mesa-vulkan-drivers): "
+            + str(error).strip().splitlines()[-1]
+        ) from None
+    finally:
+        if saved is None:
+            del os.environ["WGPU_BACKEND_TYPE"]
     if adapter is None:
         raise ShaderToolError("wgpu found no adapter (install mesa-vulkan-drivers for lavapipe)")
     wanted = ["texture-adapter-specific-format-features"]
