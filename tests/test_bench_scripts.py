@@ -102,6 +102,6 @@ def test_procedural_texture_is_deterministic_and_detailed() -> None:
     a, b = script.procedural_texture(64, seed=3), script.procedural_texture(64, seed=3)
     assert a.shape == (64, 64, 3) and a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
-    assert 0.0 <= a.min() and a.max() <= 1.0
+    assert a.min() >= 0.0 and a.max() <= 1.0
     # Sharp edges: many neighbouring pixels differ by more than a tenth of the range.
     assert np.mean(np.abs(np.diff(a, axis=1)) > 0.1) > 0.02
