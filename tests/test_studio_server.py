@@ -247,6 +247,37 @@ def test_export_shader(client, session):
     assert (session.out_dir / reply["name"]).read_text() == reply["text"]
 
 
+def test_large_images_are_previewed_at_512_and_downloaded_full_size(client):
+    response = _upload(client, png_bytes(600, 300))
+    assert response.status_code == 200
+    with _connect(client) as websocket:
+        state = _latest_state(websocket, lambda s: s["image"]["width"] == 600)
+        assert state["preview"] == {"width": 512, "height": 256}
+        _send(websocket, "step")
+        while True:
+            message = websocket.websocket.receive()
+            if message.get("bytes") is not None:
+                with Image.open(io.BytesIO(message["bytes"][1:])) as frame:
+                    if frame.size == (512, 256):
+                        break
+    with Image.open(io.BytesIO(client.get("/api/prediction.png").content)) as image:
+        assert image.size == (600, 300)
+
+
+def test_divergence_stops_training_with_a_message(client):
+    with _connect(client) as websocket:
+        _send(websocket, "apply", settings={"optimizer": "sgd", "learning_rate": 1e6})
+        websocket.send({"type": "step", "n": 200})
+        reply = websocket.wait(_reply("step"))
+        assert reply["type"] == "error" and "diverged" in reply["message"]
+        state = _latest_state(websocket, lambda s: s["error"] is not None)
+        assert not state["running"] and "Lower the learning rate" in state["error"]
+        _send(websocket, "apply", settings={"learning_rate": 1e-3})
+        _send(websocket, "reset")
+        _send(websocket, "start")  # a restart clears the error
+        assert _latest_state(websocket, lambda s: s["error"] is None and s["steps"] > 0)
+
+
 # ----- shared state ---------------------------------------------------------------------------
 def test_two_tabs_and_a_reload_see_the_same_state(client):
     with _connect(client) as first, _connect(client) as second:
