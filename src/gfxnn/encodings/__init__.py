@@ -7,8 +7,10 @@ Tensor` and `hyperparams()`; docs/encodings.md gives each formula and feature or
 
 from gfxnn.encodings.base import Encoding
 from gfxnn.encodings.composite import CompositeEncoding
+from gfxnn.encodings.dense_grid import DenseGridEncoding
 from gfxnn.encodings.frequency import FrequencyEncoding
 from gfxnn.encodings.gaussian_fourier import GaussianFourierEncoding
+from gfxnn.encodings.hash_grid import HashGridEncoding
 from gfxnn.encodings.identity import IdentityEncoding
 from gfxnn.encodings.one_blob import OneBlobEncoding
 from gfxnn.encodings.one_hot import OneHotEncoding
@@ -17,9 +19,11 @@ from gfxnn.encodings.triangle_wave import TriangleWaveEncoding
 
 __all__ = [
     "CompositeEncoding",
+    "DenseGridEncoding",
     "Encoding",
     "FrequencyEncoding",
     "GaussianFourierEncoding",
+    "HashGridEncoding",
     "IdentityEncoding",
     "OneBlobEncoding",
     "OneHotEncoding",
