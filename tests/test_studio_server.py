@@ -311,6 +311,8 @@ BAD_MESSAGES = [
     ('{"type": "load_image", "name": "../../etc/passwd"}', "unknown bundled image"),
     ('{"type": "export", "format": 3}', "format must be a string"),
     ('{"type": "ping", "id": [1]}', "id must be a string or an integer"),
+    ('{"type": "apply", "settings": {"learning_rate": NaN}}', "NaN is not a JSON number"),
+    ('{"type": "step", "n": Infinity}', "Infinity is not a JSON number"),
     ("x" * 70_000, "message too long"),
 ]
 

@@ -49,7 +49,7 @@ def parse_message(text: str) -> Message:
     if len(text) > MAX_MESSAGE_CHARS:
         raise ProtocolError(f"message too long: {len(text)} characters (limit {MAX_MESSAGE_CHARS})")
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except (json.JSONDecodeError, RecursionError) as error:
         raise ProtocolError(f"message is not valid JSON: {error}") from None
     if not isinstance(data, dict):
@@ -79,6 +79,11 @@ def parse_message(text: str) -> Message:
             wanted = " or ".join(_JSON_NAMES[t] for t in types)
             raise ProtocolError(f"{kind}: {name} must be {wanted}, got {value!r}")
     return Message(kind, data, request_id)
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity, which JSON does not have; refuse them.
+    raise ProtocolError(f"message is not valid JSON: {name} is not a JSON number")
 
 
 _JSON_NAMES = {int: "an integer", str: "a string", dict: "an object", bool: "true or false"}

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -74,7 +75,21 @@ def export_formats() -> list[str]:
 
 
 def _dumps(message: dict[str, Any]) -> str:
-    return json.dumps(message, allow_nan=False, separators=(",", ":"))
+    """Strict JSON (browsers reject NaN); a stray non-finite float becomes null."""
+    try:
+        return json.dumps(message, allow_nan=False, separators=(",", ":"))
+    except ValueError:
+        return json.dumps(_finite_only(message), allow_nan=False, separators=(",", ":"))
+
+
+def _finite_only(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _finite_only(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_only(item) for item in value]
+    return value
 
 
 class _Client:
@@ -121,6 +136,15 @@ class _Hub:
         return self._state_cache[0][0], self._state_cache[1]
 
     async def send_loop(self, client: _Client) -> None:
+        try:
+            await self._send_updates(client)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a closed socket ends the loop; anything else is logged
+            if client.websocket.client_state.name == "CONNECTED":
+                log.exception("studio: sending to a page failed")
+
+    async def _send_updates(self, client: _Client) -> None:
         websocket = client.websocket
         while True:
             await client.wake.wait()
