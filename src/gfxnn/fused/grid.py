@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gfxnn.encodings import grid_kernels as kernels
+from gfxnn.tensor import resolve_dtype
 
 
 @dataclass
@@ -61,9 +62,7 @@ class FusedGrid:
         )
         self.n_input_dims = n_input_dims
         self.n_output_dims = self.layout.n_output_dims
-        self.dtype = np.dtype(dtype)
-        if self.dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
-            raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+        self.dtype = resolve_dtype(dtype)  # float32 or float64, else TypeError
         shape = (self.layout.n_entries, self.layout.n_features)
         self.params = np.zeros(shape[0] * shape[1], self.dtype)
         self.grads = np.zeros_like(self.params)
