@@ -17,10 +17,19 @@ from gfxnn.encodings import (
     IdentityEncoding,
     OneBlobEncoding,
     OneHotEncoding,
+    SphericalHarmonicsEncoding,
     TriangleWaveEncoding,
 )
+from gfxnn.encodings.dense_grid import DenseGridEncoding
 from gfxnn.encodings.hash_grid import HashGridEncoding
-from gfxnn.export import ExportError, export, export_checkpoint, lower, suffix
+from gfxnn.export import (
+    ExportError,
+    export,
+    export_checkpoint,
+    export_with_data,
+    lower,
+    suffix,
+)
 from gfxnn.export.languages import LANGUAGES
 from gfxnn.export.shader import float_literal
 from gfxnn.imagefit import FitSettings, ImageFitter
@@ -156,11 +165,15 @@ def test_unknown_format_and_wrapper_are_errors() -> None:
 
 
 def test_components_without_an_emitter_are_named() -> None:
-    grid = HashGridEncoding(2, n_levels=2, log2_hashmap_size=8, rng=0)
+    harmonics = SphericalHarmonicsEncoding(3, degree=2)
     with pytest.raises(
-        ExportError, match=r"no emitter for the encoding HashGridEncoding.*HashGrid"
+        ExportError,
+        match=r"no emitter for the encoding SphericalHarmonicsEncoding \(otype 'SphericalHarmonics'\)",
     ):
-        export(grid, MLP(grid.n_output_dims, 3, 8, 1, rng=0), "glsl")
+        export(harmonics, MLP(harmonics.n_output_dims, 3, 8, 1, rng=0), "glsl")
+    grid = HashGridEncoding(2, n_levels=2, log2_hashmap_size=8, rng=0)
+    with pytest.raises(ExportError, match="no ONNX emitter for the encoding HashGrid"):
+        export_with_data(grid, MLP(grid.n_output_dims, 3, 8, 1, rng=0), "onnx")
     network = MLP(2, 3, 8, 1, "relu", Softmax(), rng=0)
     with pytest.raises(ExportError, match="no emitter for the activation Softmax"):
         export(IdentityEncoding(2), network, "onnx")
@@ -168,6 +181,43 @@ def test_components_without_an_emitter_are_named() -> None:
         export(IdentityEncoding(2), network.layers[0], "wgsl")
     with pytest.raises(ExportError, match="gives 8 features but the network takes 2"):
         export(FrequencyEncoding(2, 2), MLP(2, 3, rng=0), "hlsl")
+
+
+def grid(cls, interpolation: str = "Linear", seed: int = 0):
+    """A small grid with hashed and dense levels and a table of visible values."""
+    encoding = cls(2, 4, 2, 6, 3, 2.0, interpolation, rng=seed)
+    encoding.table.data[...] = np.random.default_rng(seed).uniform(-1, 1, encoding.table.shape)
+    return encoding
+
+
+@pytest.mark.parametrize("interpolation", ["Nearest", "Linear", "Smoothstep"])
+@pytest.mark.parametrize("cls", [HashGridEncoding, DenseGridEncoding])
+def test_grid_ir_equals_the_model(cls, interpolation: str) -> None:
+    encoding = grid(cls, interpolation)
+    network = model(encoding, "tanh")
+    x = np.random.default_rng(7).random((300, 2)).astype(np.float32)
+    program = lower(encoding, network)
+    np.testing.assert_array_equal(program.nodes[0].evaluate(x), encoding(x).data)
+    np.testing.assert_allclose(program.evaluate(x), network(encoding(x)).data, rtol=0, atol=1e-6)
+    if cls is HashGridEncoding:
+        assert any(program.nodes[0].hashed) and not all(program.nodes[0].hashed)
+
+
+def test_grid_tables_go_to_a_buffer_beside_the_code() -> None:
+    encoding = grid(HashGridEncoding)
+    network = model(encoding, "relu")
+    code, data = export_with_data(encoding, network, "glsl", name="bricks")
+    assert data is not None
+    table = np.frombuffer(data, "<f4").reshape(encoding.table.shape)
+    np.testing.assert_array_equal(table, encoding.table.data)
+    assert "layout(std430, set = 0, binding = 1) readonly buffer bricks_grid_block" in str(code)
+    with pytest.raises(ExportError, match="goes into a buffer beside the code"):
+        export(encoding, network, "wgsl")
+    with pytest.raises(ExportError, match="shadertoy wrapper cannot bind"):
+        export_with_data(encoding, network, "glsl", wrapper="shadertoy")
+    assert (
+        export_with_data(IdentityEncoding(2), model(IdentityEncoding(2), "relu"), "wgsl")[1] is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -274,15 +324,34 @@ def test_cli_bad_arguments(tmp_path: Path, capsys, arguments: list[str], message
 def test_cli_bad_checkpoints(tmp_path: Path, capsys) -> None:
     assert main(["export", str(tmp_path / "missing.safetensors"), "--format", "glsl"]) == 2
     assert "checkpoint not found" in _one_line_error(capsys)
-    path, _, _ = make_checkpoint(
+    path, _, _ = make_grid_checkpoint(tmp_path)
+    assert main(["export", str(path), "--format", "onnx"]) == 2
+    assert "no ONNX emitter for the encoding HashGrid" in _one_line_error(capsys)
+    assert main(["export", str(path), "--format", "wgsl"]) == 2
+    assert "grid table goes into a buffer file beside the code; give -o FILE" in _one_line_error(
+        capsys
+    )
+
+
+def make_grid_checkpoint(tmp_path: Path, steps: int = 1):
+    return make_checkpoint(
         tmp_path / "grid.safetensors",
         "hashgrid",
         "relu",
-        steps=1,
-        encoding_params={"n_levels": 2, "log2_hashmap_size": 8},
+        steps=steps,
+        encoding_params={"n_levels": 4, "log2_hashmap_size": 8, "base_resolution": 4},
     )
-    assert main(["export", str(path), "--format", "wgsl"]) == 2
-    assert "no emitter for the encoding HashGridEncoding" in _one_line_error(capsys)
+
+
+def test_cli_writes_a_grid_table_beside_the_code(tmp_path: Path, capsys) -> None:
+    path, _, state = make_grid_checkpoint(tmp_path)
+    target = tmp_path / "grid.hlsl"
+    assert main(["export", str(path), "--format", "hlsl", "-o", str(target)]) == 0
+    table = tmp_path / "grid.grid.bin"
+    assert capsys.readouterr().out.split() == ["wrote", str(target), "wrote", str(table)]
+    np.testing.assert_array_equal(
+        np.frombuffer(table.read_bytes(), "<f4"), state["encoding.table"].ravel()
+    )
 
 
 def test_cli_unwritable_output(tmp_path: Path, capsys) -> None:

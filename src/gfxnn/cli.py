@@ -256,7 +256,8 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
         description="Write the network of a `gfxnn fit` checkpoint as one self-contained shader "
         "function (weights inlined), optionally wrapped in a compute shader or a Shadertoy "
         "mainImage, or as an ONNX model. Shader code goes to stdout unless -o is given; ONNX "
-        "goes to CHECKPOINT with the .onnx suffix unless -o is given. See docs/export.md.",
+        "goes to CHECKPOINT with the .onnx suffix unless -o is given; a grid encoding's table "
+        "goes to FILE's name with the suffix .grid.bin. See docs/export.md.",
     )
     parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT", help="written by gfxnn fit")
     parser.add_argument(
@@ -278,14 +279,14 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
         from gfxnn.apps.export import export_command
 
         try:
-            path = export_command(
+            paths = export_command(
                 args.checkpoint, args.format, args.output, args.name, args.wrapper
             )
         except ValueError as error:  # CheckpointError, ExportError
             raise UsageError(error) from None
         except OSError as error:
             raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from None
-        if path is not None:
+        for path in paths:
             print(f"wrote {path}")
         return EXIT_OK
 

@@ -5,15 +5,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from gfxnn.export import DEFAULT_NAME, export_checkpoint, suffix
+from gfxnn.export import DEFAULT_NAME, ExportError, export_checkpoint_with_data, suffix
 from gfxnn.io import atomic_write_bytes, atomic_write_text
 
-__all__ = ["default_export_path", "export_command"]
+__all__ = ["data_path", "default_export_path", "export_command"]
 
 
 def default_export_path(checkpoint: str | Path, format: str) -> Path:
     """Where an ONNX export goes without -o: the checkpoint's name with the .onnx suffix."""
     return Path(checkpoint).with_suffix(suffix(format))
+
+
+def data_path(output: str | Path) -> Path:
+    """Where the grid table goes beside code written to `output`: NAME.grid.bin."""
+    return Path(output).with_suffix(".grid.bin")
 
 
 def export_command(
@@ -22,20 +27,28 @@ def export_command(
     output: str | Path | None = None,
     name: str = DEFAULT_NAME,
     wrapper: str = "none",
-) -> Path | None:
+) -> list[Path]:
     """Export `checkpoint`; write it to `output`, or print shader code to stdout when `output`
-    is None (ONNX, being binary, then goes to `default_export_path`).
+    is None (ONNX, being binary, then goes to `default_export_path`). A grid's table goes to
+    `data_path(output)` (so a grid model needs `output`).
 
-    Returns the path written (None for stdout). Raises gfxnn.io.CheckpointError and
+    Returns the paths written (empty for stdout). Raises gfxnn.io.CheckpointError and
     gfxnn.export.ExportError (both ValueErrors) for bad input, OSError when writing fails.
     """
-    result = export_checkpoint(checkpoint, format, name=name, wrapper=wrapper)
+    result, data = export_checkpoint_with_data(checkpoint, format, name=name, wrapper=wrapper)
     if isinstance(result, bytes):
         path = Path(output) if output is not None else default_export_path(checkpoint, format)
         atomic_write_bytes(path, result)
-        return path
+        return [path]
     if output is None:
+        if data is not None:
+            raise ExportError(
+                "this model's grid table goes into a buffer file beside the code; give -o FILE"
+            )
         sys.stdout.write(result)
-        return None
+        return []
     atomic_write_text(output, result)
-    return Path(output)
+    if data is None:
+        return [Path(output)]
+    atomic_write_bytes(data_path(output), data)
+    return [Path(output), data_path(output)]

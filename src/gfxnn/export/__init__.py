@@ -17,7 +17,7 @@ from pathlib import Path
 from gfxnn.export.ir import ExportError, Program
 from gfxnn.export.languages import LANGUAGES, check_function_name
 from gfxnn.export.lower import lower
-from gfxnn.export.shader import render_function
+from gfxnn.export.shader import render_function_with_data
 from gfxnn.export.wrappers import WRAPPERS, wrap
 from gfxnn.nn import Module
 
@@ -29,7 +29,9 @@ __all__ = [
     "Program",
     "export",
     "export_checkpoint",
+    "export_checkpoint_with_data",
     "export_program",
+    "export_with_data",
     "lower",
     "suffix",
 ]
@@ -51,8 +53,8 @@ def _check_format(format: object) -> None:
 
 def export_program(
     program: Program, format: str, name: str = DEFAULT_NAME, wrapper: str = "none"
-) -> str | bytes:
-    """Render a lowered Program; see `export`."""
+) -> tuple[str | bytes, bytes | None]:
+    """Render a lowered Program: (code or ONNX bytes, the grid buffer's bytes or None)."""
     _check_format(format)
     if wrapper not in WRAPPERS:
         raise ExportError(f"unknown wrapper {wrapper!r}; choose one of {', '.join(WRAPPERS)}")
@@ -63,16 +65,40 @@ def export_program(
             raise ExportError(f"invalid model name {name!r}")
         from gfxnn.export.onnx import render_onnx
 
-        return render_onnx(program, name)
+        return render_onnx(program, name), None
     language = LANGUAGES[format]
     try:
         check_function_name(name, language)
-        function = render_function(program, language, name)
+        function, buffers = render_function_with_data(program, language, name)
     except ExportError:
         raise
     except ValueError as error:
         raise ExportError(str(error)) from None
-    return wrap(function, format, name, wrapper, program.n_inputs, program.n_outputs)
+    if buffers and wrapper == "shadertoy":
+        raise ExportError("the shadertoy wrapper cannot bind the grid table's buffer")
+    code = wrap(function, format, name, wrapper, program.n_inputs, program.n_outputs)
+    data = None
+    if buffers:
+        (table,) = buffers.values()
+        data = table.astype("<f4").tobytes()
+    return code, data
+
+
+def export_with_data(
+    encoding: Module,
+    network: Module,
+    format: str,
+    name: str = DEFAULT_NAME,
+    wrapper: str = "none",
+) -> tuple[str | bytes, bytes | None]:
+    """`export`, plus the bytes of the buffer the code reads (None when it reads none).
+
+    A grid encoding's table (HashGrid, DenseGrid) is too large to inline: the shader reads it
+    from a read-only storage buffer at set/group 0, binding 1, named NAME_grid, holding these
+    bytes (little-endian float32, n_entries x n_features_per_level, entry-major).
+    """
+    _check_format(format)
+    return export_program(lower(encoding, network), format, name, wrapper)
 
 
 def export(
@@ -85,7 +111,8 @@ def export(
     """Export network(encoding(x)) as code or an ONNX model.
 
     Args:
-        encoding: a gfxnn.encodings Encoding: Identity, Frequency or OneBlob.
+        encoding: a gfxnn.encodings Encoding: Identity, Frequency, TriangleWave,
+            GaussianFourier, OneBlob or OneHot (grids: see `export_with_data`).
         network: a gfxnn.nn.MLP with any activation except softmax.
         format: "glsl", "hlsl", "wgsl" (returns str) or "onnx" (returns the model's bytes).
         name: the shader function's name (or the ONNX graph's); must be a valid identifier
@@ -95,10 +122,15 @@ def export(
 
     Raises:
         ExportError (a ValueError): unknown format or wrapper, a component with no emitter,
-            an invalid name.
+            an invalid name, a model whose code needs a buffer (use `export_with_data`).
     """
-    _check_format(format)
-    return export_program(lower(encoding, network), format, name, wrapper)
+    code, data = export_with_data(encoding, network, format, name, wrapper)
+    if data is not None:
+        raise ExportError(
+            f"the {type(encoding).__name__}'s table ({len(data) // 4} floats) goes into a "
+            "buffer beside the code: use gfxnn.export.export_with_data (gfxnn export -o FILE)"
+        )
+    return code
 
 
 def export_checkpoint(
@@ -115,3 +147,14 @@ def export_checkpoint(
 
     encoding, network, _ = model_from_checkpoint(path)
     return export(encoding, network, format, name, wrapper)
+
+
+def export_checkpoint_with_data(
+    path: str | Path, format: str, name: str = DEFAULT_NAME, wrapper: str = "none"
+) -> tuple[str | bytes, bytes | None]:
+    """`export_with_data` for a checkpoint written by `gfxnn fit`."""
+    _check_format(format)
+    from gfxnn.imagefit import model_from_checkpoint
+
+    encoding, network, _ = model_from_checkpoint(path)
+    return export_with_data(encoding, network, format, name, wrapper)

@@ -34,6 +34,9 @@ class Language:
     matvec: str
     signature: Callable[[str, str, str], str]  # (name, parameter type, return type)
     reserved: frozenset[str]
+    uint_types: dict[int, str]  # the unsigned integer vectors
+    declare_typed: str  # template of an immutable local of any {type}
+    storage_buffer: str  # a read-only float buffer {name} at set/group 0, binding {binding}
 
     def vector(self, values: list[str]) -> str:
         return f"{self.types[len(values)]}({', '.join(values)})"
@@ -118,6 +121,10 @@ GLSL = Language(
     matvec="{m} * {v}",
     signature=lambda name, param, result: f"{result} {name}({param} uv)",
     reserved=frozenset(_BUILTINS + _GLSL_WORDS),
+    uint_types={1: "uint", 2: "uvec2", 3: "uvec3", 4: "uvec4"},
+    declare_typed="{type} {name} = {value};",
+    storage_buffer="layout(std430, set = 0, binding = {binding}) readonly buffer {name}_block "
+    "{{\n    float {name}[];\n}};",
 )
 
 HLSL = Language(
@@ -129,6 +136,10 @@ HLSL = Language(
     matvec="mul({m}, {v})",
     signature=lambda name, param, result: f"{result} {name}({param} uv)",
     reserved=frozenset(_BUILTINS + _HLSL_WORDS),
+    uint_types={1: "uint", 2: "uint2", 3: "uint3", 4: "uint4"},
+    declare_typed="{type} {name} = {value};",
+    storage_buffer="[[vk::binding({binding}, 0)]] StructuredBuffer<float> {name} : "
+    "register(t{binding});",
 )
 
 WGSL = Language(
@@ -140,13 +151,16 @@ WGSL = Language(
     matvec="{m} * {v}",
     signature=lambda name, param, result: f"fn {name}(uv: {param}) -> {result}",
     reserved=frozenset(_BUILTINS + _WGSL_WORDS),
+    uint_types={1: "u32", 2: "vec2<u32>", 3: "vec3<u32>", 4: "vec4<u32>"},
+    declare_typed="let {name}: {type} = {value};",
+    storage_buffer="@group(0) @binding({binding}) var<storage, read> {name}: array<f32>;",
 )
 
 LANGUAGES = {language.name: language for language in (GLSL, HLSL, WGSL)}
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # The emitted function's own names: its parameter and its locals (e0, z1_0, a1_0, t0_0, ...).
-_LOCAL = re.compile(r"(uv|[ezatc][0-9]+(_[0-9]+)?)\Z")
+_LOCAL = re.compile(r"(uv|[ezatcpgfvi][0-9]+(_[0-9]+)?)\Z")
 _MAX_NAME = 200
 
 
@@ -169,6 +183,7 @@ def check_function_name(name: object, language: Language) -> str:
     if _LOCAL.match(name):
         raise ValueError(
             f"invalid function name {name!r}: it collides with the names of the function's "
-            "parameter (uv) or local variables (e<i>, z<i>_<j>, a<i>_<j>, t<i>_<j>, c<i>_<j>)"
+            "parameter (uv) or local variables (one of the letters e z a t c p g f v i followed "
+            "by digits)"
         )
     return name

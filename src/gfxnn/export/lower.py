@@ -16,6 +16,7 @@ from gfxnn.encodings import (
     OneHotEncoding,
     TriangleWaveEncoding,
 )
+from gfxnn.encodings.grid import GridEncoding
 from gfxnn.export.bins import OneBlobEncode, OneHotEncode
 from gfxnn.export.encoders import (
     FrequencyEncode,
@@ -23,6 +24,7 @@ from gfxnn.export.encoders import (
     IdentityEncode,
     TriangleWaveEncode,
 )
+from gfxnn.export.grid import GridEncode
 from gfxnn.export.ir import Activation, Dense, ExportError, Node, Program
 from gfxnn.nn import (
     MLP,
@@ -67,9 +69,23 @@ def lower_encoding(encoding: Module) -> Node:
         return OneBlobEncode(encoding.n_input_dims, encoding.n_bins)
     if isinstance(encoding, OneHotEncoding):
         return OneHotEncode(encoding.n_input_dims, encoding.n_bins)
+    if isinstance(encoding, GridEncoding):
+        layout = encoding.layout
+        return GridEncode(
+            otype=encoding.otype,
+            n_dims=layout.n_input_dims,
+            scales=tuple(float(np.float32(s)) for s in layout.scales),
+            resolutions=layout.resolutions,
+            sizes=layout.sizes,
+            offsets=layout.offsets,
+            hashed=layout.hashed,
+            interpolation=encoding.interpolation,
+            table=np.array(encoding.table.data, np.float32),
+        )
     raise ExportError(
         f"no emitter for the encoding {_describe(encoding)}; export supports the Identity, "
-        "Frequency, TriangleWave, GaussianFourier, OneBlob and OneHot encodings"
+        "Frequency, TriangleWave, GaussianFourier, OneBlob, OneHot, HashGrid and DenseGrid "
+        "encodings"
     )
 
 

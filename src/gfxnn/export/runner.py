@@ -86,10 +86,16 @@ def request_device(force_fallback_adapter: bool = True, backend: str = "Vulkan")
 
 
 def run_compute(
-    code: str | bytes, width: int, height: int, device: Any | None = None
+    code: str | bytes,
+    width: int,
+    height: int,
+    device: Any | None = None,
+    buffer: bytes | None = None,
 ) -> np.ndarray:
     """Run a compute wrapper (WGSL source, or SPIR-V bytes from compile_spirv) on a
-    width x height rgba32float storage image; returns the image (height, width, 4) float32."""
+    width x height rgba32float storage image (binding 0); `buffer`, when given, is bound as the
+    read-only storage buffer at binding 1 (a grid's table). Returns the image (height, width,
+    4) float32."""
     import wgpu
 
     device = device or request_device()
@@ -102,10 +108,11 @@ def run_compute(
     pipeline = device.create_compute_pipeline(
         layout="auto", compute={"module": module, "entry_point": "main"}
     )
-    bind_group = device.create_bind_group(
-        layout=pipeline.get_bind_group_layout(0),
-        entries=[{"binding": 0, "resource": texture.create_view()}],
-    )
+    entries: list[dict[str, Any]] = [{"binding": 0, "resource": texture.create_view()}]
+    if buffer is not None:
+        storage = device.create_buffer_with_data(data=buffer, usage=wgpu.BufferUsage.STORAGE)
+        entries.append({"binding": 1, "resource": {"buffer": storage}})
+    bind_group = device.create_bind_group(layout=pipeline.get_bind_group_layout(0), entries=entries)
     encoder = device.create_command_encoder()
     compute_pass = encoder.begin_compute_pass()
     compute_pass.set_pipeline(pipeline)

@@ -14,7 +14,7 @@ import numpy as np
 from gfxnn.export.ir import Program
 from gfxnn.export.languages import Language, check_function_name
 
-__all__ = ["ShaderWriter", "float_literal", "render_function"]
+__all__ = ["ShaderWriter", "float_literal", "render_function", "render_function_with_data"]
 
 _INDENT = "    "
 
@@ -34,9 +34,25 @@ def float_literal(value: float) -> str:
 class ShaderWriter:
     """Collects the statements of one function body; nodes call it to emit themselves."""
 
-    def __init__(self, language: Language) -> None:
+    def __init__(self, language: Language, name: str) -> None:
         self.language = language
+        self.name = name
         self.lines: list[str] = []
+        self.declarations: list[str] = []  # global: storage buffers
+        self.buffers: dict[int, np.ndarray] = {}  # binding -> float32 data
+
+    def add_buffer(self, data: np.ndarray, binding: int) -> str:
+        """Declare a read-only float buffer at `binding` holding `data`; returns its name."""
+        buffer = f"{self.name}_grid"
+        self.declarations.append(self.language.storage_buffer.format(name=buffer, binding=binding))
+        self.buffers[binding] = np.ascontiguousarray(data, np.float32)
+        return buffer
+
+    def declare_typed(self, type_name: str, name: str, value: str) -> str:
+        self.lines.append(
+            _INDENT + self.language.declare_typed.format(type=type_name, name=name, value=value)
+        )
+        return name
 
     def literal(self, value: float) -> str:
         return float_literal(value)
@@ -74,12 +90,23 @@ class ShaderWriter:
         chunks = []
         for j in range(0, len(features), 4):
             values = features[j : j + 4] + ["0.0"] * (4 - len(features[j : j + 4]))
-            chunks.append(self.declare(f"{prefix}{j // 4}", self.language.vector(values)))
+            vector = self.language.vector(values)
+            if len(vector) > 200:  # long features (grid reads) one per line
+                separator = ",\n" + _INDENT * 2
+                vector = f"{self.language.types[4]}(\n{_INDENT * 2}{separator.join(values)})"
+            chunks.append(self.declare(f"{prefix}{j // 4}", vector))
         return chunks
 
 
 def render_function(program: Program, language: Language, name: str) -> str:
     """The program as one `language` function `name(uv) -> output`, with a header comment."""
+    return render_function_with_data(program, language, name)[0]
+
+
+def render_function_with_data(
+    program: Program, language: Language, name: str
+) -> tuple[str, dict[int, np.ndarray]]:
+    """(the code of `render_function`, binding -> float32 data of the buffers it reads)."""
     check_function_name(name, language)
     n_in, n_out = program.n_inputs, program.n_outputs
     for what, n in (("inputs", n_in), ("outputs", n_out)):
@@ -87,7 +114,7 @@ def render_function(program: Program, language: Language, name: str) -> str:
             raise ValueError(
                 f"a shader function takes and returns 1..4 floats; this model has {n} {what}"
             )
-    writer = ShaderWriter(language)
+    writer = ShaderWriter(language, name)
     value = ["uv"]
     for node in program.nodes:
         value = node.emit_shader(writer, value)
@@ -100,4 +127,5 @@ def render_function(program: Program, language: Language, name: str) -> str:
         "at uv = (x / (W - 1), y / (H - 1)).",
     ]
     body = [*writer.lines, f"{_INDENT}return {value[0]}{swizzle};"]
-    return "\n".join([*header, signature + " {", *body, "}"]) + "\n"
+    code = "\n".join([*header, *writer.declarations, signature + " {", *body, "}"]) + "\n"
+    return code, writer.buffers
