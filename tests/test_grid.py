@@ -271,6 +271,14 @@ def test_bad_parameters_raise(cls, name, value):
         FusedGrid(**fused_kwargs)
 
 
+def test_dense_grid_ignores_log2_hashmap_size():
+    """tcnn's DenseGrid lays out every level densely whatever log2_hashmap_size says."""
+    small = DenseGridEncoding(2, **{**TINY, "log2_hashmap_size": 2}, rng=0)
+    large = DenseGridEncoding(2, **{**TINY, "log2_hashmap_size": 24}, rng=0)
+    assert small.layout.sizes == large.layout.sizes
+    assert small.hyperparams()["log2_hashmap_size"] == 2  # kept for the round trip
+
+
 def test_huge_dense_grid_is_refused():
     with pytest.raises(ValueError, match="DenseGrid table"):
         DenseGridEncoding(3)  # 16 levels up to 524288^3 vertices
