@@ -1,0 +1,85 @@
+# mypy: ignore-errors
+# (Warp kernel code: a typed DSL that mypy reads as plain Python and cannot check.)
+"""Fused optimizer kernels: one thread per parameter, the whole update in one launch.
+
+The update equations are `gfxnn.fused.optim`'s (torch.optim's, with tiny-cuda-nn's l2_reg added
+to the gradient first). The step number t comes from the device (`counters[1]`, written by the
+training kernel), so a captured CUDA graph replays correct bias corrections; thread 0 then
+advances the step counter `counters[0]`. Each thread zeroes its gradient after use, so the
+next training pass can accumulate into it without a separate memset.
+
+Divergence, without a host synchronisation: when this step's loss (`losses[(t-1) % R]`) is not
+finite, or an earlier step diverged, the parameters and moments are left alone and
+`counters[2]` records the first diverged step, which the host reads with the losses.
+"""
+
+from __future__ import annotations
+
+import warp as wp
+
+
+@wp.func
+def _diverged(counters: wp.array[wp.int32], losses: wp.array[float], t: int) -> bool:
+    loss = losses[(t - 1) % losses.shape[0]]
+    return counters[2] != 0 or not wp.isfinite(loss)
+
+
+@wp.func
+def _finish(tid: int, counters: wp.array[wp.int32], t: int, diverged: bool):
+    if tid == 0:
+        counters[0] = t
+        if diverged and counters[2] == 0:
+            counters[2] = t
+
+
+@wp.kernel(enable_backward=False)
+def adam_step(
+    params: wp.array[float],
+    grads: wp.array[float],
+    m: wp.array[float],
+    v: wp.array[float],
+    lr: wp.float64,
+    beta1: wp.float64,
+    beta2: wp.float64,
+    eps: float,
+    l2_reg: float,
+    counters: wp.array[wp.int32],
+    losses: wp.array[float],
+):
+    i = wp.tid()
+    t = counters[1]
+    diverged = _diverged(counters, losses, t)
+    g = grads[i]
+    grads[i] = 0.0
+    if not diverged:
+        p = params[i]
+        g = g + p * l2_reg
+        # Bias corrections in float64, rounded once, as the NumPy path computes them.
+        step_size = float(lr / (wp.float64(1.0) - wp.pow(beta1, wp.float64(t))))
+        sqrt_c2 = float(wp.sqrt(wp.float64(1.0) - wp.pow(beta2, wp.float64(t))))
+        m_new = m[i] * float(beta1) + g * float(wp.float64(1.0) - beta1)
+        v_new = v[i] * float(beta2) + g * g * float(wp.float64(1.0) - beta2)
+        m[i] = m_new
+        v[i] = v_new
+        params[i] = p - m_new / (wp.sqrt(v_new) / sqrt_c2 + eps) * step_size
+    _finish(i, counters, t, diverged)
+
+
+@wp.kernel(enable_backward=False)
+def sgd_step(
+    params: wp.array[float],
+    grads: wp.array[float],
+    lr: float,
+    l2_reg: float,
+    counters: wp.array[wp.int32],
+    losses: wp.array[float],
+):
+    i = wp.tid()
+    t = counters[1]
+    diverged = _diverged(counters, losses, t)
+    g = grads[i]
+    grads[i] = 0.0
+    if not diverged:
+        p = params[i]
+        params[i] = p - (g + p * l2_reg) * lr
+    _finish(i, counters, t, diverged)

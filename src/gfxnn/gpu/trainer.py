@@ -1,0 +1,332 @@
+"""`GpuTrainer`: the fused image-fitting step (sample, encode, MLP forward and backward, L2 loss,
+Adam or SGD) on a Warp device, "cuda" or Warp's "cpu" (the same kernels, for tests).
+
+A step is three launches: `sample_batch` (one thread per row), `train_tile` (one block per tile
+of rows: forward, loss, backward and the gradient reduction) and the optimizer (one thread per
+parameter). The step number, Adam's t, the loss of every step and the divergence flag live on
+the device, so the loop never waits for the host; on CUDA the step is captured once as a CUDA
+graph and replayed. Losses go into a ring of `loss_slots` entries that the host reads when
+asked (`read_losses`), at the latest once per ring.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+
+from gfxnn.fused.mlp import FusedMLP
+from gfxnn.gpu.activations import activation_id
+from gfxnn.gpu.layout import layer_views, n_parameters, output_mask
+from gfxnn.gpu.mlp_kernels import TileShape, mlp_kernels, pad8
+from gfxnn.gpu.optim import adam_step, sgd_step
+from gfxnn.gpu.runtime import resolve_device, warp
+from gfxnn.gpu.sampling import sample_batch
+from gfxnn.imagefit import FitSettings
+
+ENCODINGS = ("frequency", "identity")
+TRAIN_ROWS = {"cuda": 128, "cpu": 64}  # batch rows per block
+# pixels per block; on the CPU the training shape, so one compiled module serves both
+INFER_ROWS = {"cuda": 128, "cpu": 64}
+BLOCK_DIM = {"cuda": 128, "cpu": 64}  # threads per block (Warp runs a CPU block serially)
+
+
+def check_supported(settings: FitSettings) -> None:
+    """ValueError naming what the GPU path cannot do yet."""
+    settings.validate()
+    if settings.encoding not in ENCODINGS or settings.encoding_params:
+        raise ValueError(
+            f"the GPU path supports the encodings {ENCODINGS} without encoding_params; "
+            f"got {settings.encoding!r} {settings.encoding_params or ''}"
+        )
+    if settings.loss != "l2":
+        raise ValueError(f"the GPU path trains with the L2 loss; got {settings.loss!r}")
+
+
+class GpuTrainer:
+    """Encoding + MLP + L2 loss + optimizer for `settings` on `device`.
+
+    Args:
+        settings: FitSettings (frequency or identity encoding, L2 loss; any activation,
+            Adam or SGD, any layer count and width).
+        image: (H, W, C) float array the sampler draws targets from; None for a trainer fed
+            only through `compute_gradients` (tests) or used for rendering.
+        device: "cuda" (or "cuda:N") or "cpu" (Warp's CPU device).
+        tile_rows: batch rows per block (default 128 on CUDA, 64 on the CPU).
+        loss_slots: length of the on-device loss ring (>= 2).
+    """
+
+    def __init__(
+        self,
+        settings: FitSettings,
+        image: np.ndarray | None = None,
+        *,
+        device: str = "cuda",
+        tile_rows: int | None = None,
+        loss_slots: int = 1024,
+    ) -> None:
+        check_supported(settings)
+        if loss_slots < 2:
+            raise ValueError(f"loss_slots must be >= 2, got {loss_slots}")
+        self.wp = wp = warp()
+        self.device = resolve_device(device)
+        self.is_cuda = self.device.startswith("cuda")
+        kind = "cuda" if self.is_cuda else "cpu"
+        self.block_dim = BLOCK_DIM[kind]
+        self.settings = settings
+        self.n_frequencies = settings.n_frequencies if settings.encoding == "frequency" else 0
+        n_features = 4 * self.n_frequencies if self.n_frequencies else 2
+        self.sizes = [n_features] + [settings.n_neurons] * (settings.n_layers - 2) + [3]
+        self.shape = TileShape(
+            rows=tile_rows or TRAIN_ROWS[kind],
+            n_in=pad8(n_features),
+            n_neurons=settings.n_neurons,
+            n_mid=settings.n_layers - 3,
+            n_out=pad8(3),
+        )
+        self.infer_shape = dataclasses.replace(self.shape, rows=INFER_ROWS[kind])
+        self.act = activation_id(settings.activation)
+        self.out_act = activation_id(settings.output_activation or settings.activation)
+        n = n_parameters(self.sizes)
+        self.params = wp.zeros(n, dtype=wp.float32, device=self.device)
+        self.grads = wp.zeros(n, dtype=wp.float32, device=self.device)
+        self.m = wp.zeros(n, dtype=wp.float32, device=self.device)
+        self.v = wp.zeros(n, dtype=wp.float32, device=self.device)
+        self.views = layer_views(self.params, self.sizes, self.device)
+        self.grad_views = layer_views(self.grads, self.sizes, self.device)
+        # counters: [0] steps done (seeds the RNG, picks the loss slot), [1] the step the
+        # optimizer completes (Adam's t), [2] first diverged step (0: none)
+        self.counters = wp.zeros(3, dtype=wp.int32, device=self.device)
+        self.losses = wp.zeros(loss_slots, dtype=wp.float32, device=self.device)
+        self.seed = settings.seed
+        self.steps = 0  # steps launched
+        self._read = 0  # steps whose loss the host has read
+        self._pending: list[float] = []  # losses read while the ring was full, not yet handed out
+        self._batch = -1
+        self._graph: Any = None
+        self.set_image(image if image is not None else np.zeros((1, 1, 3), np.float32))
+        self.initialize(np.random.default_rng(settings.seed))
+
+    # ----- parameters -------------------------------------------------------------------
+    def initialize(self, rng: np.random.Generator) -> None:
+        """Xavier-uniform weights and zero biases drawn exactly as `FusedMLP.initialize(rng)`
+        (on the host, so both paths start from the same numbers); fresh optimizer state."""
+        mlp = FusedMLP(self.sizes[0], 3, self.settings.n_neurons, self.settings.n_layers - 2)
+        mlp.initialize(rng)
+        self.load_params(mlp.params)
+
+    def load_params(self, flat: np.ndarray) -> None:
+        """Replace the parameters (FusedMLP.params layout); the optimizer state restarts."""
+        flat = np.asarray(flat, np.float32)
+        if flat.shape != (self.params.shape[0],):
+            raise ValueError(f"params must have shape ({self.params.shape[0]},), got {flat.shape}")
+        self.params.assign(flat)
+        for array in (self.grads, self.m, self.v, self.counters, self.losses):
+            array.zero_()
+        self.steps = self._read = 0
+        self._pending = []
+        self._graph = None
+
+    def parameters(self) -> np.ndarray:
+        """Copy of the flat parameters (FusedMLP.params layout)."""
+        return self.params.numpy().copy()
+
+    def gradients(self) -> np.ndarray:
+        """Copy of the flat gradients of the last `compute_gradients` (before `update`)."""
+        return self.grads.numpy().copy()
+
+    # ----- data -------------------------------------------------------------------------
+    def set_image(self, image: np.ndarray) -> None:
+        """The image (H, W, 3) the on-device sampler draws targets from."""
+        image = np.ascontiguousarray(image, np.float32)
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
+        self.image = self.wp.array(image, dtype=self.wp.float32, device=self.device)
+        self._graph = None
+
+    def _allocate(self, batch: int) -> None:
+        wp, rows = self.wp, self.shape.rows
+        padded = -(-batch // rows) * rows
+        self.uv = wp.zeros((padded, 2), dtype=wp.float32, device=self.device)
+        self.features = wp.zeros((padded, self.shape.n_in), dtype=wp.float32, device=self.device)
+        self.target = wp.zeros((padded, self.shape.n_out), dtype=wp.float32, device=self.device)
+        mask = output_mask(batch, padded, 3, self.shape.n_out)
+        self.mask = wp.array(mask, dtype=wp.float32, device=self.device)
+        n_hidden = self.settings.n_layers - 2
+        shape = (n_hidden, padded, self.settings.n_neurons)
+        self.hidden_z = wp.zeros(shape, dtype=wp.float32, device=self.device)
+        self._batch, self._padded = batch, padded
+        self._graph = None
+
+    # ----- the three launches -----------------------------------------------------------
+    def _launch_sample(self, draw: bool) -> None:
+        self.wp.launch(
+            sample_batch,
+            dim=self._padded,
+            inputs=[
+                self.seed,
+                self.counters,
+                int(draw),
+                int(draw),
+                self._batch,
+                self.sizes[0],
+                self.n_frequencies,
+                self.image,
+                self.uv,
+                self.features,
+                self.target,
+            ],
+            device=self.device,
+        )
+
+    def _launch_train(self) -> None:
+        train, _ = mlp_kernels(self.shape)
+        v, g = self.views, self.grad_views
+        self.wp.launch_tiled(
+            train,
+            dim=[self._padded // self.shape.rows],
+            inputs=[
+                self.features,
+                self.target,
+                self.mask,
+                *(v[k] for k in ("w_first", "b_first", "w_mid", "b_mid", "w_last", "b_last")),
+                *(g[k] for k in ("w_first", "b_first", "w_mid", "b_mid", "w_last", "b_last")),
+                self.hidden_z,
+                self.act,
+                self.out_act,
+                1.0 / (3 * self._batch),
+                self.counters,
+                self.losses,
+            ],
+            block_dim=self.block_dim,
+            device=self.device,
+        )
+
+    def _launch_update(self) -> None:
+        s = self.settings
+        if s.optimizer == "adam":
+            kernel = adam_step
+            inputs = [self.params, self.grads, self.m, self.v, s.learning_rate, s.beta1, s.beta2]
+            inputs += [s.epsilon, s.l2_reg]
+        else:
+            kernel = sgd_step
+            inputs = [self.params, self.grads, s.learning_rate, s.l2_reg]
+        self.wp.launch(
+            kernel,
+            dim=self.params.shape[0],
+            inputs=[*inputs, self.counters, self.losses],
+            device=self.device,
+        )
+
+    # ----- FusedTrainer's API (host-fed batches; synchronises) --------------------------
+    def compute_gradients(self, uv: np.ndarray, target: np.ndarray) -> float:
+        """Loss of the batch uv (B, 2) -> target (B, 3) given by the host; the gradients
+        replace those of any earlier call (read them with `gradients()`)."""
+        uv = np.asarray(uv, np.float32)
+        if uv.ndim != 2 or uv.shape[1] != 2 or np.shape(target) != (uv.shape[0], 3):
+            raise ValueError(
+                f"uv must be (B, 2) and target (B, 3); got {uv.shape}, {np.shape(target)}"
+            )
+        if uv.shape[0] != self._batch:
+            self._allocate(uv.shape[0])
+        padded_uv = np.zeros((self._padded, 2), np.float32)
+        padded_uv[: uv.shape[0]] = uv
+        padded_target = np.zeros((self._padded, self.shape.n_out), np.float32)
+        padded_target[: uv.shape[0], :3] = target
+        self.uv.assign(padded_uv)
+        self.target.assign(padded_target)
+        self.grads.zero_()
+        slot = self.steps % self.losses.shape[0]
+        self.losses[slot : slot + 1].zero_()
+        self._launch_sample(draw=False)
+        self._launch_train()
+        return float(self.losses.numpy()[slot])
+
+    def update(self) -> None:
+        """The optimizer step on the gradients of the last compute_gradients."""
+        self._launch_update()
+        self.steps += 1
+
+    # ----- the training loop (device-side sampling, no synchronisation) ----------------
+    def train(self, n: int, batch_size: int | None = None) -> None:
+        """Launch `n` training steps on batches of `batch_size` (default: the settings')
+        uniform random uvs; returns without waiting for the device, except once per
+        `loss_slots` steps to collect the losses."""
+        batch = batch_size or self.settings.batch_size
+        if batch != self._batch:
+            self._allocate(batch)
+        slots = self.losses.shape[0]
+        for _ in range(n):
+            if self.steps - self._read >= slots - 1:
+                self._collect()
+            self._run_step()
+            self.steps += 1
+
+    def _run_step(self) -> None:
+        if not self.is_cuda:
+            self._launch_step()
+            return
+        if self._graph is None:
+            with self.wp.ScopedCapture(device=self.device) as capture:
+                self._launch_step()
+            self._graph = capture.graph
+        self.wp.capture_launch(self._graph)
+
+    def _launch_step(self) -> None:
+        self._launch_sample(draw=True)
+        self._launch_train()
+        self._launch_update()
+
+    def _collect(self) -> None:
+        self._pending += self._read_ring()
+
+    def _read_ring(self) -> list[float]:
+        ring = self.losses.numpy()
+        slots = ring.shape[0]
+        values = [float(ring[s % slots]) for s in range(self._read, self.steps)]
+        self._read = self.steps
+        return values
+
+    def read_losses(self) -> list[float]:
+        """The losses of the steps launched since the last call (synchronises)."""
+        values = self._pending + self._read_ring()
+        self._pending = []
+        return values
+
+    def diverged_at(self) -> int:
+        """The first step (1-based) whose loss was not finite, 0 when none (synchronises)."""
+        return int(self.counters.numpy()[2])
+
+    # ----- inference ----------------------------------------------------------------------
+    def render(self, width: int, height: int) -> np.ndarray:
+        """(height, width, 3) float32 output, pixel (x, y) at uv = (x / (width-1),
+        y / (height-1)), as FusedTrainer.render; one launch."""
+        wp = self.wp
+        n_pixels = width * height
+        out = wp.empty((n_pixels, 3), dtype=wp.float32, device=self.device)
+        self.launch_render(width, height, out)
+        return out.numpy().reshape(height, width, 3)
+
+    def launch_render(self, width: int, height: int, out: Any) -> None:
+        """Launch full-frame inference into the Warp array `out` (width * height, 3) without
+        waiting for it."""
+        _, infer = mlp_kernels(self.infer_shape)
+        v = self.views
+        self.wp.launch_tiled(
+            infer,
+            dim=[math.ceil(width * height / self.infer_shape.rows)],
+            inputs=[
+                width,
+                height,
+                self.sizes[0],
+                self.n_frequencies,
+                *(v[k] for k in ("w_first", "b_first", "w_mid", "b_mid", "w_last", "b_last")),
+                self.act,
+                self.out_act,
+                out,
+            ],
+            block_dim=self.block_dim,
+            device=self.device,
+        )
