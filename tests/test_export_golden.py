@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from gfxnn.encodings import FrequencyEncoding, OneBlobEncoding
-from gfxnn.export import export
+from gfxnn.encodings.hash_grid import HashGridEncoding
+from gfxnn.export import export, export_with_data
 from gfxnn.nn import MLP
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -41,6 +42,13 @@ def one_blob_model() -> tuple[OneBlobEncoding, MLP]:
     return OneBlobEncoding(2, 4), _exact_weights(MLP(8, 3, 5, 1, "silu", "none"))
 
 
+def grid_model() -> tuple[HashGridEncoding, MLP]:
+    """2 -> hash grid (2 levels x 2 features: one dense, one hashed) -> 4 -> 4 (ReLU) -> 3;
+    the table is not in the code (it is the buffer at binding 1)."""
+    encoding = HashGridEncoding(2, 2, 2, 4, 3, 2.0, rng=0)
+    return encoding, _exact_weights(MLP(4, 3, 4, 1, "relu", "none"))
+
+
 CASES = {
     "tiny.glsl": (frequency_model, "glsl", "none"),
     "tiny.hlsl": (frequency_model, "hlsl", "none"),
@@ -50,13 +58,15 @@ CASES = {
     "tiny_compute.wgsl": (frequency_model, "wgsl", "compute"),
     "tiny_shadertoy.glsl": (frequency_model, "glsl", "shadertoy"),
     "tiny_one_blob.wgsl": (one_blob_model, "wgsl", "none"),
+    "tiny_grid.glsl": (grid_model, "glsl", "none"),
+    "tiny_grid_compute.hlsl": (grid_model, "hlsl", "compute"),
 }
 
 
 @pytest.mark.parametrize("file_name", sorted(CASES))
 def test_emitted_code_equals_the_golden_file(file_name: str) -> None:
     make_model, language, wrapper = CASES[file_name]
-    code = export(*make_model(), language, name="tiny_texture", wrapper=wrapper)
+    code, _ = export_with_data(*make_model(), language, name="tiny_texture", wrapper=wrapper)
     path = GOLDEN / f"export_{file_name}"
     if UPDATE:
         path.parent.mkdir(exist_ok=True)

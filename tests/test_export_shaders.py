@@ -18,7 +18,7 @@ import pytest
 from test_export import make_checkpoint, model, uv_grid
 
 from gfxnn.encodings import FrequencyEncoding, OneBlobEncoding
-from gfxnn.export import export, export_checkpoint, lower
+from gfxnn.export import export, export_checkpoint, export_checkpoint_with_data, lower
 from gfxnn.export.runner import ShaderToolError, compile_spirv, glslang_path, run_compute
 from gfxnn.imagefit import render_image
 from gfxnn.nn import MLP
@@ -136,6 +136,38 @@ def test_wide_network_matches_the_interpreter(device) -> None:
     code = str(export(encoding, network, "wgsl", wrapper="compute"))
     image = run_compute(code, WIDTH, HEIGHT, device)
     np.testing.assert_allclose(image[..., :3].reshape(-1, 3), expected, rtol=0, atol=TOLERANCE)
+
+
+GRID_CASES = [
+    ("hashgrid", "Linear", "wgsl"),
+    ("hashgrid", "Smoothstep", "glsl"),
+    ("hashgrid", "Linear", "hlsl"),
+    ("densegrid", "Linear", "wgsl"),
+    ("densegrid", "Nearest", "hlsl"),
+]
+
+
+@pytest.mark.parametrize(("encoding", "interpolation", "language"), GRID_CASES)
+def test_grid_compute_shader_reads_its_table_and_matches_gfxnn_render(
+    tmp_path: Path, request, device, encoding: str, interpolation: str, language: str
+) -> None:
+    """A trained grid (hashed fine levels, dense coarse ones) with its table bound at 1."""
+    if language != "wgsl":
+        request.getfixturevalue("glslang")
+    params = {"n_levels": 6, "log2_hashmap_size": 8, "base_resolution": 4}
+    path, settings, state = make_checkpoint(
+        tmp_path / "grid.safetensors",
+        encoding,
+        "leaky_relu",
+        steps=40,
+        encoding_params={**params, "interpolation": interpolation},
+    )
+    expected = render_image(state, settings, WIDTH, HEIGHT)
+    assert np.ptp(expected) > 0.05
+    code, table = export_checkpoint_with_data(path, language, name="fitted", wrapper="compute")
+    assert table is not None and isinstance(code, str)
+    image = run_compute(program_for(code, language), WIDTH, HEIGHT, device, buffer=table)
+    np.testing.assert_allclose(image[..., :3], expected, rtol=0, atol=TOLERANCE)
 
 
 # Shadertoy's conventions, stated once: fragCoord is a pixel centre with the origin at the
