@@ -2,9 +2,9 @@
 
 `TrainingSession` owns the fitter. Its trainer thread runs steps in short chunks (about
 `CHUNK_SECONDS`) while learning is enabled and publishes a JSON-able snapshot of the state.
-Frames are rendered by a second thread from a copy of the weights (a second, inference-only
-fitter), so training keeps going while a frame is rendered and PNG-encoded; on a machine with
-a spare core, frames cost training almost nothing. The web server only calls the control
+Frames are rendered by `frames.FrameRenderer` on a second thread from a copy of the weights,
+so training keeps going while a frame is rendered and PNG-encoded; on a machine with a spare
+core, frames cost training almost nothing. The web server only calls the control
 methods (from worker threads) and reads the published snapshot and frame, so a request waits
 for at most one chunk and training never waits for a slow client.
 
@@ -34,16 +34,17 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from gfxnn.apps.studio.frames import Frame, FrameJob, FrameRenderer, encode_frame, preview_grid
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, to_uint8
-from gfxnn.imagefit import TRAINING_ONLY, DivergenceError, FitSettings, ImageFitter, psnr
+from gfxnn.imagefit import TRAINING_ONLY, DivergenceError, FitSettings, ImageFitter
 from gfxnn.io import atomic_write_bytes, save_checkpoint
 
-__all__ = ["HISTORY_POINTS", "MAX_STEPS_PER_REQUEST", "PREVIEW_MAX_SIDE", "TrainingSession"]
+
+__all__ = ["HISTORY_POINTS", "MAX_STEPS_PER_REQUEST", "SavedFile", "TrainingSession"]
 
 CHUNK_SECONDS = 0.02  # the fitter lock is held this long at most; controls wait no longer
 PUBLISH_SECONDS = 0.1  # state updates while training: at most 10 per second
 HISTORY_POINTS = 600  # per chart series
-PREVIEW_MAX_SIDE = 512  # frames of larger images are rendered at this size (cheaper inference)
 MAX_STEPS_PER_REQUEST = 1000
 MAX_LOSS_HISTORY = 10_000  # the fitter's own per-step list is trimmed to this (memory stays flat)
 PHASES = {
@@ -57,13 +58,6 @@ PHASES = {
 def device_name() -> str:
     """What the page shows as the device ("CPU (N cores)"; the GPU path does not exist yet)."""
     return f"CPU ({os.cpu_count() or 1} cores)"
-
-
-def encode_frame(pixels: np.ndarray) -> bytes:
-    """(H, W, 3) floats -> PNG bytes, fast (zlib level 1: a third of the time of level 6)."""
-    buffer = io.BytesIO()
-    Image.fromarray(to_uint8(pixels)).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
 
 
 def _finite(value: float | None) -> float | None:
@@ -93,21 +87,6 @@ class _Series:
         if len(self.points) > self.limit:
             self.points = self.points[::2]
             self._stride *= 2
-
-
-@dataclasses.dataclass
-class _FrameJob:
-    """What the renderer needs for one frame: a copy of the weights and where it belongs."""
-
-    state: dict[str, np.ndarray]
-    settings: FitSettings
-    key: str  # the settings that shape the network: a new key rebuilds the renderer's copy
-    image: np.ndarray
-    size: tuple[int, int]  # preview (width, height)
-    reference: np.ndarray  # the reference at the preview's pixels, for the PSNR
-    step: int
-    generation: int
-    submitted: float
 
 
 @dataclasses.dataclass
@@ -144,6 +123,10 @@ class TrainingSession:
         frame_interval: float = 0.1,
         inference_share: float = 0.5,
     ) -> None:
+        if not (isinstance(frame_interval, int | float) and frame_interval > 0):
+            raise ValueError(f"frame_interval must be seconds > 0, got {frame_interval!r}")
+        if not (isinstance(inference_share, int | float) and 0 < inference_share <= 1):
+            raise ValueError(f"inference_share must be in (0, 1], got {inference_share!r}")
         self.out_dir = Path(out_dir)
         self.frame_interval = frame_interval
         self.inference_share = inference_share
@@ -164,14 +147,9 @@ class TrainingSession:
         self._psnr = _Series()
         self._last_psnr: float | None = None
         self._frame_times: deque[float] = deque(maxlen=20)
-        self._renderer: threading.Thread | None = None
-        self._job: _FrameJob | None = None
-        self._job_ready = threading.Event()
-        self._rendering = False
+        self._renderer = FrameRenderer(self._frame_done)
         self._next_frame = 0.0
         self._generation = 0  # bumped when the network restarts; older frames are not charted
-        self._shadow: ImageFitter | None = None  # renders frames from copies of the weights
-        self._shadow_key = ""
         self._inference = [0.0, 0]  # seconds, frames
         self._image_source = image.source
         self._image_notes = list(image.notes)
@@ -190,26 +168,22 @@ class TrainingSession:
 
     # ----- life cycle -------------------------------------------------------------------
     def start(self) -> None:
-        """Start the trainer thread (idempotent)."""
+        """Start the trainer and renderer threads (idempotent; a closed session stays closed)."""
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._loop, name="gfxnn-studio-trainer", daemon=True
-            )
-            self._renderer = threading.Thread(
-                target=self._render_loop, name="gfxnn-studio-renderer", daemon=True
             )
             self._thread.start()
             self._renderer.start()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the trainer thread (the current chunk finishes first)."""
+        """Stop both threads (the current chunk and frame finish first)."""
         self._closed.set()
         self._wake.set()
-        self._job_ready.set()
-        for thread in (self._thread, self._renderer):
-            if thread is not None:
-                thread.join(timeout)
-        self._thread = self._renderer = None
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._renderer.close(timeout)
 
     def add_listener(self, callback: Callable[[], None]) -> None:
         """Call `callback()` (from the trainer thread; keep it quick) after each publish."""
@@ -359,7 +333,7 @@ class TrainingSession:
                     self._train_locked(self._chunk)
                 now = time.perf_counter()
                 due = self._dirty or (self._running and now >= self._next_frame)
-                if due and self._job is None and not self._rendering:
+                if due and not self._renderer.busy:
                     self._submit_frame_locked(now)
                 if self._running and now - self._publish_time >= PUBLISH_SECONDS:
                     self._publish_locked()
@@ -371,70 +345,40 @@ class TrainingSession:
     def _submit_frame_locked(self, now: float) -> None:
         """Hand the renderer a copy of the weights; training goes on while it renders."""
         settings = self._fitter.settings
-        self._job = _FrameJob(
-            state=self._fitter.state_dict(),
-            settings=settings,
-            key=json.dumps(
-                {k: v for k, v in settings.to_dict().items() if k not in TRAINING_ONLY},
-                sort_keys=True,
-                default=str,
-            ),
-            image=self._fitter.image,
-            size=self._preview_size,
-            reference=self._preview_reference,
-            step=self._fitter.steps,
-            generation=self._generation,
-            submitted=now,
+        shape = {k: v for k, v in settings.to_dict().items() if k not in TRAINING_ONLY}
+        self._renderer.submit(
+            FrameJob(
+                state=self._fitter.state_dict(),
+                settings=settings,
+                key=json.dumps(shape, sort_keys=True, default=str),
+                image=self._fitter.image,
+                size=self._preview_size,
+                reference=self._preview_reference,
+                step=self._fitter.steps,
+                generation=self._generation,
+                submitted=now,
+            )
         )
         self._dirty = False
-        self._rendering = True
-        self._job_ready.set()
 
-    def _render_loop(self) -> None:
-        while not self._closed.is_set():
-            if not self._job_ready.wait(0.5):
-                continue
-            with self._lock:
-                job, self._job = self._job, None
-                self._job_ready.clear()
-            if job is None:
-                continue
-            try:
-                self._render(job)
-            finally:
-                with self._lock:
-                    self._rendering = False
-                    if self._dirty:
-                        self._wake.set()
-
-    def _render(self, job: _FrameJob) -> None:
-        start = time.perf_counter()
-        if self._shadow is None or self._shadow_key != job.key:
-            # A second network for inference; SGD keeps no optimizer state to allocate.
-            settings = dataclasses.replace(job.settings, optimizer="sgd")
-            self._shadow = ImageFitter(job.image, settings)
-            self._shadow_key = job.key
-        self._shadow.load_state_dict(job.state)
-        predict_start = time.perf_counter()
-        with np.errstate(over="ignore", invalid="ignore"):
-            pixels = np.clip(self._shadow.predict(*job.size), 0.0, 1.0)
-        predict_seconds = time.perf_counter() - predict_start
-        value = psnr(np.nan_to_num(pixels), job.reference)
-        frame = encode_frame(pixels)
-        cost = time.perf_counter() - start
+    def _frame_done(self, job: FrameJob, frame: Frame | None) -> None:
+        """The renderer's callback (on its thread): publish the frame, schedule the next."""
         with self._lock:
-            self._inference[0] += predict_seconds
-            self._inference[1] += 1
-            if job.generation == self._generation:
-                self._last_psnr = value
-                self._psnr.add(job.step, value)
-            with self._state_lock:
-                self._frame = frame
-                self._frame_version += 1
-            self._frame_times.append(time.perf_counter())
-            share_limit = cost / self.inference_share
-            self._next_frame = job.submitted + max(self.frame_interval, share_limit)
-            self._publish_locked()
+            if frame is not None:
+                self._inference[0] += frame.predict_seconds
+                self._inference[1] += 1
+                if job.generation == self._generation:
+                    self._last_psnr = frame.psnr
+                    self._psnr.add(job.step, frame.psnr)
+                with self._state_lock:
+                    self._frame = frame.png
+                    self._frame_version += 1
+                self._frame_times.append(time.perf_counter())
+                busy_limit = frame.seconds / self.inference_share
+                self._next_frame = job.submitted + max(self.frame_interval, busy_limit)
+                self._publish_locked()
+            if self._dirty:
+                self._wake.set()
 
     def _train_locked(self, n: int) -> None:
         start = time.perf_counter()
@@ -456,16 +400,7 @@ class TrainingSession:
             del self._fitter.loss_history[: -MAX_LOSS_HISTORY // 2]
 
     def _set_preview_grid(self) -> None:
-        height, width = self._fitter.image.shape[:2]
-        scale = min(1.0, PREVIEW_MAX_SIDE / max(height, width))
-        self._preview_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        if scale < 1.0:
-            # The texels the preview pixels land on: pixel x of w is at u = x / (w - 1).
-            rows = np.round(np.linspace(0, height - 1, self._preview_size[1])).astype(int)
-            cols = np.round(np.linspace(0, width - 1, self._preview_size[0])).astype(int)
-            self._preview_reference = self._fitter.image[rows][:, cols]
-        else:
-            self._preview_reference = self._fitter.image
+        self._preview_size, self._preview_reference = preview_grid(self._fitter.image)
 
     def _changed_locked(self) -> None:
         self._dirty = True
