@@ -39,7 +39,6 @@ from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, t
 from gfxnn.imagefit import TRAINING_ONLY, DivergenceError, FitSettings, ImageFitter
 from gfxnn.io import atomic_write_bytes, save_checkpoint
 
-
 __all__ = ["HISTORY_POINTS", "MAX_STEPS_PER_REQUEST", "SavedFile", "TrainingSession"]
 
 CHUNK_SECONDS = 0.02  # the fitter lock is held this long at most; controls wait no longer
