@@ -42,11 +42,11 @@ class OneBlobEncode(Node):
     n_bins: int
 
     @property
-    def n_inputs(self) -> int:  # type: ignore[override]
+    def n_inputs(self) -> int:
         return self.n_dims
 
     @property
-    def n_outputs(self) -> int:  # type: ignore[override]
+    def n_outputs(self) -> int:
         return self.n_bins * self.n_dims
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
@@ -123,11 +123,11 @@ class OneHotEncode(Node):
     n_bins: int
 
     @property
-    def n_inputs(self) -> int:  # type: ignore[override]
+    def n_inputs(self) -> int:
         return self.n_dims
 
     @property
-    def n_outputs(self) -> int:  # type: ignore[override]
+    def n_outputs(self) -> int:
         return self.n_bins * self.n_dims
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:

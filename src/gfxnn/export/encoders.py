@@ -32,11 +32,11 @@ class IdentityEncode(Node):
     offset: float = 0.0
 
     @property
-    def n_inputs(self) -> int:  # type: ignore[override]
+    def n_inputs(self) -> int:
         return self.n_dims
 
     @property
-    def n_outputs(self) -> int:  # type: ignore[override]
+    def n_outputs(self) -> int:
         return self.n_dims
 
     @property
@@ -79,11 +79,11 @@ class FrequencyEncode(Node):
     n_frequencies: int
 
     @property
-    def n_inputs(self) -> int:  # type: ignore[override]
+    def n_inputs(self) -> int:
         return self.n_dims
 
     @property
-    def n_outputs(self) -> int:  # type: ignore[override]
+    def n_outputs(self) -> int:
         return 2 * self.n_frequencies * self.n_dims
 
     @property
@@ -131,11 +131,11 @@ class TriangleWaveEncode(Node):
     n_frequencies: int
 
     @property
-    def n_inputs(self) -> int:  # type: ignore[override]
+    def n_inputs(self) -> int:
         return self.n_dims
 
     @property
-    def n_outputs(self) -> int:  # type: ignore[override]
+    def n_outputs(self) -> int:
         return self.n_frequencies * self.n_dims
 
     @property
@@ -190,11 +190,11 @@ class GaussianFourierEncode(Node):
     projection: np.ndarray  # (n_dims, n_frequencies) float32
 
     @property
-    def n_inputs(self) -> int:  # type: ignore[override]
+    def n_inputs(self) -> int:
         return int(self.projection.shape[0])
 
     @property
-    def n_outputs(self) -> int:  # type: ignore[override]
+    def n_outputs(self) -> int:
         return 2 * int(self.projection.shape[1])
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:

@@ -48,11 +48,11 @@ class GridEncode(Node):
         return int(self.table.shape[1])
 
     @property
-    def n_inputs(self) -> int:  # type: ignore[override]
+    def n_inputs(self) -> int:
         return self.n_dims
 
     @property
-    def n_outputs(self) -> int:  # type: ignore[override]
+    def n_outputs(self) -> int:
         return len(self.scales) * self.n_features
 
     def _corners(self) -> list[tuple[int, ...]]:

@@ -40,8 +40,15 @@ class ExportError(ValueError):
 class Node(ABC):
     """One step of a Program: n_inputs features in, n_outputs features out."""
 
-    n_inputs: int
-    n_outputs: int
+    @property
+    @abstractmethod
+    def n_inputs(self) -> int:
+        """Width of the input."""
+
+    @property
+    @abstractmethod
+    def n_outputs(self) -> int:
+        """Width of the output."""
 
     @abstractmethod
     def evaluate(self, x: np.ndarray) -> np.ndarray:
@@ -70,11 +77,11 @@ class Dense(Node):
     index: int  # the layer number, for variable names (z{index}_{chunk})
 
     @property
-    def n_inputs(self) -> int:  # type: ignore[override]
+    def n_inputs(self) -> int:
         return int(self.weight.shape[1])
 
     @property
-    def n_outputs(self) -> int:  # type: ignore[override]
+    def n_outputs(self) -> int:
         return int(self.weight.shape[0])
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
@@ -199,11 +206,11 @@ class Activation(Node):
     parameter: float = 0.0  # LeakyReLU's negative_slope, Sine's omega_0
 
     @property
-    def n_inputs(self) -> int:  # type: ignore[override]
+    def n_inputs(self) -> int:
         return self.width
 
     @property
-    def n_outputs(self) -> int:  # type: ignore[override]
+    def n_outputs(self) -> int:
         return self.width
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
