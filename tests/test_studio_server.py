@@ -82,6 +82,9 @@ def test_page_static_files_and_schema_follow_imagefit(client):
     assert fields["n_layers"]["range"] == list(imagefit.LAYER_RANGE)
     assert fields["n_neurons"]["range"] == list(imagefit.NEURON_RANGE)
     assert {n for n, f in fields.items() if f["live"]} == set(imagefit.TRAINING_ONLY)
+    # Every text setting gets a menu (found by name: <NAME>S / <NAME>ES in imagefit).
+    untyped = [n for n, f in fields.items() if f["kind"] == "str" and not f["choices"]]
+    assert not untyped, f"no imagefit constant lists the choices of {untyped}"
     assert schema["bundled_images"] == ["astronaut", "circle", "half", "quarter"]
     assert schema["device"].startswith("CPU (")
 

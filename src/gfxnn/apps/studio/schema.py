@@ -4,8 +4,9 @@ Every field of `FitSettings` becomes one control. Its kind comes from its defaul
 for a default of None, from its annotation); its choices and range come from the constants of
 `gfxnn.imagefit`, found by name:
 
-- choices: `<NAME>S` (encoding -> ENCODINGS), then the same for the field's last word
-  (output_activation -> OUTPUT_ACTIVATIONS, then ACTIVATIONS);
+- choices: the plural `<NAME>S`/`<NAME>ES` (encoding -> ENCODINGS, loss -> LOSSES, a dict's
+  keys), then the same for the field's last words (output_activation -> OUTPUT_ACTIVATIONS,
+  then ACTIVATIONS);
 - range: `<NAME>_RANGE`, then the name without its `n_` prefix or `_size` suffix, singular
   (n_frequencies -> FREQUENCY_RANGE, batch_size -> BATCH_RANGE, n_layers -> LAYER_RANGE).
 
@@ -41,12 +42,22 @@ def _constant(name: str) -> Any:
     return getattr(imagefit, name, None)
 
 
+def _plurals(word: str) -> list[str]:
+    forms = [word + "S", word + "ES"]
+    if word.endswith("Y"):
+        forms.append(word[:-1] + "IES")
+    return forms
+
+
 def _choices(name: str) -> list[str] | None:
     words = name.upper().split("_")
     for start in range(len(words)):
-        value = _constant("_".join(words[start:]) + "S")
-        if isinstance(value, tuple | list) and value and all(isinstance(v, str) for v in value):
-            return list(value)
+        for constant in _plurals("_".join(words[start:])):
+            value = _constant(constant)
+            if isinstance(value, dict):  # e.g. LOSSES: our name -> tcnn's name
+                value = tuple(value)
+            if isinstance(value, tuple | list) and value and all(isinstance(v, str) for v in value):
+                return list(value)
     return None
 
 
