@@ -281,6 +281,21 @@ def test_divergence_stops_training_with_a_message(client):
         assert _latest_state(websocket, lambda s: s["error"] is None and s["steps"] > 0)
 
 
+def test_an_unexpected_failure_in_training_stops_it_with_a_message(client, session, monkeypatch):
+    def broken(n=1):
+        raise RuntimeError("simulated fault")
+
+    with _connect(client) as websocket:
+        monkeypatch.setattr(session._fitter, "step", broken)
+        _send(websocket, "start")
+        state = _latest_state(websocket, lambda s: s["error"] is not None)
+        assert state["error"] == "training stopped: RuntimeError: simulated fault"
+        assert not state["running"]
+        monkeypatch.undo()
+        _send(websocket, "start")  # the trainer thread is still alive
+        assert _latest_state(websocket, lambda s: s["steps"] > 0 and s["error"] is None)
+
+
 # ----- shared state ---------------------------------------------------------------------------
 def test_two_tabs_and_a_reload_see_the_same_state(client):
     with _connect(client) as first, _connect(client) as second:
@@ -437,7 +452,7 @@ def test_files_endpoint_serves_only_files_the_session_wrote(client, name):
 @pytest.mark.parametrize(
     "argv, fragment",
     [
-        (["--device", "cuda"], "GPU training path is not built yet"),
+        (["--device", "cuda"], "does not drive the GPU path yet"),
         (["--host", "0.0.0.0"], "needs --allow-remote"),
         (["no-such-image.png"], "image file not found"),
     ],

@@ -35,7 +35,7 @@ def resolve_device(device: str, stderr: TextIO | None = None) -> str:
         raise StudioError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
     if device == "cuda":
         raise StudioError(
-            "--device cuda: the GPU training path is not built yet; use --device cpu (or auto)"
+            "--device cuda: the studio does not drive the GPU path yet; use --device cpu (or auto)"
         )
     if device == "auto":
         print("gfxnn studio: no GPU path yet, training on the CPU", file=stderr or sys.stderr)

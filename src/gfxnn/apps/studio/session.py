@@ -22,6 +22,7 @@ import dataclasses
 import datetime as dt
 import io
 import json
+import logging
 import math
 import os
 import threading
@@ -38,6 +39,8 @@ from gfxnn.apps.studio.frames import Frame, FrameJob, FrameRenderer, encode_fram
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, to_uint8
 from gfxnn.imagefit import TRAINING_ONLY, DivergenceError, FitSettings, ImageFitter
 from gfxnn.io import atomic_write_bytes, save_checkpoint
+
+log = logging.getLogger("gfxnn.studio")
 
 __all__ = ["HISTORY_POINTS", "MAX_STEPS_PER_REQUEST", "SavedFile", "TrainingSession"]
 
@@ -327,19 +330,31 @@ class TrainingSession:
     # ----- the trainer thread -----------------------------------------------------------
     def _loop(self) -> None:
         while not self._closed.is_set():
-            with self._lock:
-                if self._running:
-                    self._train_locked(self._chunk)
-                now = time.perf_counter()
-                due = self._dirty or (self._running and now >= self._next_frame)
-                if due and not self._renderer.busy:
-                    self._submit_frame_locked(now)
-                if self._running and now - self._publish_time >= PUBLISH_SECONDS:
+            try:
+                idle = self._iterate()
+            except Exception as error:  # the trainer must not die silently: stop and report
+                log.exception("studio: the training loop failed")
+                with self._lock, contextlib.suppress(Exception):
+                    self._running = False
+                    self._error = f"training stopped: {type(error).__name__}: {error}"
                     self._publish_locked()
-                idle = not self._running
+                idle = True
             if idle:
                 self._wake.wait(0.5)
                 self._wake.clear()
+
+    def _iterate(self) -> bool:
+        """One chunk of training, a frame when due, the state when due; True when idle."""
+        with self._lock:
+            if self._running:
+                self._train_locked(self._chunk)
+            now = time.perf_counter()
+            due = self._dirty or (self._running and now >= self._next_frame)
+            if due and not self._renderer.busy:
+                self._submit_frame_locked(now)
+            if self._running and now - self._publish_time >= PUBLISH_SECONDS:
+                self._publish_locked()
+            return not self._running
 
     def _submit_frame_locked(self, now: float) -> None:
         """Hand the renderer a copy of the weights; training goes on while it renders."""
