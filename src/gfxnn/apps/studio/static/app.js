@@ -102,6 +102,12 @@ function buildPage() {
   buildSettingsForm(schema.settings);
   shownSettingsVersion = -1;
   if (state) renderState();
+  for (const [name, value] of Object.entries(staged)) { // edits kept across a reconnect
+    const field = schema.settings.find((f) => f.name === name);
+    if (field) writeInput(field, $(`setting-${name}`), value);
+    else delete staged[name];
+  }
+  markPending();
 }
 
 function fillSelect(select, values) {
