@@ -250,6 +250,18 @@ def test_export_shader(client, session):
     assert (session.out_dir / reply["name"]).read_text() == reply["text"]
 
 
+@pytest.mark.skipif(not export_formats(), reason="gfxnn.export is not available")
+def test_export_of_a_hash_grid_writes_its_table_beside_the_code(client, session):
+    grid = {"n_levels": 2, "log2_hashmap_size": 8, "base_resolution": 4}
+    session.apply({"encoding": "hashgrid", "encoding_params": grid})
+    with _connect(client) as websocket:
+        _send(websocket, "step", n=2)
+        reply = _send(websocket, "export", format="wgsl")
+    assert "NAME_grid" not in reply["text"] and "_grid" in reply["text"]
+    table = session.out_dir / reply["name"].replace(".wgsl", ".grid.bin")
+    assert table.stat().st_size == 4 * session._fitter.state_dict()["encoding.table"].size
+
+
 def test_large_images_are_previewed_at_512_and_downloaded_full_size(client):
     response = _upload(client, png_bytes(600, 300))
     assert response.status_code == 200

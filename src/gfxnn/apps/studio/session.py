@@ -320,9 +320,14 @@ class TrainingSession:
         if format not in exporter.FORMATS:
             raise ValueError(f"format must be one of {', '.join(exporter.FORMATS)}; got {format!r}")
         checkpoint = self.save_checkpoint()
-        result = exporter.export_checkpoint(checkpoint.path, format)
+        result, grid = exporter.export_checkpoint_with_data(checkpoint.path, format)
         path = checkpoint.path.with_suffix(exporter.suffix(format))
         data = result.encode("utf-8") if isinstance(result, str) else bytes(result)
+        if grid is not None:  # a grid's table goes into a buffer file beside the code
+            from gfxnn.apps.export import data_path
+
+            atomic_write_bytes(data_path(path), grid)
+            self._remember(data_path(path), "export")
         atomic_write_bytes(path, data)
         saved = self._remember(path, "export")
         return saved, result if isinstance(result, str) else None
