@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -206,33 +207,9 @@ def test_tcnn_spellings_map_to_ours() -> None:
 
 
 def test_tcnn_image_sample_config_runs_unchanged() -> None:
-    # tiny-cuda-nn's samples/ image-learning config (hash grid + fully fused MLP).
-    config = {
-        "loss": {"otype": "RelativeL2"},
-        "optimizer": {
-            "otype": "Adam",
-            "learning_rate": 1e-2,
-            "beta1": 0.9,
-            "beta2": 0.99,
-            "epsilon": 1e-15,
-            "l2_reg": 1e-6,
-        },
-        "encoding": {
-            "otype": "HashGrid",
-            "n_levels": 16,
-            "n_features_per_level": 2,
-            "log2_hashmap_size": 15,
-            "base_resolution": 16,
-            "per_level_scale": 1.5,
-        },
-        "network": {
-            "otype": "FullyFusedMLP",
-            "activation": "ReLU",
-            "output_activation": "None",
-            "n_neurons": 64,
-            "n_hidden_layers": 2,
-        },
-    }
+    # tiny-cuda-nn's image-learning sample config (hash grid + fully fused MLP), as shipped.
+    path = Path(__file__).parent.parent / "examples" / "configs" / "hashgrid_image.json"
+    config = json.loads(path.read_text())
     model = gfxnn.build(config, 2, 3)
     assert model(np.random.default_rng(0).random((5, 2)).astype(np.float32)).shape == (5, 3)
 
