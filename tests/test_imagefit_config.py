@@ -260,3 +260,11 @@ def test_every_encoding_name_is_accepted_or_refused_with_a_reason(tmp_path: Path
     args = ["fit", "--image-name", "circle", "--encoding", "composite", "--steps", "5"]
     args += ["--encoding-param", f"nested={nested}", "--quiet", "--out", str(tmp_path / "run")]
     assert main(args) == 0
+
+
+def test_grid_tables_too_large_for_the_fitter_are_refused() -> None:
+    FitSettings(encoding="hashgrid").validate()  # tcnn's defaults: 2^19 entries per level
+    with pytest.raises(ValueError, match="at most 67108864"):
+        FitSettings(encoding="hashgrid", encoding_params={"log2_hashmap_size": 24}).validate()
+    with pytest.raises(ValueError, match="n_levels"):
+        FitSettings(encoding="densegrid").validate()  # a 2^19-wide dense level

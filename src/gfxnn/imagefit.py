@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from gfxnn import registry
+from gfxnn.encodings.grid_kernels import grid_layout
 from gfxnn.fused import FusedMLP, FusedTrainer, NearestTexelSampler, make_encoder, make_optimizer
 from gfxnn.fused.activations import ACTIVATIONS as FUSED_ACTIVATIONS
 from gfxnn.fused.threads import blas_threads
@@ -57,6 +58,8 @@ LOSSES = {"l2": "L2", "relative_l2": "RelativeL2", "l1": "L1"}
 # Adam's epsilon for grid tables (tiny-cuda-nn's): rarely sampled entries get tiny gradients,
 # which an epsilon of 1e-8 would swamp.
 GRID_ADAM_EPSILON = 1e-15
+# The largest grid table the fitter trains: 2^26 float32 values, 1 GiB with gradient and Adam.
+MAX_GRID_VALUES = 2**26
 BATCH_RANGE = (1, 65536)
 FREQUENCY_RANGE = (2, 16)
 LAYER_RANGE = (3, 8)
@@ -175,6 +178,29 @@ class FitSettings:
             raise ValueError(
                 f"unknown key(s) {unknown} in encoding_params {params!r} for {self.encoding}; "
                 f"valid keys are {valid}"
+            )
+        if self.encoding in TRAINABLE_ENCODINGS:
+            self._check_grid_size(cls)
+
+    def _check_grid_size(self, cls: type) -> None:
+        """Refuse grid tables the fitter cannot hold: it keeps the table, its gradient and
+        two Adam moments, so MAX_GRID_VALUES float32 values cost 1 GiB."""
+        signature = inspect.signature(cls).parameters
+        layout_keys = (
+            "n_levels",
+            "n_features_per_level",
+            "log2_hashmap_size",
+            "base_resolution",
+            "per_level_scale",
+        )
+        values = {key: self.encoding_params.get(key, signature[key].default) for key in layout_keys}
+        layout = grid_layout(2, **values, hashed=self.encoding == "hashgrid")
+        n_values = layout.n_entries * layout.n_features
+        if n_values > MAX_GRID_VALUES:
+            raise ValueError(
+                f"the {self.encoding} table would hold {n_values} values ({values}); the image "
+                f"fitter allows at most {MAX_GRID_VALUES} (fewer n_levels, a smaller "
+                "log2_hashmap_size or per_level_scale)"
             )
 
     def encoding_config(self) -> dict[str, Any]:
