@@ -70,6 +70,16 @@ def _mul(a: float, b: float) -> float:
 
 
 @wp.func
+def _add(a: float, b: float) -> float:
+    return a + b
+
+
+@wp.func
+def _copy(a: float) -> float:
+    return a
+
+
+@wp.func
 def _residual(y: float, t: float, m: float) -> float:
     return (y - t) * m
 
@@ -94,12 +104,60 @@ def _pixel_feature(
     return encoded_feature(u, v, j, n_features, n_frequencies)
 
 
+def _dense_functions(rows: int, n_in: int, n_out: int, module: str) -> tuple[Any, Any]:
+    """(forward, backward) Warp functions of one Linear layer (n_in -> n_out) on a tile of
+    `rows` rows. Each layer's work sits in its own function because Warp sizes a kernel's
+    shared memory as its own shared tiles plus the largest callee frame: tiles local to a
+    function are reused by the next call, where tiles in the kernel body would all add up."""
+    suffix = f"{rows}_{n_in}_{n_out}"
+
+    @wp.func(name=f"dense_forward_{suffix}", module=module)
+    def forward(x: Any, w: wp.array2d[float], b: wp.array[float]):
+        """z = x W^T + b, a (rows, n_out) register tile."""
+        # tile_matmul in a function does not move register tiles to shared memory itself
+        x_shared = wp.tile_empty(shape=(rows, n_in), dtype=float, storage="shared")
+        wp.tile_assign(x_shared, x)
+        weight = wp.tile_load(w, shape=(n_out, n_in), storage="shared")
+        bias = wp.tile_load(b, shape=n_out, storage="shared")
+        z = wp.tile_matmul(x_shared, wp.tile_transpose(weight))
+        return wp.tile_map(_add, z, wp.tile_broadcast(bias, shape=(rows, n_out)))
+
+    @wp.func(name=f"dense_backward_{suffix}", module=module)
+    def backward(
+        grad_z: Any,
+        inputs: Any,
+        w: wp.array2d[float],
+        grad_w: wp.array2d[float],
+        grad_b: wp.array[float],
+        wants_input_grad: int,
+    ):
+        """dW += grad_z^T inputs and db += column sums of grad_z (atomics: the reduction over
+        the blocks of the batch); returns dL/d(inputs) = grad_z W, a (rows, n_in) tile (zeros
+        unless `wants_input_grad`; the first layer needs none)."""
+        g_shared = wp.tile_empty(shape=(rows, n_out), dtype=float, storage="shared")
+        wp.tile_assign(g_shared, grad_z)
+        in_shared = wp.tile_empty(shape=(rows, n_in), dtype=float, storage="shared")
+        wp.tile_assign(in_shared, inputs)
+        wp.tile_atomic_add(grad_w, wp.tile_matmul(wp.tile_transpose(g_shared), in_shared))
+        wp.tile_atomic_add(grad_b, wp.tile_sum(g_shared, axis=0))
+        if wants_input_grad:
+            weight = wp.tile_load(w, shape=(n_out, n_in), storage="shared")
+            # returned as a register tile: a returned shared tile lives in the caller's frame
+            return wp.tile_map(_copy, wp.tile_matmul(g_shared, weight))
+        return wp.tile_zeros(shape=(rows, n_in), dtype=float)
+
+    return forward, backward
+
+
 @functools.cache
 def mlp_kernels(shape: TileShape) -> tuple[Any, Any]:
     """(train, infer) kernels for `shape`, compiled once per shape and process."""
     TB, IN, H, NMID, OUT = shape.rows, shape.n_in, shape.n_neurons, shape.n_mid, shape.n_out
     module = shape.module_name
     N_INDEX = TB * IN  # tile_arange needs a constant, not an expression
+    first_forward, first_backward = _dense_functions(TB, IN, H, module)
+    mid_forward, mid_backward = _dense_functions(TB, H, H, module)
+    last_forward, last_backward = _dense_functions(TB, H, OUT, module)
 
     @wp.kernel(enable_backward=False, module=module)
     def train_tile(
@@ -129,26 +187,17 @@ def mlp_kernels(shape: TileShape) -> tuple[Any, Any]:
         row = tile * TB
         n_slots = losses.shape[0]
         step = counters[0]
-        # ----- forward
+        # ----- forward; the hidden pre-activations go to global scratch for the backward
+        # pass (every tile operation between the store and the reload synchronises the block)
         x = wp.tile_load(features, shape=(TB, IN), offset=(row, 0))
-        weight = wp.tile_load(w_first, shape=(H, IN))
-        bias = wp.tile_load(b_first, shape=H)
-        z = wp.tile_matmul(x, wp.tile_transpose(weight)) + wp.tile_broadcast(bias, shape=(TB, H))
+        z = first_forward(x, w_first, b_first)
         wp.tile_store(hidden_z[0], z, offset=(row, 0))
         a = wp.tile_map(act_value, z, act)
         for layer in range(NMID):
-            weight_mid = wp.tile_load(w_mid[layer], shape=(H, H))
-            bias_mid = wp.tile_load(b_mid[layer], shape=H)
-            z_mid = wp.tile_matmul(a, wp.tile_transpose(weight_mid)) + wp.tile_broadcast(
-                bias_mid, shape=(TB, H)
-            )
+            z_mid = mid_forward(a, w_mid[layer], b_mid[layer])
             wp.tile_store(hidden_z[layer + 1], z_mid, offset=(row, 0))
             a = wp.tile_map(act_value, z_mid, act)
-        weight_last = wp.tile_load(w_last, shape=(OUT, H))
-        bias_last = wp.tile_load(b_last, shape=OUT)
-        z_out = wp.tile_matmul(a, wp.tile_transpose(weight_last)) + wp.tile_broadcast(
-            bias_last, shape=(TB, OUT)
-        )
+        z_out = last_forward(a, w_last, b_last)
         y = wp.tile_map(act_value, z_out, out_act)
         # ----- loss: mean squared error over the real rows and channels
         t = wp.tile_load(target, shape=(TB, OUT), offset=(row, 0))
@@ -158,26 +207,20 @@ def mlp_kernels(shape: TileShape) -> tuple[Any, Any]:
         wp.tile_atomic_add(losses, partial, offset=step % n_slots)
         # ----- backward
         g = wp.tile_map(_mul, r * (2.0 * inv_count), wp.tile_map(act_derivative, z_out, out_act))
-        wp.tile_atomic_add(gw_last, wp.tile_matmul(wp.tile_transpose(g), a))
-        wp.tile_atomic_add(gb_last, wp.tile_sum(g, axis=0))
-        grad_a = wp.tile_matmul(g, weight_last)
+        grad_a = last_backward(g, a, w_last, gw_last, gb_last, 1)
         for k in range(NMID):
             layer = NMID - 1 - k
             z_here = wp.tile_load(hidden_z[layer + 1], shape=(TB, H), offset=(row, 0))
             g_mid = wp.tile_map(_mul, grad_a, wp.tile_map(act_derivative, z_here, act))
             z_below = wp.tile_load(hidden_z[layer], shape=(TB, H), offset=(row, 0))
             a_below = wp.tile_map(act_value, z_below, act)
-            wp.tile_atomic_add(gw_mid[layer], wp.tile_matmul(wp.tile_transpose(g_mid), a_below))
-            wp.tile_atomic_add(gb_mid[layer], wp.tile_sum(g_mid, axis=0))
-            weight_mid = wp.tile_load(w_mid[layer], shape=(H, H))
-            grad_a = wp.tile_matmul(g_mid, weight_mid)
+            grad_a = mid_backward(g_mid, a_below, w_mid[layer], gw_mid[layer], gb_mid[layer], 1)
         z_first = wp.tile_load(hidden_z[0], shape=(TB, H), offset=(row, 0))
         g_first = wp.tile_map(_mul, grad_a, wp.tile_map(act_derivative, z_first, act))
-        wp.tile_atomic_add(gw_first, wp.tile_matmul(wp.tile_transpose(g_first), x))
-        wp.tile_atomic_add(gb_first, wp.tile_sum(g_first, axis=0))
+        first_backward(g_first, x, w_first, gw_first, gb_first, 0)
         if tile == 0 and lane == 0:
             # The optimizer reads the step it completes from counters[1] (it must not read
-            # counters[0], which it advances); this step's next loss slot starts at zero.
+            # counters[0], which it advances); the next step's loss slot starts at zero.
             counters[1] = step + 1
             losses[(step + 1) % n_slots] = 0.0
 
@@ -201,22 +244,10 @@ def mlp_kernels(shape: TileShape) -> tuple[Any, Any]:
         base = tile * TB
         index = wp.tile_reshape(wp.tile_arange(N_INDEX, dtype=int), shape=(TB, IN))
         x = wp.tile_map(_pixel_feature, index, base, IN, width, height, n_features, n_frequencies)
-        weight = wp.tile_load(w_first, shape=(H, IN))
-        bias = wp.tile_load(b_first, shape=H)
-        z = wp.tile_matmul(x, wp.tile_transpose(weight)) + wp.tile_broadcast(bias, shape=(TB, H))
-        a = wp.tile_map(act_value, z, act)
+        a = wp.tile_map(act_value, first_forward(x, w_first, b_first), act)
         for layer in range(NMID):
-            weight_mid = wp.tile_load(w_mid[layer], shape=(H, H))
-            bias_mid = wp.tile_load(b_mid[layer], shape=H)
-            z_mid = wp.tile_matmul(a, wp.tile_transpose(weight_mid)) + wp.tile_broadcast(
-                bias_mid, shape=(TB, H)
-            )
-            a = wp.tile_map(act_value, z_mid, act)
-        weight_last = wp.tile_load(w_last, shape=(OUT, H))
-        bias_last = wp.tile_load(b_last, shape=OUT)
-        z_out = wp.tile_matmul(a, wp.tile_transpose(weight_last)) + wp.tile_broadcast(
-            bias_last, shape=(TB, OUT)
-        )
-        wp.tile_store(image, wp.tile_map(act_value, z_out, out_act), offset=(base, 0))
+            a = wp.tile_map(act_value, mid_forward(a, w_mid[layer], b_mid[layer]), act)
+        y = wp.tile_map(act_value, last_forward(a, w_last, b_last), out_act)
+        wp.tile_store(image, y, offset=(base, 0))
 
     return train_tile, infer_tile
