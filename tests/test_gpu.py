@@ -8,6 +8,7 @@ once per tile shape, so the tests share a few network shapes.
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -208,3 +209,35 @@ def test_rejects_what_the_gpu_path_lacks() -> None:
         GpuTrainer(FitSettings(), device="metal")
     assert isinstance(gpu.available(), bool)
     assert gpu.device_name("cpu") == "Warp CPU"
+
+
+def _benchmark_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu.py"
+    spec = importlib.util.spec_from_file_location("gfxnn_benchmark_gpu", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_cpu_smoke(tmp_path, capsys) -> None:
+    pytest.importorskip("torch")
+    benchmark = _benchmark_module()
+    out = tmp_path / "gpu.json"
+    args = ["--cpu-smoke", "--cases", "acd", "--quality-steps", "2", "--json", str(out)]
+    assert benchmark.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "| (a) default, batch 2048 | gfxnn graph rows=64 |" in printed
+    assert "| (c) inference 512x512 | torch eager |" in printed
+    import json
+
+    report = json.loads(out.read_text())
+    assert report["agreement"]["weights"] < 1e-5
+    assert {row["case"] for row in report["rows"]} >= {"(a) default, batch 65536"}
+    if not gpu.available():
+        assert benchmark.main([]) == 2
+        assert "needs a CUDA GPU" in capsys.readouterr().err

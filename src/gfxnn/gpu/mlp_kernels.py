@@ -43,7 +43,9 @@ class TileShape:
 
     rows: batch rows (or pixels) per block; n_in: input width padded (multiple of 8);
     n_neurons: hidden width; n_mid: hidden-to-hidden layers (n_hidden_layers - 1);
-    n_out: output width padded (multiple of 8).
+    n_out: output width padded (multiple of 8); mathdx: tile_matmul through cuBLASDx (Warp's
+    default on CUDA) or, when False, Warp's own scalar tile GEMM (much faster to compile; which
+    runs faster is for the benchmark to say). The CPU ignores it.
     """
 
     rows: int
@@ -51,12 +53,12 @@ class TileShape:
     n_neurons: int
     n_mid: int
     n_out: int
+    mathdx: bool = True
 
     @property
     def module_name(self) -> str:
-        return (
-            f"gfxnn_gpu_mlp_r{self.rows}_i{self.n_in}_h{self.n_neurons}_m{self.n_mid}_o{self.n_out}"
-        )
+        dims = f"r{self.rows}_i{self.n_in}_h{self.n_neurons}_m{self.n_mid}_o{self.n_out}"
+        return f"gfxnn_gpu_mlp_{dims}" + ("" if self.mathdx else "_simt")
 
 
 def pad8(n: int) -> int:
@@ -154,6 +156,7 @@ def mlp_kernels(shape: TileShape) -> tuple[Any, Any]:
     """(train, infer) kernels for `shape`, compiled once per shape and process."""
     TB, IN, H, NMID, OUT = shape.rows, shape.n_in, shape.n_neurons, shape.n_mid, shape.n_out
     module = shape.module_name
+    wp.get_module(module).options["enable_mathdx_gemm"] = shape.mathdx
     N_INDEX = TB * IN  # tile_arange needs a constant, not an expression
     first_forward, first_backward = _dense_functions(TB, IN, H, module)
     mid_forward, mid_backward = _dense_functions(TB, H, H, module)

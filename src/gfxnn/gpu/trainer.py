@@ -56,6 +56,7 @@ class GpuTrainer:
         device: "cuda" (or "cuda:N") or "cpu" (Warp's CPU device).
         tile_rows: batch rows per block (default 128 on CUDA, 64 on the CPU).
         loss_slots: length of the on-device loss ring (>= 2).
+        mathdx: tile_matmul through cuBLASDx (True) or Warp's scalar tile GEMM (see TileShape).
     """
 
     def __init__(
@@ -66,8 +67,11 @@ class GpuTrainer:
         device: str = "cuda",
         tile_rows: int | None = None,
         loss_slots: int = 1024,
+        mathdx: bool = True,
     ) -> None:
         check_supported(settings)
+        if tile_rows is not None and tile_rows < 1:
+            raise ValueError(f"tile_rows must be >= 1, got {tile_rows}")
         if loss_slots < 2:
             raise ValueError(f"loss_slots must be >= 2, got {loss_slots}")
         self.wp = wp = warp()
@@ -85,6 +89,7 @@ class GpuTrainer:
             n_neurons=settings.n_neurons,
             n_mid=settings.n_layers - 3,
             n_out=pad8(3),
+            mathdx=mathdx,
         )
         self.infer_shape = dataclasses.replace(self.shape, rows=INFER_ROWS[kind])
         self.act = activation_id(settings.activation)
