@@ -27,7 +27,8 @@ from gfxnn.gpu.sampling import sample_batch
 from gfxnn.imagefit import FitSettings
 
 ENCODINGS = ("frequency", "identity")
-TRAIN_ROWS = {"cuda": 128, "cpu": 64}  # batch rows per block
+# batch rows per block (64 rows x 64 neurons: 96 KB of shared memory, see docs/gpu.md)
+TRAIN_ROWS = {"cuda": 64, "cpu": 64}
 # pixels per block; on the CPU the training shape, so one compiled module serves both
 INFER_ROWS = {"cuda": 128, "cpu": 64}
 BLOCK_DIM = {"cuda": 128, "cpu": 64}  # threads per block (Warp runs a CPU block serially)
