@@ -39,12 +39,12 @@ def test_encodings_image_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str
     script.main(["--quick", "--images-dir", str(tmp_path)])
     out = capsys.readouterr().out
     rows = table_rows(out)
-    assert rows[0][:2] == ["setup", "PSNR (dB)"]
+    assert rows[0][:3] == ["setup", "seed", "PSNR (dB)"]
     setups = {row[0].split()[0]: row for row in rows[1:]}
     assert set(setups) == {"frequency", "hash"}
     for row in setups.values():
-        assert 5.0 < float(row[1]) < 60.0  # a PSNR, not NaN or garbage
-        assert int(row[2]) >= 1  # steps
+        assert 5.0 < float(row[2]) < 60.0  # a PSNR, not NaN or garbage
+        assert int(row[3]) >= 1  # steps
     assert "hash grid - frequency:" in out
     assert (tmp_path / "encodings_astronaut.png").stat().st_size > 0
 
