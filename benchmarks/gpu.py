@@ -6,8 +6,9 @@ Both sides run the same maths as the CPU benchmark (benchmarks/fit_cpu.py): each
 MSE, Adam (1e-3, 0.9, 0.999, 1e-8), from the same Xavier weights.
 
 PyTorch variants: eager fp32, CUDA graph fp32 (torch.cuda.graph, capturable fused Adam), and the
-same two under fp16 autocast with a static loss scale (fp32 master weights). gfxnn: fp32 with
-the step captured as a CUDA graph (fp16 is not built yet), for each `--tile-rows` value.
+same two under fp16 autocast with a static loss scale (fp32 master weights). gfxnn: the step
+captured as a CUDA graph, fp32 and fp16 (float16 operands, float32 accumulation, loss-scaled
+gradients, fp32 master weights), for each `--tile-rows` value.
 Timing: CUDA events around `--steps` steps, after warm-up (compilation, capture), `--repeats`
 times; the figures are medians in ms per step.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import math
 import statistics
@@ -61,6 +63,7 @@ def time_gfxnn_training(
     device: str,
     tile_rows: int,
     mathdx: bool,
+    precision: str,
     steps: int,
     repeats: int,
 ) -> tuple[float, float]:
@@ -77,6 +80,7 @@ def time_gfxnn_training(
         tile_rows=tile_rows,
         loss_slots=max(steps * repeats + 16, 1024),
         mathdx=mathdx,
+        precision=precision,
     )
     trainer.train(3, batch)  # compiles, captures the graph
     wp.synchronize_device(device)
@@ -91,13 +95,13 @@ def time_gfxnn_training(
 
 
 def time_gfxnn_inference(
-    settings: FitSettings, size: int, device: str, mathdx: bool, repeats: int
+    settings: FitSettings, size: int, device: str, mathdx: bool, precision: str, repeats: int
 ) -> float:
     import warp as wp
 
     from gfxnn.gpu.trainer import GpuTrainer
 
-    trainer = GpuTrainer(settings, device=device, mathdx=mathdx)
+    trainer = GpuTrainer(settings, device=device, mathdx=mathdx, precision=precision)
     out = wp.empty((size * size, 3), dtype=wp.float32, device=device)
     trainer.launch_render(size, size, out)
     wp.synchronize_device(device)
@@ -314,15 +318,19 @@ def _relative(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a.astype(np.float64) - b) / np.linalg.norm(b.astype(np.float64)))
 
 
-def check_quality(image: np.ndarray, device: str, steps: int) -> tuple[float, float]:
-    """PSNR (dB) after `steps` default steps: (GPU path, CPU fused path)."""
+def check_quality(image: np.ndarray, device: str, steps: int) -> dict[str, float]:
+    """PSNR (dB) after `steps` default steps on the CPU fused path and the GPU path in each
+    precision."""
     from gfxnn.gpu.fitter import GpuImageFitter
 
-    gpu = GpuImageFitter(image, DEFAULT, device=device)
-    gpu.step(steps)
     cpu = ImageFitter(image, DEFAULT)
     cpu.step(steps)
-    return gpu.psnr(), cpu.psnr()
+    result = {"steps": steps, "psnr_cpu": cpu.psnr()}
+    for precision in ("fp32", "fp16"):
+        fitter = GpuImageFitter(image, DEFAULT, device=device, precision=precision)
+        fitter.step(steps)
+        result[f"psnr_gpu_{precision}"] = fitter.psnr()
+    return result
 
 
 # ----- driver ----------------------------------------------------------------------------------
@@ -342,14 +350,23 @@ def run(args: argparse.Namespace) -> list[Row]:
 
     def training_case(case: str, settings: FitSettings, weights: dict, batch: int) -> None:
         batch = max(1, batch // scale)
-        for tile_rows in args.tile_rows:
-            for mathdx in args.mathdx:
-                ms, warm = time_gfxnn_training(
-                    image, settings, batch, device, tile_rows, mathdx, args.steps, args.repeats
-                )
-                name = f"gfxnn graph rows={tile_rows}" + ("" if mathdx else " simt")
-                rows.append(Row(case, name, ms, 1e3 * batch / ms, f"warm-up {warm:.0f} s"))
-                print(f"  {case}: {name}: {ms:.4f} ms/step (warm-up {warm:.1f} s)", flush=True)
+        for tile_rows, mathdx, precision in itertools.product(
+            args.tile_rows, args.mathdx, args.precision
+        ):
+            ms, warm = time_gfxnn_training(
+                image,
+                settings,
+                batch,
+                device,
+                tile_rows,
+                mathdx,
+                precision,
+                args.steps,
+                args.repeats,
+            )
+            name = f"gfxnn graph {precision} rows={tile_rows}" + ("" if mathdx else " simt")
+            rows.append(Row(case, name, ms, 1e3 * batch / ms, f"warm-up {warm:.0f} s"))
+            print(f"  {case}: {name}: {ms:.4f} ms/step (warm-up {warm:.1f} s)", flush=True)
         for name, fp16, graph in torch_variants:
             ms = time_torch_training(
                 image, settings, weights, batch, torch_device, fp16, graph, args.steps, args.repeats
@@ -359,9 +376,9 @@ def run(args: argparse.Namespace) -> list[Row]:
 
     def inference_case(case: str, size: int) -> None:
         size = max(2, size // scale)
-        for mathdx in args.mathdx:
-            ms = time_gfxnn_inference(DEFAULT, size, device, mathdx, args.repeats)
-            name = "gfxnn" + ("" if mathdx else " simt")
+        for mathdx, precision in itertools.product(args.mathdx, args.precision):
+            ms = time_gfxnn_inference(DEFAULT, size, device, mathdx, precision, args.repeats)
+            name = f"gfxnn {precision}" + ("" if mathdx else " simt")
             rows.append(Row(case, name, ms, 1e3 * size * size / ms))
             print(f"  {case}: {name}: {ms:.4f} ms/frame", flush=True)
         for name, fp16, graph in torch_variants:
@@ -413,6 +430,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--mathdx", default="on", choices=["on", "off", "both"], help="cuBLASDx tile GEMM"
     )
+    parser.add_argument("--precision", default="fp32,fp16", help="gfxnn precisions to time")
     parser.add_argument("--quality-steps", type=int, default=2000, help="0 skips the check")
     parser.add_argument("--json", default=None, help="write the rows and checks here")
     parser.add_argument(
@@ -422,6 +440,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.tile_rows = [int(v) for v in args.tile_rows.split(",")]
+    args.precision = args.precision.split(",")
     args.mathdx = {"on": [True], "off": [False], "both": [True, False]}[args.mathdx]
     args.batch_scale = 1
     if args.cpu_smoke:
@@ -450,9 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quality_steps:
         image = load_bundled("astronaut")
         image = image[:32, :32] if args.cpu_smoke else image
-        ours, cpu = check_quality(image, device, args.quality_steps)
-        report["quality"] = {"steps": args.quality_steps, "psnr_gpu": ours, "psnr_cpu": cpu}
-        print(f"PSNR after {args.quality_steps} steps: GPU {ours:.2f} dB, CPU {cpu:.2f} dB")
+        report["quality"] = check_quality(image, device, args.quality_steps)
+        print(f"PSNR (dB): {report['quality']}", flush=True)
     rows = run(args)
     report["rows"] = [dataclasses.asdict(row) for row in rows]
     if args.json:

@@ -231,7 +231,7 @@ def test_benchmark_cpu_smoke(tmp_path, capsys) -> None:
     args = ["--cpu-smoke", "--cases", "acd", "--quality-steps", "2", "--json", str(out)]
     assert benchmark.main(args) == 0
     printed = capsys.readouterr().out
-    assert "| (a) default, batch 2048 | gfxnn graph rows=64 |" in printed
+    assert "| (a) default, batch 2048 | gfxnn graph fp16 rows=64 |" in printed
     assert "| (c) inference 512x512 | torch eager |" in printed
     import json
 
@@ -241,3 +241,35 @@ def test_benchmark_cpu_smoke(tmp_path, capsys) -> None:
     if not gpu.available():
         assert benchmark.main([]) == 2
         assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fp16_products_stay_within_half_precision_of_the_fused_path(device: str) -> None:
+    settings = FitSettings(**SMALL, activation="leaky_relu", learning_rate=1e-2)
+    trainer = GpuTrainer(settings, device=device, precision="fp16")
+    fused = fused_twin(settings)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        uv = rng.random((BATCH, 2), dtype=np.float32)
+        target = rng.random((BATCH, 3), dtype=np.float32)
+        assert trainer.compute_gradients(uv, target) == pytest.approx(
+            fused.compute_gradients(uv, target), rel=1e-3
+        )
+        error = np.linalg.norm(trainer.gradients() - fused.mlp.grads)
+        # float16 operands carry 11 significant bits: ~1e-3 relative, not float32's 1e-7
+        assert 1e-6 < error / np.linalg.norm(fused.mlp.grads) < 5e-3
+        trainer.update()
+        fused.update()
+    np.testing.assert_allclose(trainer.render(13, 7), fused.render(13, 7), atol=5e-3)
+
+
+def test_fp16_fitter_reaches_the_fp32_quality() -> None:
+    image = np.random.default_rng(0).random((16, 16, 3), dtype=np.float32)
+    image = np.clip(image * 0.2 + np.linspace(0, 0.8, 16)[None, :, None], 0, 1).astype(np.float32)
+    settings = FitSettings(n_layers=4, n_neurons=16, batch_size=256, n_frequencies=2, seed=1)
+    results = []
+    for precision in ("fp32", "fp16"):
+        fitter = gpu.GpuImageFitter(image, settings, device="cpu", precision=precision)
+        fitter.step(150)
+        results.append(fitter.psnr())
+    assert results[1] == pytest.approx(results[0], abs=0.5)

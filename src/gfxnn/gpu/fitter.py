@@ -35,15 +35,22 @@ from gfxnn.imagefit import (
 
 
 class GpuImageFitter:
-    """Fits an MLP to one image on a Warp device ("cuda" or "cpu"); see ImageFitter."""
+    """Fits an MLP to one image on a Warp device ("cuda" or "cpu") in "fp32" or "fp16"
+    (`GpuTrainer`'s precision); see ImageFitter."""
 
     def __init__(
-        self, image: np.ndarray, settings: FitSettings | None = None, *, device: str = "cuda"
+        self,
+        image: np.ndarray,
+        settings: FitSettings | None = None,
+        *,
+        device: str = "cuda",
+        precision: str = "fp32",
     ) -> None:
         self._image = _check_image(image)
         self._settings = dataclasses.replace(settings) if settings else FitSettings()
         check_supported(self._settings)
         self.device = device
+        self.precision = precision
         self._timings: dict[str, list[float]] = {
             phase: [0.0, 0] for phase in ("initialize", "training", "inference")
         }
@@ -60,7 +67,9 @@ class GpuImageFitter:
 
     def _build(self) -> None:
         start = time.perf_counter()
-        self._trainer = GpuTrainer(self._settings, self._image, device=self.device)
+        self._trainer = GpuTrainer(
+            self._settings, self._image, device=self.device, precision=self.precision
+        )
         self.steps = 0
         self._history: list[float] = []
         self._record("initialize", start)
@@ -123,7 +132,9 @@ class GpuImageFitter:
             self._build()
             return
         params = self._trainer.parameters()
-        self._trainer = GpuTrainer(settings, self._image, device=self.device)
+        self._trainer = GpuTrainer(
+            settings, self._image, device=self.device, precision=self.precision
+        )
         self._trainer.load_params(params)
 
     def set_image(self, image: np.ndarray) -> None:

@@ -13,9 +13,11 @@ Training, one block per tile of `rows` batch rows (weights (out, in) as in `Fuse
               register tiles, so no barrier is needed between the two)
     loss:     r = (y - t) * mask (mask drops padded rows and channels), the tile's sum of r^2
               is added atomically into this step's loss slot, scaled by 1 / (B C)
-    backward: g = 2 r / (B C) * act'(z_L); per layer dW = g^T a_{l-1}, db = column sums of g,
-              both added atomically into the flat gradient buffer (the per-tile partial sums
-              are reduced by the atomics); g <- (g W_l) * act'(z_{l-1})
+    backward: g = s r * act'(z_L), with s = 2 / (B C) in fp32 (the optimizer rescales by 1)
+              and s = 1 in fp16 (the optimizer rescales by 2 / (B C): the loss scaling); per
+              layer dW = g^T a_{l-1}, db = column sums of g, both added atomically into the
+              flat gradient buffer (the atomics reduce the per-tile partial sums);
+              g <- (g W_l) * act'(z_{l-1})
 Padding: the input and output widths are rounded up (`TileShape`); tile_load reads zeros past
 the real weights and tile_atomic_add skips the padded gradient entries (bounds checks).
 
@@ -34,6 +36,7 @@ from typing import Any
 import warp as wp
 
 from gfxnn.gpu.activations import act_derivative, act_value
+from gfxnn.gpu.dense import dense_functions
 from gfxnn.gpu.sampling import encoded_feature
 
 
@@ -45,7 +48,8 @@ class TileShape:
     n_neurons: hidden width; n_mid: hidden-to-hidden layers (n_hidden_layers - 1);
     n_out: output width padded (multiple of 8); mathdx: tile_matmul through cuBLASDx (Warp's
     default on CUDA) or, when False, Warp's own scalar tile GEMM (much faster to compile; which
-    runs faster is for the benchmark to say). The CPU ignores it.
+    runs faster is for the benchmark to say). The CPU ignores it. half: fp16 products with
+    fp32 accumulation (`gfxnn.gpu.dense`).
     """
 
     rows: int
@@ -54,11 +58,16 @@ class TileShape:
     n_mid: int
     n_out: int
     mathdx: bool = True
+    half: bool = False
 
     @property
     def module_name(self) -> str:
         dims = f"r{self.rows}_i{self.n_in}_h{self.n_neurons}_m{self.n_mid}_o{self.n_out}"
-        return f"gfxnn_gpu_mlp_{dims}" + ("" if self.mathdx else "_simt")
+        return (
+            f"gfxnn_gpu_mlp_{dims}"
+            + ("" if self.mathdx else "_simt")
+            + ("_fp16" if self.half else "")
+        )
 
 
 def pad8(n: int) -> int:
@@ -69,16 +78,6 @@ def pad8(n: int) -> int:
 @wp.func
 def _mul(a: float, b: float) -> float:
     return a * b
-
-
-@wp.func
-def _add(a: float, b: float) -> float:
-    return a + b
-
-
-@wp.func
-def _copy(a: float) -> float:
-    return a
 
 
 @wp.func
@@ -106,51 +105,6 @@ def _pixel_feature(
     return encoded_feature(u, v, j, n_features, n_frequencies)
 
 
-def _dense_functions(rows: int, n_in: int, n_out: int, module: str) -> tuple[Any, Any]:
-    """(forward, backward) Warp functions of one Linear layer (n_in -> n_out) on a tile of
-    `rows` rows. Each layer's work sits in its own function because Warp sizes a kernel's
-    shared memory as its own shared tiles plus the largest callee frame: tiles local to a
-    function are reused by the next call, where tiles in the kernel body would all add up."""
-    suffix = f"{rows}_{n_in}_{n_out}"
-
-    @wp.func(name=f"dense_forward_{suffix}", module=module)
-    def forward(x: Any, w: wp.array2d[float], b: wp.array[float]):
-        """z = x W^T + b, a (rows, n_out) register tile."""
-        # tile_matmul in a function does not move register tiles to shared memory itself
-        x_shared = wp.tile_empty(shape=(rows, n_in), dtype=float, storage="shared")
-        wp.tile_assign(x_shared, x)
-        weight = wp.tile_load(w, shape=(n_out, n_in), storage="shared")
-        bias = wp.tile_load(b, shape=n_out, storage="shared")
-        z = wp.tile_matmul(x_shared, wp.tile_transpose(weight))
-        return wp.tile_map(_add, z, wp.tile_broadcast(bias, shape=(rows, n_out)))
-
-    @wp.func(name=f"dense_backward_{suffix}", module=module)
-    def backward(
-        grad_z: Any,
-        inputs: Any,
-        w: wp.array2d[float],
-        grad_w: wp.array2d[float],
-        grad_b: wp.array[float],
-        wants_input_grad: int,
-    ):
-        """dW += grad_z^T inputs and db += column sums of grad_z (atomics: the reduction over
-        the blocks of the batch); returns dL/d(inputs) = grad_z W, a (rows, n_in) tile (zeros
-        unless `wants_input_grad`; the first layer needs none)."""
-        g_shared = wp.tile_empty(shape=(rows, n_out), dtype=float, storage="shared")
-        wp.tile_assign(g_shared, grad_z)
-        in_shared = wp.tile_empty(shape=(rows, n_in), dtype=float, storage="shared")
-        wp.tile_assign(in_shared, inputs)
-        wp.tile_atomic_add(grad_w, wp.tile_matmul(wp.tile_transpose(g_shared), in_shared))
-        wp.tile_atomic_add(grad_b, wp.tile_sum(g_shared, axis=0))
-        if wants_input_grad:
-            weight = wp.tile_load(w, shape=(n_out, n_in), storage="shared")
-            # returned as a register tile: a returned shared tile lives in the caller's frame
-            return wp.tile_map(_copy, wp.tile_matmul(g_shared, weight))
-        return wp.tile_zeros(shape=(rows, n_in), dtype=float)
-
-    return forward, backward
-
-
 @functools.cache
 def mlp_kernels(shape: TileShape) -> tuple[Any, Any]:
     """(train, infer) kernels for `shape`, compiled once per shape and process."""
@@ -158,9 +112,9 @@ def mlp_kernels(shape: TileShape) -> tuple[Any, Any]:
     module = shape.module_name
     wp.get_module(module).options["enable_mathdx_gemm"] = shape.mathdx
     N_INDEX = TB * IN  # tile_arange needs a constant, not an expression
-    first_forward, first_backward = _dense_functions(TB, IN, H, module)
-    mid_forward, mid_backward = _dense_functions(TB, H, H, module)
-    last_forward, last_backward = _dense_functions(TB, H, OUT, module)
+    first_forward, first_backward = dense_functions(TB, IN, H, module, shape.half)
+    mid_forward, mid_backward = dense_functions(TB, H, H, module, shape.half)
+    last_forward, last_backward = dense_functions(TB, H, OUT, module, shape.half)
 
     @wp.kernel(enable_backward=False, module=module)
     def train_tile(
@@ -183,6 +137,7 @@ def mlp_kernels(shape: TileShape) -> tuple[Any, Any]:
         act: int,
         out_act: int,
         inv_count: float,
+        grad_scale: float,
         counters: wp.array[wp.int32],
         losses: wp.array[float],
     ):
@@ -209,7 +164,7 @@ def mlp_kernels(shape: TileShape) -> tuple[Any, Any]:
         partial = wp.tile_sum(wp.tile_map(_mul, r, r)) * inv_count
         wp.tile_atomic_add(losses, partial, offset=step % n_slots)
         # ----- backward
-        g = wp.tile_map(_mul, r * (2.0 * inv_count), wp.tile_map(act_derivative, z_out, out_act))
+        g = wp.tile_map(_mul, r * grad_scale, wp.tile_map(act_derivative, z_out, out_act))
         grad_a = last_backward(g, a, w_last, gw_last, gb_last, 1)
         for k in range(NMID):
             layer = NMID - 1 - k

@@ -6,7 +6,8 @@ The update equations are `gfxnn.fused.optim`'s (torch.optim's, with tiny-cuda-nn
 to the gradient first). The step number t comes from the device (`counters[1]`, written by the
 training kernel), so a captured CUDA graph replays correct bias corrections; thread 0 then
 advances the step counter `counters[0]`. Each thread zeroes its gradient after use, so the
-next training pass can accumulate into it without a separate memset.
+next training pass can accumulate into it without a separate memset. `unscale` undoes the
+training kernel's gradient scaling (1 in fp32; 2 / (B C) in fp16, the loss scaling).
 
 Divergence, without a host synchronisation: when this step's loss (`losses[(t-1) % R]`) is not
 finite, or an earlier step diverged, the parameters and moments are left alone and
@@ -43,13 +44,14 @@ def adam_step(
     beta2: wp.float64,
     eps: float,
     l2_reg: float,
+    unscale: float,
     counters: wp.array[wp.int32],
     losses: wp.array[float],
 ):
     i = wp.tid()
     t = counters[1]
     diverged = _diverged(counters, losses, t)
-    g = grads[i]
+    g = grads[i] * unscale
     grads[i] = 0.0
     if not diverged:
         p = params[i]
@@ -71,13 +73,14 @@ def sgd_step(
     grads: wp.array[float],
     lr: float,
     l2_reg: float,
+    unscale: float,
     counters: wp.array[wp.int32],
     losses: wp.array[float],
 ):
     i = wp.tid()
     t = counters[1]
     diverged = _diverged(counters, losses, t)
-    g = grads[i]
+    g = grads[i] * unscale
     grads[i] = 0.0
     if not diverged:
         p = params[i]

@@ -27,6 +27,7 @@ from gfxnn.gpu.sampling import sample_batch
 from gfxnn.imagefit import FitSettings
 
 ENCODINGS = ("frequency", "identity")
+PRECISIONS = ("fp32", "fp16")
 # batch rows per block (64 rows x 64 neurons: 96 KB of shared memory, see docs/gpu.md)
 TRAIN_ROWS = {"cuda": 64, "cpu": 64}
 # pixels per block; on the CPU the training shape, so one compiled module serves both
@@ -58,6 +59,8 @@ class GpuTrainer:
         tile_rows: batch rows per block (default 128 on CUDA, 64 on the CPU).
         loss_slots: length of the on-device loss ring (>= 2).
         mathdx: tile_matmul through cuBLASDx (True) or Warp's scalar tile GEMM (see TileShape).
+        precision: "fp32", or "fp16": float16 operands with float32 accumulation in every
+            product (`gfxnn.gpu.dense`), loss-scaled gradients, float32 master weights.
     """
 
     def __init__(
@@ -69,10 +72,14 @@ class GpuTrainer:
         tile_rows: int | None = None,
         loss_slots: int = 1024,
         mathdx: bool = True,
+        precision: str = "fp32",
     ) -> None:
         check_supported(settings)
         if tile_rows is not None and tile_rows < 1:
             raise ValueError(f"tile_rows must be >= 1, got {tile_rows}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        self.precision = precision
         if loss_slots < 2:
             raise ValueError(f"loss_slots must be >= 2, got {loss_slots}")
         self.wp = wp = warp()
@@ -91,6 +98,7 @@ class GpuTrainer:
             n_mid=settings.n_layers - 3,
             n_out=pad8(3),
             mathdx=mathdx,
+            half=precision == "fp16",
         )
         self.infer_shape = dataclasses.replace(self.shape, rows=INFER_ROWS[kind])
         self.act = activation_id(settings.activation)
@@ -140,8 +148,9 @@ class GpuTrainer:
         return self.params.numpy().copy()
 
     def gradients(self) -> np.ndarray:
-        """Copy of the flat gradients of the last `compute_gradients` (before `update`)."""
-        return self.grads.numpy().copy()
+        """Copy of the flat gradients of the last `compute_gradients` (before `update`),
+        unscaled in fp16."""
+        return self.grads.numpy() * np.float32(self._grad_scale()[1])
 
     # ----- data -------------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:
@@ -203,6 +212,7 @@ class GpuTrainer:
                 self.act,
                 self.out_act,
                 1.0 / (3 * self._batch),
+                self._grad_scale()[0],
                 self.counters,
                 self.losses,
             ],
@@ -215,16 +225,23 @@ class GpuTrainer:
         if s.optimizer == "adam":
             kernel = adam_step
             inputs = [self.params, self.grads, self.m, self.v, s.learning_rate, s.beta1, s.beta2]
-            inputs += [s.epsilon, s.l2_reg]
+            inputs += [s.epsilon, s.l2_reg, self._grad_scale()[1]]
         else:
             kernel = sgd_step
-            inputs = [self.params, self.grads, s.learning_rate, s.l2_reg]
+            inputs = [self.params, self.grads, s.learning_rate, s.l2_reg, self._grad_scale()[1]]
         self.wp.launch(
             kernel,
             dim=self.params.shape[0],
             inputs=[*inputs, self.counters, self.losses],
             device=self.device,
         )
+
+    def _grad_scale(self) -> tuple[float, float]:
+        """(scale of dL/dy in the training kernel, its inverse in the optimizer). fp32: the
+        true 2 / (B C) and 1, the NumPy path's numbers. fp16: 1 and 2 / (B C), so that the
+        float16 products see residuals of order 1, never the tiny 2 r / (B C)."""
+        true_scale = 2.0 / (3 * self._batch)
+        return (true_scale, 1.0) if self.precision == "fp32" else (1.0, true_scale)
 
     # ----- FusedTrainer's API (host-fed batches; synchronises) --------------------------
     def compute_gradients(self, uv: np.ndarray, target: np.ndarray) -> float:
