@@ -388,6 +388,7 @@ def run(args: argparse.Namespace) -> list[Row]:
             rows.append(Row(case, f"torch {name}", ms, 1e3 * size * size / ms))
             print(f"  {case}: torch {name}: {ms:.4f} ms/frame", flush=True)
 
+    _precompile(args, device, image)
     if "a" in args.cases:
         training_case("(a) default, batch 2048", DEFAULT, params, 2048)
         training_case("(a) default, batch 65536", DEFAULT, params, 65536)
@@ -399,6 +400,25 @@ def run(args: argparse.Namespace) -> list[Row]:
     if "d" in args.cases:
         rows.append(Row("(d) hash grid 2048^2 to 35 dB", "gfxnn", math.nan, math.nan, "not built"))
     return rows
+
+
+def _precompile(args: argparse.Namespace, device: str, image: np.ndarray) -> None:
+    """Compile every Warp module the chosen cases need, in parallel threads (CUDA compilation
+    with cuBLASDx takes minutes per module; one at a time they would not fit a lease)."""
+    from gfxnn.gpu.trainer import GpuTrainer, precompile
+
+    networks = [DEFAULT] if set(args.cases) & set("ac") else []
+    networks += [DEEP] if "b" in args.cases else []
+    trainers = [
+        GpuTrainer(settings, device=device, tile_rows=rows, mathdx=mathdx, precision=precision)
+        for settings in networks
+        for rows, mathdx, precision in itertools.product(
+            args.tile_rows, args.mathdx, args.precision
+        )
+    ]
+    start = time.perf_counter()
+    precompile(trainers)
+    print(f"compiled {len(trainers)} network variants in {time.perf_counter() - start:.0f} s")
 
 
 def table(rows: list[Row]) -> str:

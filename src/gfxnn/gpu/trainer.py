@@ -30,8 +30,8 @@ ENCODINGS = ("frequency", "identity")
 PRECISIONS = ("fp32", "fp16")
 # batch rows per block (64 rows x 64 neurons: 96 KB of shared memory, see docs/gpu.md)
 TRAIN_ROWS = {"cuda": 64, "cpu": 64}
-# pixels per block; on the CPU the training shape, so one compiled module serves both
-INFER_ROWS = {"cuda": 128, "cpu": 64}
+# pixels per block: the training shape's rows, so one compiled module serves both
+INFER_ROWS = TRAIN_ROWS
 BLOCK_DIM = {"cuda": 128, "cpu": 64}  # threads per block (Warp runs a CPU block serially)
 
 
@@ -122,6 +122,16 @@ class GpuTrainer:
         self._graph: Any = None
         self.set_image(image if image is not None else np.zeros((1, 1, 3), np.float32))
         self.initialize(np.random.default_rng(settings.seed))
+
+    def warp_modules(self) -> list[tuple[Any, int | None]]:
+        """(Warp module, block_dim) pairs this trainer launches; see `precompile`."""
+        modules: list[tuple[Any, int | None]] = [
+            (sample_batch.module, None),
+            (adam_step.module, None),
+        ]
+        for shape in dict.fromkeys((self.shape, self.infer_shape)):
+            modules.append((mlp_kernels(shape)[0].module, self.block_dim))
+        return modules
 
     # ----- parameters -------------------------------------------------------------------
     def initialize(self, rng: np.random.Generator) -> None:
@@ -352,4 +362,20 @@ class GpuTrainer:
             ],
             block_dim=self.block_dim,
             device=self.device,
+        )
+
+
+def precompile(trainers: list[GpuTrainer], max_workers: int | None = None) -> None:
+    """Compile the Warp modules of `trainers` (all on one device) in parallel threads, so that a
+    run pays the CUDA compilation once, up front, instead of module by module."""
+    if not trainers:
+        return
+    wp, device = trainers[0].wp, trainers[0].device
+    by_block_dim: dict[int | None, dict[Any, None]] = {}
+    for trainer in trainers:
+        for module, block_dim in trainer.warp_modules():
+            by_block_dim.setdefault(block_dim, {})[module] = None
+    for block_dim, modules in by_block_dim.items():
+        wp.force_load(
+            device=device, modules=list(modules), block_dim=block_dim, max_workers=max_workers
         )
