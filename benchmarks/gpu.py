@@ -288,14 +288,18 @@ def time_torch_inference(
 
 
 # ----- checks --------------------------------------------------------------------------------
-def check_against_fused(device: str, batch: int) -> dict[str, float]:
+def check_against_fused(
+    device: str, batch: int, tile_rows: int, mathdx: bool, precision: str
+) -> dict[str, float]:
     """Relative differences of loss, gradients and weights after 3 Adam steps, Warp kernels vs
     the NumPy fused path, on identical batches (the test suite's check, on this device)."""
     from gfxnn.fused import FusedMLP, FusedTrainer, make_encoder, make_optimizer
     from gfxnn.gpu.trainer import GpuTrainer
 
     settings = dataclasses.replace(DEFAULT, batch_size=batch)
-    trainer = GpuTrainer(settings, device=device)
+    trainer = GpuTrainer(
+        settings, device=device, tile_rows=tile_rows, mathdx=mathdx, precision=precision
+    )
     encoder = make_encoder("frequency", settings.n_frequencies)
     mlp = FusedMLP(encoder.n_output_dims, 3, 64, 2, settings.activation)
     mlp.initialize(np.random.default_rng(settings.seed))
@@ -318,7 +322,9 @@ def _relative(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a.astype(np.float64) - b) / np.linalg.norm(b.astype(np.float64)))
 
 
-def check_quality(image: np.ndarray, device: str, steps: int) -> dict[str, float]:
+def check_quality(
+    image: np.ndarray, device: str, steps: int, mathdx: bool, tile_rows: int
+) -> dict[str, float]:
     """PSNR (dB) after `steps` default steps on the CPU fused path and the GPU path in each
     precision."""
     from gfxnn.gpu.fitter import GpuImageFitter
@@ -327,7 +333,9 @@ def check_quality(image: np.ndarray, device: str, steps: int) -> dict[str, float
     cpu.step(steps)
     result = {"steps": steps, "psnr_cpu": cpu.psnr()}
     for precision in ("fp32", "fp16"):
-        fitter = GpuImageFitter(image, DEFAULT, device=device, precision=precision)
+        fitter = GpuImageFitter(
+            image, DEFAULT, device=device, precision=precision, tile_rows=tile_rows, mathdx=mathdx
+        )
         fitter.step(steps)
         result[f"psnr_gpu_{precision}"] = fitter.psnr()
     return result
@@ -388,7 +396,6 @@ def run(args: argparse.Namespace) -> list[Row]:
             rows.append(Row(case, f"torch {name}", ms, 1e3 * size * size / ms))
             print(f"  {case}: torch {name}: {ms:.4f} ms/frame", flush=True)
 
-    _precompile(args, device, image)
     if "a" in args.cases:
         training_case("(a) default, batch 2048", DEFAULT, params, 2048)
         training_case("(a) default, batch 65536", DEFAULT, params, 65536)
@@ -402,12 +409,12 @@ def run(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
-def _precompile(args: argparse.Namespace, device: str, image: np.ndarray) -> None:
+def _precompile(args: argparse.Namespace, device: str) -> None:
     """Compile every Warp module the chosen cases need, in parallel threads (CUDA compilation
     with cuBLASDx takes minutes per module; one at a time they would not fit a lease)."""
     from gfxnn.gpu.trainer import GpuTrainer, precompile
 
-    networks = [DEFAULT] if set(args.cases) & set("ac") else []
+    networks = [DEFAULT]  # the checks and cases (a), (c)
     networks += [DEEP] if "b" in args.cases else []
     trainers = [
         GpuTrainer(settings, device=device, tile_rows=rows, mathdx=mathdx, precision=precision)
@@ -485,13 +492,20 @@ def main(argv: list[str] | None = None) -> int:
     device = "cpu" if args.cpu_smoke else "cuda"
     print(f"device: {gpu.device_name(device)}", flush=True)
     report: dict[str, Any] = {"device": gpu.device_name(device)}
-    report["agreement"] = check_against_fused(device, 100 if args.cpu_smoke else 2048)
-    print(f"agreement with the NumPy fused path (relative): {report['agreement']}", flush=True)
+    _precompile(args, device)
+    report["agreement"] = {}
+    for rows, mathdx, precision in itertools.product(args.tile_rows, args.mathdx, args.precision):
+        name = f"{precision} rows={rows}" + ("" if mathdx else " simt")
+        batch = 100 if args.cpu_smoke else 2048
+        report["agreement"][name] = check_against_fused(device, batch, rows, mathdx, precision)
+        print(f"agreement with the NumPy path, {name}: {report['agreement'][name]}", flush=True)
     if args.quality_steps:
         image = load_bundled("astronaut")
         image = image[:32, :32] if args.cpu_smoke else image
-        report["quality"] = check_quality(image, device, args.quality_steps)
-        print(f"PSNR (dB): {report['quality']}", flush=True)
+        for mathdx in args.mathdx:
+            quality = check_quality(image, device, args.quality_steps, mathdx, args.tile_rows[0])
+            report[f"quality{'' if mathdx else ' simt'}"] = quality
+            print(f"PSNR (dB){'' if mathdx else ', simt'}: {quality}", flush=True)
     rows = run(args)
     report["rows"] = [dataclasses.asdict(row) for row in rows]
     if args.json:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from typing import Any
 
 import numpy as np
 
@@ -35,8 +36,8 @@ from gfxnn.imagefit import (
 
 
 class GpuImageFitter:
-    """Fits an MLP to one image on a Warp device ("cuda" or "cpu") in "fp32" or "fp16"
-    (`GpuTrainer`'s precision); see ImageFitter."""
+    """Fits an MLP to one image on a Warp device ("cuda" or "cpu"); see ImageFitter.
+    `precision`, `tile_rows` and `mathdx` are GpuTrainer's."""
 
     def __init__(
         self,
@@ -45,12 +46,15 @@ class GpuImageFitter:
         *,
         device: str = "cuda",
         precision: str = "fp32",
+        tile_rows: int | None = None,
+        mathdx: bool = True,
     ) -> None:
         self._image = _check_image(image)
         self._settings = dataclasses.replace(settings) if settings else FitSettings()
         check_supported(self._settings)
         self.device = device
         self.precision = precision
+        self._options: dict[str, Any] = {"tile_rows": tile_rows, "mathdx": mathdx}
         self._timings: dict[str, list[float]] = {
             phase: [0.0, 0] for phase in ("initialize", "training", "inference")
         }
@@ -68,7 +72,11 @@ class GpuImageFitter:
     def _build(self) -> None:
         start = time.perf_counter()
         self._trainer = GpuTrainer(
-            self._settings, self._image, device=self.device, precision=self.precision
+            self._settings,
+            self._image,
+            device=self.device,
+            precision=self.precision,
+            **self._options,
         )
         self.steps = 0
         self._history: list[float] = []
@@ -133,7 +141,7 @@ class GpuImageFitter:
             return
         params = self._trainer.parameters()
         self._trainer = GpuTrainer(
-            settings, self._image, device=self.device, precision=self.precision
+            settings, self._image, device=self.device, precision=self.precision, **self._options
         )
         self._trainer.load_params(params)
 
