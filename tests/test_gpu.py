@@ -201,7 +201,15 @@ def test_divergence_freezes_weights_and_raises() -> None:
     fitter = gpu.GpuImageFitter(_image(), settings, device="cpu")
     with pytest.raises(DivergenceError, match="diverged at step"):
         fitter.step(20)
+    diverged = fitter._trainer.diverged_at()
+    assert 1 < diverged <= 20
+    history = fitter.loss_history  # readable after the error, without the diverged steps
+    assert len(history) == diverged - 1 and all(math.isfinite(v) for v in history)
     assert np.all(np.isfinite(fitter._trainer.parameters()))
+    state = fitter.state_dict()
+    with pytest.raises(DivergenceError):
+        fitter.step(1)  # the weights stay frozen at the last good step
+    np.testing.assert_array_equal(fitter.state_dict()["layers.0.weight"], state["layers.0.weight"])
 
 
 def test_rejects_what_the_gpu_path_lacks() -> None:

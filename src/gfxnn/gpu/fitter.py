@@ -99,24 +99,31 @@ class GpuImageFitter:
         run); one synchronisation at the end. Raises DivergenceError on a NaN/inf loss."""
         start = time.perf_counter()
         self.step_async(n)
-        history = self.loss_history
+        diverged = self._sync()
         if n:
             self._record("training", start)
             self._timings["training"][1] += n - 1  # mean per step
-        return history[-1] if history else math.nan
-
-    @property
-    def loss_history(self) -> list[float]:
-        """Batch loss of every step so far (reads the pending losses from the device)."""
-        self._history.extend(self._trainer.read_losses())
-        diverged = self._trainer.diverged_at()
         if diverged:
-            del self._history[diverged:]
             raise DivergenceError(
                 f"training diverged at step {diverged}: the batch loss is not finite "
                 f"({self._settings.optimizer}, learning rate {self._settings.learning_rate:g}); "
                 f"the weights are kept from step {diverged - 1}. Lower the learning rate or reset."
             )
+        return self._history[-1] if self._history else math.nan
+
+    def _sync(self) -> int:
+        """Collect the device's losses; the first diverged step (0: none), whose loss and
+        those after it are left out of the history."""
+        self._history.extend(self._trainer.read_losses())
+        diverged = self._trainer.diverged_at()
+        if diverged:
+            del self._history[diverged - 1 :]
+        return diverged
+
+    @property
+    def loss_history(self) -> list[float]:
+        """Batch loss of every step so far (reads the pending losses from the device)."""
+        self._sync()
         return self._history
 
     def reset_weights(self) -> None:

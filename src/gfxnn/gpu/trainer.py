@@ -58,6 +58,8 @@ class GpuTrainer:
         device: "cuda" (or "cuda:N") or "cpu" (Warp's CPU device).
         tile_rows: batch rows per block (default 128 on CUDA, 64 on the CPU).
         loss_slots: length of the on-device loss ring (>= 2).
+        graph_steps: training steps per CUDA graph replay (every per-step value lives on the
+            device, so a graph of several steps runs them all correctly).
         mathdx: tile_matmul through cuBLASDx (True) or Warp's scalar tile GEMM (see TileShape).
         precision: "fp32", or "fp16": float16 operands with float32 accumulation in every
             product (`gfxnn.gpu.dense`), loss-scaled gradients, float32 master weights.
@@ -71,6 +73,7 @@ class GpuTrainer:
         device: str = "cuda",
         tile_rows: int | None = None,
         loss_slots: int = 1024,
+        graph_steps: int = 16,
         mathdx: bool = True,
         precision: str = "fp32",
     ) -> None:
@@ -80,6 +83,9 @@ class GpuTrainer:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.precision = precision
+        if graph_steps < 1:
+            raise ValueError(f"graph_steps must be >= 1, got {graph_steps}")
+        self.graph_steps = graph_steps
         if loss_slots < 2:
             raise ValueError(f"loss_slots must be >= 2, got {loss_slots}")
         self.wp = wp = warp()
@@ -119,7 +125,7 @@ class GpuTrainer:
         self._read = 0  # steps whose loss the host has read
         self._pending: list[float] = []  # losses read while the ring was full, not yet handed out
         self._batch = -1
-        self._graph: Any = None
+        self._graphs: dict[int, Any] = {}  # steps per replay -> captured CUDA graph
         self.set_image(image if image is not None else np.zeros((1, 1, 3), np.float32))
         self.initialize(np.random.default_rng(settings.seed))
 
@@ -151,7 +157,7 @@ class GpuTrainer:
             array.zero_()
         self.steps = self._read = 0
         self._pending = []
-        self._graph = None
+        self._graphs = {}
 
     def parameters(self) -> np.ndarray:
         """Copy of the flat parameters (FusedMLP.params layout)."""
@@ -169,7 +175,7 @@ class GpuTrainer:
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
         self.image = self.wp.array(image, dtype=self.wp.float32, device=self.device)
-        self._graph = None
+        self._graphs = {}
 
     def _allocate(self, batch: int) -> None:
         wp, rows = self.wp, self.shape.rows
@@ -183,7 +189,7 @@ class GpuTrainer:
         shape = (n_hidden, padded, self.settings.n_neurons)
         self.hidden_z = wp.zeros(shape, dtype=wp.float32, device=self.device)
         self._batch, self._padded = batch, padded
-        self._graph = None
+        self._graphs = {}
 
     # ----- the three launches -----------------------------------------------------------
     def _launch_sample(self, draw: bool) -> None:
@@ -270,6 +276,7 @@ class GpuTrainer:
         padded_target[: uv.shape[0], :3] = target
         self.uv.assign(padded_uv)
         self.target.assign(padded_target)
+        self._collect()  # losses of earlier device-loop steps stay readable
         self.grads.zero_()
         slot = self.steps % self.losses.shape[0]
         self.losses[slot : slot + 1].zero_()
@@ -281,31 +288,42 @@ class GpuTrainer:
         """The optimizer step on the gradients of the last compute_gradients."""
         self._launch_update()
         self.steps += 1
+        self._read = self.steps  # compute_gradients returned this step's loss
 
     # ----- the training loop (device-side sampling, no synchronisation) ----------------
     def train(self, n: int, batch_size: int | None = None) -> None:
         """Launch `n` training steps on batches of `batch_size` (default: the settings')
         uniform random uvs; returns without waiting for the device, except once per
-        `loss_slots` steps to collect the losses."""
+        `loss_slots` steps to collect the losses. On CUDA, whole chunks of `graph_steps`
+        steps are one graph launch (the host's launch cost is paid once per chunk)."""
         batch = batch_size or self.settings.batch_size
         if batch != self._batch:
             self._allocate(batch)
         slots = self.losses.shape[0]
-        for _ in range(n):
-            if self.steps - self._read >= slots - 1:
+        chunk = min(self.graph_steps, slots - 1) if self.is_cuda else 1
+        done = 0
+        while done < n:
+            size = chunk if n - done >= chunk else 1
+            if self.steps + size - self._read >= slots:
                 self._collect()
-            self._run_step()
-            self.steps += 1
+            self._run_steps(size)
+            self.steps += size
+            done += size
 
-    def _run_step(self) -> None:
+    def _run_steps(self, size: int) -> None:
+        """`size` steps: plain launches on the CPU, a captured graph replay on CUDA."""
         if not self.is_cuda:
-            self._launch_step()
-            return
-        if self._graph is None:
-            with self.wp.ScopedCapture(device=self.device) as capture:
+            for _ in range(size):
                 self._launch_step()
-            self._graph = capture.graph
-        self.wp.capture_launch(self._graph)
+            return
+        graph = self._graphs.get(size)
+        if graph is None:
+            precompile([self])  # no module compilation inside a capture
+            with self.wp.ScopedCapture(device=self.device) as capture:
+                for _ in range(size):
+                    self._launch_step()
+            graph = self._graphs[size] = capture.graph
+        self.wp.capture_launch(graph)
 
     def _launch_step(self) -> None:
         self._launch_sample(draw=True)
