@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -384,8 +385,9 @@ class GpuTrainer:
 
 
 def precompile(trainers: list[GpuTrainer], max_workers: int | None = None) -> None:
-    """Compile the Warp modules of `trainers` (all on one device) in parallel threads, so that a
-    run pays the CUDA compilation once, up front, instead of module by module."""
+    """Compile the Warp modules of `trainers` (all on one device) in parallel threads (default:
+    one per module, up to the CPU count), so that a run pays the CUDA compilation once, up
+    front, instead of module by module."""
     if not trainers:
         return
     wp, device = trainers[0].wp, trainers[0].device
@@ -394,6 +396,8 @@ def precompile(trainers: list[GpuTrainer], max_workers: int | None = None) -> No
         for module, block_dim in trainer.warp_modules():
             by_block_dim.setdefault(block_dim, {})[module] = None
     for block_dim, modules in by_block_dim.items():
+        # Warp loads serially by default; one thread per module (the CPU cores are idle)
+        workers = max_workers or min(len(modules), os.cpu_count() or 1)
         wp.force_load(
-            device=device, modules=list(modules), block_dim=block_dim, max_workers=max_workers
+            device=device, modules=list(modules), block_dim=block_dim, max_workers=workers
         )
