@@ -193,10 +193,10 @@ def print_bars(runs: dict[int, list[Run]]) -> None:
 def save_picture(image: np.ndarray, runs: list[Run], path: Path) -> None:
     """reference | frequency | hash grid, with each PSNR in the title."""
     panels = [("reference", image)] + [(f"{r.name}\n{r.psnr:.2f} dB", r.prediction) for r in runs]
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6))
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.8))
     for axis, (title, picture) in zip(axes, panels, strict=True):
         axis.imshow(picture, interpolation="nearest")
-        axis.set_title(title, fontsize=9)
+        axis.set_title(title, fontsize=8)
         axis.axis("off")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
