@@ -59,6 +59,9 @@ def test_tcnn_config_becomes_settings_and_back() -> None:
     assert (settings.n_neurons, settings.n_layers, settings.batch_size) == (64, 4, 512)
     assert (settings.beta2, settings.epsilon, settings.l2_reg) == (0.99, 1e-15, 1e-6)
     assert FitSettings.from_config(settings.to_config(), batch_size=512) == settings
+    newer = json.loads(json.dumps(TCNN_IMAGE_CONFIG))  # tcnn's newer copy of the file
+    newer["encoding"]["fixed_point_pos"] = False
+    assert FitSettings.from_config(newer, batch_size=512) == settings
     # The written config builds the same model in the autodiff engine.
     model = gfxnn.build(settings.to_config(), 2, 3)
     assert model.encoding.n_output_dims == 32

@@ -203,6 +203,11 @@ def test_tcnn_spellings_map_to_ours() -> None:
         )
         assert encoding.hyperparams()["otype"] == expected
     assert registry.canonical_name("encoding", "hash_grid") == "HashGrid"
+    # tcnn's grid options at the values gfxnn's grids implement are accepted, others refused.
+    off = {"fixed_point_pos": False, "stochastic_interpolation": False, "hash": "CoherentPrime"}
+    registry.build_encoding({"otype": "HashGrid", "n_levels": 2, **off}, 2)
+    with pytest.raises(ValueError, match="fixed_point_pos=True is not supported"):
+        registry.build_encoding({"otype": "HashGrid", "fixed_point_pos": True}, 2)
     assert registry.canonical_name("network", "CutlassMLP") == "MLP"
 
 

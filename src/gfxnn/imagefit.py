@@ -280,6 +280,7 @@ def _settings_from_encoding(config: Any) -> dict[str, Any]:
     if isinstance(config, dict) and str(config.get("otype", "")).lower() == "grid":
         config = registry.resolve_grid(dict(config))
     otype, params = registry.split_config("encoding", config)
+    registry.drop_no_op_options("encoding", otype, params)
     values: dict[str, Any] = {"encoding": otype.lower(), "encoding_params": params}
     if otype == "Frequency":
         values["n_frequencies"] = params.pop("n_frequencies", FitSettings.n_frequencies)

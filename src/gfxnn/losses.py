@@ -9,7 +9,6 @@ prediction's dtype; a target Tensor of the other float dtype is a TypeError, as 
 from __future__ import annotations
 
 import inspect
-
 import numbers
 from typing import Any
 

@@ -110,7 +110,18 @@ _UNSUPPORTED_ACTIVATIONS = ("Exponential", "Squareplus")
 _OPTIMIZER_KEYS = {"learning_rate": "lr", "epsilon": "eps", "l2_reg": "weight_decay"}
 _OPTIMIZER_NO_OPS = {"relative_decay": 0, "absolute_decay": 0, "adabound": False}
 _NETWORK_NO_OPS = {"feedback_alignment": False}
-_NO_OPS: dict[str, dict[str, Any]] = {"network": _NETWORK_NO_OPS, "optimizer": _OPTIMIZER_NO_OPS}
+# tcnn's grid options at their defaults, which are what gfxnn's grids do.
+_GRID_NO_OPS = {
+    "fixed_point_pos": False,
+    "stochastic_interpolation": False,
+    "hash": "CoherentPrime",
+}
+_NO_OPS: dict[str, dict[str, Any]] = {
+    "network": _NETWORK_NO_OPS,
+    "optimizer": _OPTIMIZER_NO_OPS,
+    "HashGrid": _GRID_NO_OPS,
+    "DenseGrid": _GRID_NO_OPS,
+}
 
 
 def _key(name: str) -> str:
@@ -182,7 +193,7 @@ def _config_keys(cls: type, skip: tuple[str, ...]) -> list[str]:
 def drop_no_op_options(kind: str, otype: str, params: dict[str, Any]) -> None:
     """Remove the tcnn options gfxnn does not implement when they are set to their "off"
     value; any other value is a ValueError that says the option is not supported."""
-    no_ops: Mapping[str, Any] = _NO_OPS.get(kind, {})
+    no_ops: Mapping[str, Any] = _NO_OPS.get(kind, _NO_OPS.get(otype, {}))
     for name, off in no_ops.items():
         if name in params:
             if params[name] != off:
@@ -202,6 +213,7 @@ def build_encoding(
     if isinstance(config, dict) and _key(str(config.get("otype", ""))) == "grid":
         config = resolve_grid(config)
     otype, params = split_config("encoding", config)
+    drop_no_op_options("encoding", otype, params)
     if otype == "Composite":
         return _build_composite(params, n_input_dims, rng)
     cls = component_class("encoding", otype)
