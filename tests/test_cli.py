@@ -434,3 +434,18 @@ def test_real_ctrl_c_on_the_installed_command(tmp_path: Path, image_path: Path) 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stopped_by"] == "interrupted" and metrics["steps"] < 10000000
     assert (out / "checkpoint.safetensors").exists()
+
+
+def test_device_choice_without_a_gpu(tmp_path: Path, image_path: Path, capsys) -> None:
+    from gfxnn import gpu
+
+    if gpu.available():
+        pytest.skip("this machine has a CUDA GPU; the GPU path is tested in tests/test_gpu.py")
+    args = ["fit", str(image_path), "--steps", "2", "--quiet"]
+    assert main([*args, "--device", "cuda", "--out", str(tmp_path / "a")]) == 2
+    assert "--device cuda: no CUDA GPU found" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0  # --device auto
+    assert "no CUDA GPU found, training on the CPU" in capsys.readouterr().err
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["run"]["device"] == "cpu"
+    assert main([*args, "--device", "cpu", "--out", str(tmp_path / "c")]) == 0
+    assert "CUDA" not in capsys.readouterr().err

@@ -173,6 +173,13 @@ def _add_fit(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="refuse larger images (default: 4096*4096)",
     )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="cuda: the GPU path (pip install 'gfxnn[gpu]'); auto: cuda when a CUDA GPU is "
+        "present and supports the settings, else the CPU with a one-line notice (auto)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=_run_fit)
 
@@ -333,6 +340,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
 
 
+def _resolve_device(requested: str, settings: object) -> tuple[str, str | None]:
+    """("cpu" | "cuda", a notice to print or None) for `gfxnn fit --device`."""
+    if requested == "cpu":
+        return "cpu", None
+    from gfxnn import gpu
+
+    if not gpu.available():
+        if requested == "cuda":
+            raise UsageError(
+                "--device cuda: no CUDA GPU found (or Warp is missing: pip install 'gfxnn[gpu]')"
+            )
+        return "cpu", "gfxnn fit: no CUDA GPU found, training on the CPU"
+    from gfxnn.gpu.trainer import check_supported
+
+    try:
+        check_supported(settings)  # type: ignore[arg-type]
+    except ValueError as error:
+        if requested == "cuda":
+            raise UsageError(f"--device cuda: {error}") from None
+        return "cpu", f"gfxnn fit: training on the CPU ({error})"
+    return "cuda", None
+
+
 def _read_json(path: Path) -> object:
     import json
 
@@ -419,6 +449,9 @@ def _run_fit(args: argparse.Namespace) -> int:
         raise UsageError(error) from None
 
     console, errors = Console(), Console(stderr=True)
+    device, notice = _resolve_device(args.device, settings)
+    if notice:
+        errors.print(notice, markup=False, highlight=False)
     for note in loaded.notes:
         errors.print(f"note: {note}", markup=False, highlight=False)
     height, width = loaded.pixels.shape[:2]
@@ -434,6 +467,7 @@ def _run_fit(args: argparse.Namespace) -> int:
             image_info=image_info,
             console=errors,
             show_progress=not args.quiet,
+            device=device,
         )
     except OSError as error:
         _error(f"gfxnn fit: error: cannot write outputs to {out_dir}: {error}")

@@ -82,7 +82,7 @@ class DivergenceError(RuntimeError):
     """Training produced a NaN or infinite loss; the weights are those of the last good step."""
 
 
-def _check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
     allowed = f"{low}..{high}" if high is not None else f">= {low}"
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise ValueError(f"{name} must be an integer in {allowed}, got {value!r}")
@@ -136,7 +136,7 @@ class FitSettings:
 
     def validate(self) -> None:
         """Raise ValueError naming the first field out of range, its value and what is allowed."""
-        _check_int("batch_size", self.batch_size, *BATCH_RANGE)
+        check_int("batch_size", self.batch_size, *BATCH_RANGE)
         _check_rate("learning_rate", self.learning_rate)
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
         if self.encoding == "sphericalharmonics":
@@ -145,13 +145,13 @@ class FitSettings:
                 f"(choose one of {', '.join(ENCODINGS)}, or composite)"
             )
         _check_choice("encoding", self.encoding, (*ENCODINGS, "composite"))
-        _check_int("n_frequencies", self.n_frequencies, *FREQUENCY_RANGE)
+        check_int("n_frequencies", self.n_frequencies, *FREQUENCY_RANGE)
         _check_choice("activation", self.activation, ACTIVATIONS)
         if self.output_activation is not None:
             _check_choice("output_activation", self.output_activation, ACTIVATIONS)
-        _check_int("n_layers", self.n_layers, *LAYER_RANGE)
-        _check_int("n_neurons", self.n_neurons, *NEURON_RANGE)
-        _check_int("seed", self.seed, 0)
+        check_int("n_layers", self.n_layers, *LAYER_RANGE)
+        check_int("n_neurons", self.n_neurons, *NEURON_RANGE)
+        check_int("seed", self.seed, 0)
         if self.encoding_learning_rate is not None:
             _check_rate("encoding_learning_rate", self.encoding_learning_rate)
         _check_fraction("beta1", self.beta1)
@@ -327,7 +327,7 @@ def _settings_from_optimizer(config: Any) -> dict[str, Any]:
     return values
 
 
-def _check_image(image: Any) -> np.ndarray:
+def check_image(image: Any) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a numpy array (H, W, 3), got {type(image).__name__}")
     if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
@@ -357,11 +357,11 @@ def render_image(
 ) -> np.ndarray:
     """(height, width, 3) float32 prediction of a saved network, without a reference image."""
     settings.validate()
-    _check_int("width", width, 1)
-    _check_int("height", height, 1)
+    check_int("width", width, 1)
+    check_int("height", height, 1)
     encoder = _build_encoder(settings)
     mlp = _build_network(settings, encoder.n_output_dims)
-    _load_state(mlp, encoder, state)
+    load_fused_state(mlp, encoder, state)
     trainer = FusedTrainer(encoder, mlp, *_make_optimizers(settings, mlp, encoder), settings.loss)
     return trainer.render(width, height)
 
@@ -387,7 +387,7 @@ def _make_optimizers(settings: FitSettings, mlp: FusedMLP, encoder: Any) -> tupl
     return network, table
 
 
-def _state_dict(mlp: FusedMLP, encoder: Any) -> dict[str, np.ndarray]:
+def fused_state_dict(mlp: FusedMLP, encoder: Any) -> dict[str, np.ndarray]:
     state = {}
     for i, (weight, bias) in enumerate(zip(mlp.weights, mlp.biases, strict=True)):
         state[f"layers.{i}.weight"] = weight.copy()
@@ -410,8 +410,8 @@ def _fixed_encoding_state(encoder: Any) -> dict[str, np.ndarray]:
 ENCODING_TABLE = "encoding.table"
 
 
-def _load_state(mlp: FusedMLP, encoder: Any, state: dict[str, np.ndarray]) -> None:
-    expected = _state_dict(mlp, encoder)
+def load_fused_state(mlp: FusedMLP, encoder: Any, state: dict[str, np.ndarray]) -> None:
+    expected = fused_state_dict(mlp, encoder)
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
@@ -450,7 +450,7 @@ def autodiff_model(state: dict[str, np.ndarray], settings: FitSettings) -> tuple
     settings.validate()
     encoding = registry.build_encoding(settings.encoding_config(), 2)
     encoder = _build_encoder(settings)
-    _load_state(_build_network(settings, encoder.n_output_dims), encoder, state)  # checks
+    load_fused_state(_build_network(settings, encoder.n_output_dims), encoder, state)  # checks
     network = MLP(
         encoding.n_output_dims,
         3,
@@ -503,9 +503,9 @@ class ImageFitter:
         blas_threads: int | None = 1,
     ) -> None:
         if blas_threads is not None:
-            _check_int("blas_threads", blas_threads, 1)
+            check_int("blas_threads", blas_threads, 1)
         self.blas_threads = blas_threads
-        self._image = _check_image(image)
+        self._image = check_image(image)
         self._settings = dataclasses.replace(settings) if settings else FitSettings()
         self._settings.validate()
         self._timings: dict[str, list[float]] = {
@@ -561,7 +561,7 @@ class ImageFitter:
     def step(self, n: int = 1) -> float:
         """Run `n` training steps; return the last batch loss (NaN when n is 0 and no step
         was ever run). Raises DivergenceError, before that step's update, on a NaN/inf loss."""
-        _check_int("n", n, 0)
+        check_int("n", n, 0)
         # A diverging run overflows before its loss turns inf/NaN; DivergenceError reports it.
         with np.errstate(over="ignore", invalid="ignore"), blas_threads(self.blas_threads):
             for _ in range(n):
@@ -620,7 +620,7 @@ class ImageFitter:
     def set_image(self, image: np.ndarray) -> None:
         """Train on a new reference image from now on; the network and optimizer state stay
         (call reset_weights() for a fresh start)."""
-        self._image = _check_image(image)
+        self._image = check_image(image)
         self._sampler = NearestTexelSampler(self._image, self._sampler.rng)
 
     # ----- inference --------------------------------------------------------------------
@@ -629,8 +629,8 @@ class ImageFitter:
         uv = (x / (width - 1), y / (height - 1)); the default size is the image's."""
         width = self._image.shape[1] if width is None else width
         height = self._image.shape[0] if height is None else height
-        _check_int("width", width, 1)
-        _check_int("height", height, 1)
+        check_int("width", width, 1)
+        check_int("height", height, 1)
         start = time.perf_counter()
         with blas_threads(self.blas_threads):
             image = self._trainer.render(width, height)
@@ -656,12 +656,12 @@ class ImageFitter:
         """Copies of the weights, "layers.{i}.weight" (out, in) and "layers.{i}.bias" (out,),
         float32, named and laid out as `gfxnn.nn.MLP`'s state_dict(), plus "encoding.table"
         (flat) for a trainable grid encoding."""
-        return _state_dict(self._mlp, self._encoder)
+        return fused_state_dict(self._mlp, self._encoder)
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Replace the weights (shape-checked against the current settings); the optimizer
         state restarts, the step counter and history stay."""
-        _load_state(self._mlp, self._encoder, state)
+        load_fused_state(self._mlp, self._encoder, state)
         self._make_trainer()
 
 

@@ -109,6 +109,15 @@ def prepare_output_dir(path: str | Path) -> Path:
     return path
 
 
+def make_fitter(pixels: np.ndarray, settings: FitSettings, device: str = "cpu") -> Any:
+    """The CPU `ImageFitter`, or for device "cuda" the GPU path's `GpuImageFitter` (same API)."""
+    if device == "cpu":
+        return ImageFitter(pixels, settings)
+    from gfxnn.gpu import GpuImageFitter
+
+    return GpuImageFitter(pixels, settings, device=device)
+
+
 def run_fit(
     pixels: np.ndarray,
     settings: FitSettings,
@@ -119,6 +128,7 @@ def run_fit(
     image_info: dict[str, Any] | None = None,
     console: Console | None = None,
     show_progress: bool = True,
+    device: str = "cpu",
 ) -> FitResult:
     """Fit `pixels` ((H, W, 3) float32 in [0, 1]) and write every output into `out_dir`.
 
@@ -129,13 +139,13 @@ def run_fit(
     console = console or Console(stderr=True)
     config = {
         "settings": settings.to_dict(),
-        "run": {"steps": steps, "seconds": seconds},
+        "run": {"steps": steps, "seconds": seconds, "device": device},
         "image": dict(image_info or {}, height=pixels.shape[0], width=pixels.shape[1]),
     }
     atomic_write_json(out_dir / "config.json", config)
     # Ctrl-C from here on only asks the loop to stop; the outputs are still written.
     with _stop_on_sigint() as stop:
-        fitter = ImageFitter(pixels, settings)
+        fitter = make_fitter(pixels, settings, device)
         history = _History(good_state=fitter.state_dict())
         started = time.perf_counter()
         stopped_by, message = _train(fitter, history, steps, seconds, stop, console, show_progress)

@@ -27,10 +27,10 @@ from gfxnn.imagefit import (
     TRAINING_ONLY,
     DivergenceError,
     FitSettings,
-    _check_image,
-    _check_int,
-    _load_state,
-    _state_dict,
+    check_image,
+    check_int,
+    fused_state_dict,
+    load_fused_state,
     psnr,
 )
 
@@ -49,7 +49,7 @@ class GpuImageFitter:
         tile_rows: int | None = None,
         mathdx: bool = True,
     ) -> None:
-        self._image = _check_image(image)
+        self._image = check_image(image)
         self._settings = dataclasses.replace(settings) if settings else FitSettings()
         check_supported(self._settings)
         self.device = device
@@ -90,7 +90,7 @@ class GpuImageFitter:
     # ----- training -----------------------------------------------------------------------
     def step_async(self, n: int = 1) -> None:
         """Launch `n` training steps without waiting for them."""
-        _check_int("n", n, 0)
+        check_int("n", n, 0)
         self._trainer.train(n, self._settings.batch_size)
         self.steps += n
 
@@ -154,7 +154,7 @@ class GpuImageFitter:
 
     def set_image(self, image: np.ndarray) -> None:
         """Train on a new reference image from now on; the weights stay."""
-        self._image = _check_image(image)
+        self._image = check_image(image)
         self._trainer.set_image(self._image)
 
     # ----- inference ------------------------------------------------------------------------
@@ -162,8 +162,8 @@ class GpuImageFitter:
         """(height, width, 3) float32 network output, as ImageFitter.predict."""
         width = self._image.shape[1] if width is None else width
         height = self._image.shape[0] if height is None else height
-        _check_int("width", width, 1)
-        _check_int("height", height, 1)
+        check_int("width", width, 1)
+        check_int("height", height, 1)
         start = time.perf_counter()
         image = self._trainer.render(width, height)
         self._record("inference", start)
@@ -190,11 +190,11 @@ class GpuImageFitter:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the weights, named as ImageFitter.state_dict()."""
-        return _state_dict(self._host_mlp(), None)
+        return fused_state_dict(self._host_mlp(), None)
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Replace the weights (shape-checked); the optimizer state restarts."""
         mlp = self._host_mlp()
-        _load_state(mlp, None, state)
+        load_fused_state(mlp, None, state)
         self._history.extend(self._trainer.read_losses())
         self._trainer.load_params(mlp.params)
