@@ -39,15 +39,11 @@ import numpy as np  # noqa: E402
 
 from gfxnn.data.images import load_bundled  # noqa: E402
 from gfxnn.fused import (  # noqa: E402
-    FusedMLP,
-    FusedTrainer,
     NearestTexelSampler,
-    make_encoder,
-    make_optimizer,
 )
 from gfxnn.fused.threads import blas_threads  # noqa: E402
 from gfxnn.fused.trainer import LOSSES  # noqa: E402
-from gfxnn.imagefit import GRID_ADAM_EPSILON, FitSettings, ImageFitter  # noqa: E402
+from gfxnn.imagefit import FitSettings, ImageFitter, build_fused_trainer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -209,28 +205,9 @@ def save_picture(image: np.ndarray, runs: list[Run], path: Path) -> None:
 def phase_profile(image: np.ndarray, settings: FitSettings, n_steps: int) -> dict[str, float]:
     """CPU ms per step of each phase of the hash-grid step, timed one by one with the fused
     pieces the fitter uses (same sampler, encoder, network, loss, optimizers)."""
-    encoder = make_encoder(settings.encoding, settings.n_frequencies, settings.encoding_params)
-    mlp = FusedMLP(
-        encoder.n_output_dims,
-        3,
-        settings.n_neurons,
-        settings.n_layers - 2,
-        settings.activation,
-        output_activation=settings.output_activation,
-    )
-    rng = np.random.default_rng(settings.seed)
-    mlp.initialize(rng)
-    encoder.initialize(rng)
-    betas = (settings.beta1, settings.beta2)
-    rate = settings.learning_rate
-    optimizer = make_optimizer(
-        "adam", mlp.params, mlp.grads, rate, betas, settings.epsilon, settings.l2_reg
-    )
-    table_rate = settings.encoding_learning_rate or rate
-    encoder_optimizer = make_optimizer(
-        "adam", encoder.params, encoder.grads, table_rate, betas, GRID_ADAM_EPSILON
-    )
-    trainer = FusedTrainer(encoder, mlp, optimizer, encoder_optimizer, settings.loss)
+    trainer = build_fused_trainer(settings)  # what ImageFitter trains, seeded the same way
+    encoder, mlp = trainer.encoder, trainer.mlp
+    optimizer, encoder_optimizer = trainer.optimizer, trainer.encoder_optimizer
     sampler = NearestTexelSampler(image, np.random.default_rng([settings.seed, 1]))
     batch = settings.batch_size
     uv = np.empty((batch, 2), np.float32)

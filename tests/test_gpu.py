@@ -17,10 +17,10 @@ import pytest
 wp = pytest.importorskip("warp")
 
 from gfxnn import gpu  # noqa: E402
-from gfxnn.fused import FusedMLP, FusedTrainer, make_encoder, make_optimizer  # noqa: E402
+from gfxnn.fused import FusedTrainer  # noqa: E402
 from gfxnn.gpu.activations import ACTIVATION_IDS  # noqa: E402
 from gfxnn.gpu.trainer import GpuTrainer  # noqa: E402
-from gfxnn.imagefit import DivergenceError, FitSettings, ImageFitter  # noqa: E402
+from gfxnn.imagefit import DivergenceError, FitSettings, ImageFitter, build_fused_trainer  # noqa: E402
 
 # CPU builds for tests only: LLVM's default inlining and -O1 compile ~3x faster than Warp's
 # defaults; the arithmetic (IEEE float32, no fast-math) is the same.
@@ -37,26 +37,7 @@ SMALL = {"n_frequencies": 2, "n_layers": 4, "n_neurons": 16, "batch_size": BATCH
 
 def fused_twin(settings: FitSettings) -> FusedTrainer:
     """The NumPy fused trainer with the weights GpuTrainer starts from."""
-    encoder = make_encoder(settings.encoding, settings.n_frequencies)
-    mlp = FusedMLP(
-        encoder.n_output_dims,
-        3,
-        settings.n_neurons,
-        settings.n_layers - 2,
-        settings.activation,
-        output_activation=settings.output_activation,
-    )
-    mlp.initialize(np.random.default_rng(settings.seed))
-    optimizer = make_optimizer(
-        settings.optimizer,
-        mlp.params,
-        mlp.grads,
-        settings.learning_rate,
-        (settings.beta1, settings.beta2),
-        settings.epsilon,
-        settings.l2_reg,
-    )
-    return FusedTrainer(encoder, mlp, optimizer)
+    return build_fused_trainer(settings)
 
 
 def run_both(settings: FitSettings, device: str, steps: int = 3) -> tuple[GpuTrainer, FusedTrainer]:

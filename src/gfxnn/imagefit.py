@@ -359,11 +359,23 @@ def render_image(
     settings.validate()
     check_int("width", width, 1)
     check_int("height", height, 1)
+    trainer = build_fused_trainer(settings, initialize=False)
+    load_fused_state(trainer.mlp, trainer.encoder, state)
+    return trainer.render(width, height)
+
+
+def build_fused_trainer(settings: FitSettings, *, initialize: bool = True) -> FusedTrainer:
+    """The fused path's trainer for `settings`: encoder, network, optimizers and loss. With
+    `initialize`, Xavier weights and zero biases from the seed, then a grid's table from the
+    same generator (after the network, so the network draws as it does without a grid)."""
     encoder = _build_encoder(settings)
     mlp = _build_network(settings, encoder.n_output_dims)
-    load_fused_state(mlp, encoder, state)
-    trainer = FusedTrainer(encoder, mlp, *_make_optimizers(settings, mlp, encoder), settings.loss)
-    return trainer.render(width, height)
+    if initialize:
+        rng = np.random.default_rng(settings.seed)
+        mlp.initialize(rng)
+        if hasattr(encoder, "initialize"):
+            encoder.initialize(rng)
+    return FusedTrainer(encoder, mlp, *_make_optimizers(settings, mlp, encoder), settings.loss)
 
 
 def _make_optimizers(settings: FitSettings, mlp: FusedMLP, encoder: Any) -> tuple[Any, Any]:
@@ -528,13 +540,8 @@ class ImageFitter:
     def _build(self) -> None:
         start = time.perf_counter()
         settings = self._settings
-        self._encoder = _build_encoder(settings)
-        self._mlp = _build_network(settings, self._encoder.n_output_dims)
-        rng = np.random.default_rng(settings.seed)
-        self._mlp.initialize(rng)
-        if hasattr(self._encoder, "initialize"):
-            self._encoder.initialize(rng)  # after the network: the MLP draws as without a grid
-        self._make_trainer()
+        self._trainer = build_fused_trainer(settings)
+        self._encoder, self._mlp = self._trainer.encoder, self._trainer.mlp
         self._sampler = NearestTexelSampler(self._image, np.random.default_rng([settings.seed, 1]))
         self._allocate_batch()
         self.steps = 0
