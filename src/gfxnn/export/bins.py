@@ -33,10 +33,8 @@ def _quartic_cdf(u: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class OneBlobEncode(Node):
-    """One-blob with tcnn's quartic kernel (gfxnn.encodings.OneBlobEncoding): feature k of
-    input d is C(k + 1) - C(k), where C(k) = sum over s in {-1, 0, 1} of F(k - n x_d - n s)
-    (the blob wraps around [0, 1]); n = n_bins; all bins of input 0 first."""
+class BinnedEncode(Node):
+    """An encoding with `n_bins` features per input dimension, all bins of input 0 first."""
 
     n_dims: int
     n_bins: int
@@ -48,6 +46,13 @@ class OneBlobEncode(Node):
     @property
     def n_outputs(self) -> int:
         return self.n_bins * self.n_dims
+
+
+@dataclass(frozen=True)
+class OneBlobEncode(BinnedEncode):
+    """One-blob with tcnn's quartic kernel (gfxnn.encodings.OneBlobEncoding): feature k of
+    input d is C(k + 1) - C(k), where C(k) = sum over s in {-1, 0, 1} of F(k - n x_d - n s)
+    (the blob wraps around [0, 1]); n = n_bins; all bins of input 0 first."""
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         n = self.n_bins
@@ -115,20 +120,9 @@ def _onnx_cdf(graph: OnnxGraph, u: str) -> str:
 
 
 @dataclass(frozen=True)
-class OneHotEncode(Node):
+class OneHotEncode(BinnedEncode):
     """Feature k of input d is 1 where k = clamp(floor(n x_d), 0, n - 1), else 0
     (gfxnn.encodings.OneHotEncoding); n = n_bins."""
-
-    n_dims: int
-    n_bins: int
-
-    @property
-    def n_inputs(self) -> int:
-        return self.n_dims
-
-    @property
-    def n_outputs(self) -> int:
-        return self.n_bins * self.n_dims
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
         n = self.n_bins
