@@ -45,6 +45,7 @@ log = logging.getLogger("gfxnn.studio")
 __all__ = ["HISTORY_POINTS", "MAX_STEPS_PER_REQUEST", "SavedFile", "TrainingSession"]
 
 CHUNK_SECONDS = 0.02  # the fitter lock is held this long at most; controls wait no longer
+HANDOVER_SECONDS = 0.001  # pause between chunks so waiters get the lock (see _loop)
 PUBLISH_SECONDS = 0.1  # state updates while training: at most 10 per second
 HISTORY_POINTS = 600  # per chart series
 MAX_STEPS_PER_REQUEST = 1000
@@ -347,6 +348,12 @@ class TrainingSession:
             if idle:
                 self._wake.wait(0.5)
                 self._wake.clear()
+            else:
+                # threading.Lock is not fair: released and re-taken at once, it would starve
+                # the request handlers and the renderer's callback that wait for it (seen in
+                # CI: a "stop" unanswered for 10 s, no frame for thousands of steps). A short
+                # sleep between chunks hands it over; it costs about 5% of training time.
+                time.sleep(HANDOVER_SECONDS)
 
     def _iterate(self) -> bool:
         """One chunk of training, a frame when due, the state when due; True when idle."""
