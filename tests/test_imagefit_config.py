@@ -271,3 +271,12 @@ def test_grid_tables_too_large_for_the_fitter_are_refused() -> None:
         FitSettings(encoding="hashgrid", encoding_params={"log2_hashmap_size": 24}).validate()
     with pytest.raises(ValueError, match="n_levels"):
         FitSettings(encoding="densegrid").validate()  # a 2^19-wide dense level
+
+
+def test_a_config_means_what_gfxnn_build_makes_of_it() -> None:
+    config = {"encoding": {"otype": "Frequency"}, "network": {"otype": "MLP"}}
+    settings = FitSettings.from_config(config)
+    assert settings.n_frequencies == 12  # FrequencyEncoding's default, as gfxnn.build uses
+    assert gfxnn.build(config, 2, 3).encoding.n_output_dims == 4 * settings.n_frequencies
+    grid = FitSettings.from_config({"encoding": {"otype": "Grid", "type": "Dense", "n_levels": 2}})
+    assert (grid.encoding, grid.encoding_params) == ("densegrid", {"n_levels": 2})

@@ -116,7 +116,7 @@ class FitSettings:
     batch_size: int = 2048  # 1..65536 UV samples per step (Dx12NN: 1..4096)
     learning_rate: float = 1e-3  # > 0 and finite
     optimizer: str = "adam"  # "adam" (0.9, 0.999, 1e-8, bias-corrected) | "sgd"
-    encoding: str = "frequency"  # "frequency" | "identity"
+    encoding: str = "frequency"  # "frequency" | "identity" (Dx12NN), or another of ENCODINGS
     n_frequencies: int = 8  # 2..16 octaves; the frequency encoding gives 2 * 2 * F inputs
     activation: str = "leaky_relu"  # "leaky_relu" (slope 0.01) | "relu" | "sigmoid", output too
     n_layers: int = 4  # 3..8 counting the input and output layers (Dx12NN: 3..5)
@@ -168,11 +168,7 @@ class FitSettings:
         if self.encoding == "frequency" and "n_frequencies" in params:
             raise ValueError("set the frequency encoding's octaves with n_frequencies")
         cls = registry.component_class("encoding", self.encoding)
-        valid = [
-            name
-            for name, p in inspect.signature(cls).parameters.items()
-            if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and name != "n_input_dims"
-        ]
+        valid = registry.config_keys(cls, ("n_input_dims",))
         unknown = sorted(set(params) - set(valid))
         if unknown:
             raise ValueError(
@@ -277,13 +273,15 @@ class FitSettings:
 
 
 def _settings_from_encoding(config: Any) -> dict[str, Any]:
-    if isinstance(config, dict) and str(config.get("otype", "")).lower() == "grid":
-        config = registry.resolve_grid(dict(config))
-    otype, params = registry.split_config("encoding", config)
-    registry.drop_no_op_options("encoding", otype, params)
+    otype, params = registry.encoding_parts(config)
     values: dict[str, Any] = {"encoding": otype.lower(), "encoding_params": params}
     if otype == "Frequency":
-        values["n_frequencies"] = params.pop("n_frequencies", FitSettings.n_frequencies)
+        # A config means what gfxnn.build makes of it: the constructor's default octaves
+        # (tcnn's 12), not Dx12NN's 8 that FitSettings starts from.
+        default = inspect.signature(registry.component_class("encoding", otype))
+        values["n_frequencies"] = params.pop(
+            "n_frequencies", default.parameters["n_frequencies"].default
+        )
     return values
 
 

@@ -180,8 +180,9 @@ def check_keys(kind: str, otype: str, params: Mapping[str, Any], valid: list[str
         raise ValueError(f"unknown key(s) {unknown} for {kind} {otype!r}; valid keys are {valid}")
 
 
-def _config_keys(cls: type, skip: tuple[str, ...]) -> list[str]:
-    """The constructor's named parameters a config may set (keyword-only ones excluded)."""
+def config_keys(cls: type, skip: tuple[str, ...]) -> list[str]:
+    """The constructor's named parameters a config may set (keyword-only ones, such as rng
+    and dtype, excluded)."""
     kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD,)
     return [
         name
@@ -209,19 +210,26 @@ def build_encoding(
     config: Mapping[str, Any], n_input_dims: int, *, rng: np.random.Generator | int | None = None
 ) -> Encoding:
     """The encoding a tcnn encoding config describes, for inputs of width n_input_dims."""
+    otype, params = encoding_parts(config)
+    if otype == "Composite":
+        return _build_composite(params, n_input_dims, rng)
+    cls = component_class("encoding", otype)
+    check_keys("encoding", otype, params, config_keys(cls, ("n_input_dims",)))
+    if "rng" in inspect.signature(cls).parameters:
+        params["rng"] = rng
+    encoding: Encoding = cls(n_input_dims, **params)
+    return encoding
+
+
+def encoding_parts(config: Any) -> tuple[str, dict[str, Any]]:
+    """(registered name, parameters) of an encoding config: tcnn's "Grid" resolved to HashGrid
+    or DenseGrid, and options at the values gfxnn implements dropped."""
     config = dict(config) if isinstance(config, Mapping) else config
     if isinstance(config, dict) and _key(str(config.get("otype", ""))) == "grid":
         config = resolve_grid(config)
     otype, params = split_config("encoding", config)
     drop_no_op_options("encoding", otype, params)
-    if otype == "Composite":
-        return _build_composite(params, n_input_dims, rng)
-    cls = component_class("encoding", otype)
-    check_keys("encoding", otype, params, _config_keys(cls, ("n_input_dims",)))
-    if "rng" in inspect.signature(cls).parameters:
-        params["rng"] = rng
-    encoding: Encoding = cls(n_input_dims, **params)
-    return encoding
+    return otype, params
 
 
 def resolve_grid(config: dict[str, Any]) -> dict[str, Any]:
@@ -288,7 +296,7 @@ def build_network(
     otype, params = split_config("network", config)
     drop_no_op_options("network", otype, params)
     cls = component_class("network", otype)
-    check_keys("network", otype, params, _config_keys(cls, ("n_input_dims", "n_output_dims")))
+    check_keys("network", otype, params, config_keys(cls, ("n_input_dims", "n_output_dims")))
     for key in ("activation", "output_activation"):
         if key in params:
             params[key] = activation_name(params[key])
@@ -301,7 +309,7 @@ def build_loss(config: Mapping[str, Any]) -> Module:
     """The loss module a tcnn loss config describes."""
     otype, params = split_config("loss", config)
     cls = component_class("loss", otype)
-    check_keys("loss", otype, params, _config_keys(cls, ()))
+    check_keys("loss", otype, params, config_keys(cls, ()))
     loss: Module = cls(**params)
     return loss
 
@@ -387,7 +395,7 @@ class Model(Module):
         }
 
 
-def check_config_keys(config: Any) -> None:
+def checkconfig_keys(config: Any) -> None:
     """A ValueError unless `config` is a JSON object with only the four tcnn sections."""
     if not isinstance(config, Mapping):
         raise ValueError(f"a model config must be a JSON object, got {type(config).__name__}")
@@ -406,7 +414,7 @@ def build(
     """A Model from a tcnn-format config. "network" is required; a missing "encoding" is
     Identity, a missing "loss" is L2 and a missing "optimizer" is Adam, each with its
     constructor's defaults. `seed` seeds the weights (and grid tables) reproducibly."""
-    check_config_keys(config)
+    checkconfig_keys(config)
     if "network" not in config:
         raise ValueError(f"a model config needs a 'network'; valid keys are {list(CONFIG_KEYS)}")
     rng = np.random.default_rng(seed)
