@@ -395,7 +395,7 @@ class Model(Module):
         }
 
 
-def checkconfig_keys(config: Any) -> None:
+def check_config_keys(config: Any) -> None:
     """A ValueError unless `config` is a JSON object with only the four tcnn sections."""
     if not isinstance(config, Mapping):
         raise ValueError(f"a model config must be a JSON object, got {type(config).__name__}")
@@ -414,7 +414,7 @@ def build(
     """A Model from a tcnn-format config. "network" is required; a missing "encoding" is
     Identity, a missing "loss" is L2 and a missing "optimizer" is Adam, each with its
     constructor's defaults. `seed` seeds the weights (and grid tables) reproducibly."""
-    checkconfig_keys(config)
+    check_config_keys(config)
     if "network" not in config:
         raise ValueError(f"a model config needs a 'network'; valid keys are {list(CONFIG_KEYS)}")
     rng = np.random.default_rng(seed)
