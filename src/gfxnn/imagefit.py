@@ -181,15 +181,8 @@ class FitSettings:
     def _check_grid_size(self, cls: type) -> None:
         """Refuse grid tables the fitter cannot hold: it keeps the table, its gradient and
         two Adam moments, so MAX_GRID_VALUES float32 values cost 1 GiB."""
-        signature = inspect.signature(cls).parameters
-        layout_keys = (
-            "n_levels",
-            "n_features_per_level",
-            "log2_hashmap_size",
-            "base_resolution",
-            "per_level_scale",
-        )
-        values = {key: self.encoding_params.get(key, signature[key].default) for key in layout_keys}
+        values = registry.complete_encoding_params(cls, self.encoding_params)
+        values.pop("interpolation")
         layout = grid_layout(2, **values, hashed=self.encoding == "hashgrid")
         n_values = layout.n_entries * layout.n_features
         if n_values > MAX_GRID_VALUES:

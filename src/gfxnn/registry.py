@@ -191,6 +191,15 @@ def config_keys(cls: type, skip: tuple[str, ...]) -> list[str]:
     ]
 
 
+def complete_encoding_params(cls: type, params: Mapping[str, Any]) -> dict[str, Any]:
+    """An encoding's `params` checked against its constructor's config keys and completed with
+    its defaults (for code that needs every value without building the encoding)."""
+    keys = config_keys(cls, ("n_input_dims",))
+    check_keys("encoding", cls.__name__, params, keys)
+    signature = inspect.signature(cls).parameters
+    return {key: params.get(key, signature[key].default) for key in keys}
+
+
 def drop_no_op_options(kind: str, otype: str, params: dict[str, Any]) -> None:
     """Remove the tcnn options gfxnn does not implement when they are set to their "off"
     value; any other value is a ValueError that says the option is not supported."""

@@ -119,9 +119,9 @@ def make_encoder(
     if otype in ("HashGrid", "DenseGrid"):
         from gfxnn.fused.grid import FusedGrid
 
-        encoding = registry.build_encoding({"otype": otype, **params}, 2)  # validates params
-        config = encoding.hyperparams()
-        del config["otype"]
+        # The autodiff class's defaults; FusedGrid validates the values as that class does.
+        cls = registry.component_class("encoding", otype)
+        config = registry.complete_encoding_params(cls, params)
         return FusedGrid(2, **config, hashed=otype == "HashGrid", dtype=dtype)
     if otype == "Frequency":
         params = {"n_frequencies": n_frequencies, **params}
