@@ -266,7 +266,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log2-sizes", type=int, nargs="+", default=[14, 16, 17])
     parser.add_argument("--profile", action="store_true", help="per-phase timings and cProfile")
     parser.add_argument("--profile-steps", type=int, default=30)
-    parser.add_argument("--images-dir", type=Path, default=ROOT / "docs" / "images")
+    parser.add_argument(
+        "--images-dir",
+        type=Path,
+        default=None,
+        help="where the picture goes (default: docs/images; none for --quick)",
+    )
     parser.add_argument("--json", type=Path, help="write the figures here as JSON")
     parser.add_argument("--quick", action="store_true", help="smoke run: 32x32 image, 0.2 s each")
     args = parser.parse_args(argv)
@@ -304,7 +309,10 @@ def main(argv: list[str] | None = None) -> None:
         seeds=[s for s in args.seeds for _ in runs[s]],
     )
     print_bars(runs)
-    save_picture(image, runs[seed], args.images_dir / "encodings_astronaut.png")
+    # A smoke run must not overwrite the documented picture.
+    images_dir = args.images_dir or (None if args.quick else ROOT / "docs" / "images")
+    if images_dir is not None:
+        save_picture(image, runs[seed], images_dir / "encodings_astronaut.png")
     results: dict[str, Any] = {
         "bar": {str(s): [_summary(r) for r in seed_runs] for s, seed_runs in runs.items()}
     }
