@@ -31,6 +31,10 @@ from typing import Any
 import numpy as np
 
 from gfxnn import registry
+from gfxnn.checks import check_choice as _check_choice
+from gfxnn.checks import check_fraction as _check_fraction
+from gfxnn.checks import check_int
+from gfxnn.checks import check_rate as _check_rate
 from gfxnn.encodings.grid_kernels import grid_layout
 from gfxnn.fused import FusedMLP, FusedTrainer, NearestTexelSampler, make_encoder, make_optimizer
 from gfxnn.fused.activations import ACTIVATIONS as FUSED_ACTIVATIONS
@@ -80,33 +84,6 @@ TRAINING_ONLY = (
 
 class DivergenceError(RuntimeError):
     """Training produced a NaN or infinite loss; the weights are those of the last good step."""
-
-
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
-    allowed = f"{low}..{high}" if high is not None else f">= {low}"
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer in {allowed}, got {value!r}")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be in {allowed}, got {value}")
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-
-
-def _check_rate(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-
-
-def _check_fraction(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating | np.integer):
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    if not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
 
 
 @dataclass

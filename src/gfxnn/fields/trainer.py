@@ -1,0 +1,129 @@
+"""The Trainer interface: what every backend (NumPy fused, compiled CPU, Warp CUDA, WebGPU)
+implements, and the component specs a backend is built from.
+
+A backend takes components, never app settings: a `ModelSpec` (input/output sizes, encoding
+config in tiny-cuda-nn's JSON form, widths, activations, loss, optimizers, seed) and, for
+training on its own batches, a `Target` (what is fitted, see `gfxnn.fields.targets`). The one
+controller above them (`gfxnn.fields.controller`) drives any of them the same way.
+
+Maths every backend computes (the CPU NumPy trainer is the reference, tests check the others
+against it):
+- batch: `batch_size` inputs drawn uniformly in [0, 1)^d and their nearest-sample targets;
+- encoding (tcnn config `spec.encoding`) -> MLP with `n_hidden_layers` layers of `n_neurons`,
+  `activation` after each hidden layer and `output_activation` after the output layer;
+- loss "l2" (mean (y - t)^2 over batch and channels), "relative_l2" or "l1";
+- optimizer "adam" (torch's: bias-corrected, eps outside the square root) or "sgd", with
+  `l2_reg` added to the gradient; a trainable encoding (hash/dense grid) has its own optimizer.
+- weights Xavier uniform from `np.random.default_rng(seed)` layer by layer, biases zero, then a
+  grid table uniform(-1e-4, 1e-4) from the same generator.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+LOSSES = ("l2", "relative_l2", "l1")
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer's hyperparameters (torch's names)."""
+
+    name: str = "adam"  # one of OPTIMIZERS
+    learning_rate: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    epsilon: float = 1e-8
+    l2_reg: float = 0.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything a backend needs to build encoding + MLP + loss + optimizers.
+
+    `encoding` is a tiny-cuda-nn encoding config with its otype, complete (every parameter
+    given), e.g. {"otype": "Frequency", "n_frequencies": 8}.
+    """
+
+    n_input_dims: int = 2
+    n_output_dims: int = 3
+    encoding: dict[str, Any] = field(
+        default_factory=lambda: {"otype": "Frequency", "n_frequencies": 8}
+    )
+    n_neurons: int = 64
+    n_hidden_layers: int = 2
+    activation: str = "leaky_relu"
+    output_activation: str = "leaky_relu"
+    loss: str = "l2"
+    optimizer: OptimizerSpec = field(default_factory=OptimizerSpec)
+    # The trainable encoding's own optimizer (None: the encoding has no parameters).
+    encoding_optimizer: OptimizerSpec | None = None
+    seed: int = 0
+
+    def replace(self, **changes: Any) -> ModelSpec:
+        return dataclasses.replace(self, **changes)
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """One backend's training loop for a `ModelSpec`.
+
+    Names of `state_dict()` are `gfxnn.nn.MLP`'s ("layers.{i}.weight" (out, in),
+    "layers.{i}.bias") plus "encoding.{name}" for an encoding's state (a grid's flat "table",
+    GaussianFourier's fixed "B"), float32, so a checkpoint from any backend loads in every other.
+    """
+
+    spec: ModelSpec
+
+    def compute_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> float:
+        """Host-fed batch inputs (B, n_input_dims) -> targets (B, n_output_dims): encode,
+        forward, loss, backward. Returns the loss; gradients only when it is finite."""
+        ...
+
+    def update(self) -> None:
+        """One optimizer step from the last computed gradients."""
+        ...
+
+    def train(self, n_steps: int, batch_size: int) -> None:
+        """`n_steps` steps on batches the trainer samples from its target (host or device
+        RNG). A step whose loss is not finite is not applied and stops training: the weights
+        stay those of the last good step (see `diverged_at`). May return before the device
+        has finished."""
+        ...
+
+    def read_losses(self) -> list[float]:
+        """Losses of the steps finished since the last call (may wait for the device)."""
+        ...
+
+    def diverged_at(self) -> int:
+        """The first step (1-based, counted over the trainer's life) whose loss was not
+        finite; 0 when none."""
+        ...
+
+    def infer(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, n_output_dims) float32 network output for inputs (N, n_input_dims)."""
+        ...
+
+    def render(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Inference on the regular grid of `shape` (one size per input dimension, the last
+        input dimension first in the array: (H, W) for (u, v)): sample i along an axis of
+        size n sits at i / (n - 1) (0 when n is 1). Returns (*shape, n_output_dims)."""
+        ...
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every trainable and fixed parameter (see the class docstring)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the parameters (names and shapes checked: ValueError naming the first
+        mismatch); the optimizer state restarts."""
+        ...
+
+    def timings_ms(self) -> dict[str, float]:
+        """Mean milliseconds per call of each phase the backend measures (e.g. "sampling",
+        "backpropagation", "optimization", "inference")."""
+        ...
