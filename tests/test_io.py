@@ -19,6 +19,7 @@ from gfxnn.io import (
     atomic_write_json,
     atomic_write_text,
     load_checkpoint,
+    parse_json,
     read_checkpoint_metadata,
     save_checkpoint,
 )
@@ -223,3 +224,53 @@ def test_any_corruption_loads_or_raises_checkpoint_error(
     else:
         assert isinstance(config, dict)
         assert all(isinstance(value, np.ndarray) for value in tensors.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("1" * 5000, "integer literal of 5000 digits"),
+        ('{"n": -' + "9" * 4301 + "}", "integer literal of 4301 digits"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deep"),  # RecursionError inside json
+        ("[" * 101 + "]" * 101, "nested too deep"),  # parses, but deeper than the bound
+        ('{"a": ' * 101 + "1" + "}" * 101, "nested too deep"),
+        ('{"lr": NaN}', "NaN is not a JSON number"),
+        ("[Infinity]", "Infinity is not a JSON number"),
+        ("1e400", "out of range for a float"),
+        ('{"a": 1, "a": 2}', "duplicate key 'a'"),
+        ("{not json", "is not valid JSON: Expecting property name"),
+        (b"\xff\xfe", "not UTF-8"),
+    ],
+)
+def test_parse_json_refuses_with_a_value_error_naming_the_source(
+    text: str | bytes, reason: str
+) -> None:
+    with pytest.raises(ValueError, match=reason) as caught:
+        parse_json(text, "config.json")
+    assert type(caught.value) is ValueError  # not JSONDecodeError, not RecursionError
+    assert str(caught.value).startswith("config.json")
+    assert "\n" not in str(caught.value)
+
+
+def test_parse_json_accepts_what_configs_hold() -> None:
+    text = '{"a": [1, 2.5, -3e2, "x", true, null], "b": {"c": {"d": []}}, "n": ' + "9" * 4300 + "}"
+    assert parse_json(text.encode("utf-8"), "s")["a"] == [1, 2.5, -300.0, "x", True, None]
+    assert parse_json("[" * 100 + "]" * 100, "s") is not None
+    assert parse_json(b"\xef\xbb\xbf{}", "s") == {}  # a BOM from a Windows editor
+
+
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        ('{"n": ' + "1" * 5000 + "}", "5000 digits"),
+        ('{"a": ' * 100_000 + "1" + "}" * 100_000, "nested too deep"),
+    ],
+)
+def test_hostile_checkpoint_config_is_a_checkpoint_error(
+    tmp_path: Path, config: str, reason: str
+) -> None:
+    meta = {"format": "gfxnn-checkpoint/1", "config": config}
+    header = {"__metadata__": meta, "w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}
+    with pytest.raises(CheckpointError, match=reason) as caught:
+        load_checkpoint(_header_file(tmp_path, header, b"\x00" * 4))
+    assert "hand.safetensors" in str(caught.value)

@@ -10,6 +10,11 @@ clear `CheckpointError` instead of a crash or a huge allocation.
 
 Every file we write goes through `atomic_write_bytes`: a temporary file in the same directory,
 flushed, then `os.replace`d over the target, so a crash never leaves half a file behind.
+
+Every JSON text from outside (checkpoint configs, CLI --config, studio messages) goes through
+`parse_json`, which turns the inputs that escape `json.loads`'s own error (integer literals past
+Python's 4300-digit conversion limit, nesting deep enough for a RecursionError, NaN/Infinity,
+duplicate keys) into one ValueError naming where the text came from.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import json
 import math
 import os
 import struct
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "load_checkpoint",
+    "parse_json",
     "read_checkpoint_metadata",
     "save_checkpoint",
 ]
@@ -59,8 +66,106 @@ _DTYPES: dict[str, tuple[np.dtype, int]] = {
 }
 
 
+MAX_JSON_DEPTH = 100
+"""Deepest nesting `parse_json` accepts; our configs and messages nest fewer than 10 levels."""
+
+MAX_JSON_INT_DIGITS = 4300
+"""Longest integer literal `parse_json` accepts (Python's default int/str conversion limit)."""
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded (or saved); the message names the file and the cause."""
+
+
+def parse_json(text: str | bytes, source: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse one JSON text from outside; every way it can be bad is a ValueError naming `source`.
+
+    Beyond `json.loads` this refuses: integer literals over MAX_JSON_INT_DIGITS digits (json
+    raises a bare ValueError from int() for those, which handlers of JSONDecodeError miss),
+    nesting deeper than `max_depth` (json raises RecursionError), NaN/Infinity (not JSON),
+    numbers that overflow a float (1e400), duplicate object keys (which one wins is up to the
+    parser), and bytes that are not UTF-8.
+
+    Args:
+        text: the JSON text (bytes are decoded as UTF-8; a leading BOM is allowed).
+        source: what the text is, for the message (a path, "--config", "WebSocket message").
+        max_depth: the deepest nesting of arrays/objects allowed.
+    """
+    if isinstance(text, bytes | bytearray):
+        try:
+            text = bytes(text).decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise ValueError(
+                f"{source} is not valid JSON: not UTF-8 (byte {error.start})"
+            ) from None
+    try:
+        value = json.loads(
+            text,
+            parse_int=lambda literal: _parse_int(literal, source),
+            parse_float=lambda literal: _parse_float(literal, source),
+            parse_constant=lambda name: _refuse_constant(name, source),
+            object_pairs_hook=lambda pairs: _object(pairs, source),
+        )
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{source} is not valid JSON: {error.msg} (line {error.lineno}, column {error.colno})"
+        ) from None
+    except RecursionError:
+        raise ValueError(f"{source}: JSON nested too deep (limit {max_depth} levels)") from None
+    # Only a text with more openers than max_depth can nest that deep; skip the walk otherwise.
+    if text.count("[") + text.count("{") > max_depth and _depth(value) > max_depth:
+        raise ValueError(f"{source}: JSON nested too deep (limit {max_depth} levels)")
+    return value
+
+
+def _parse_int(literal: str, source: str) -> int:
+    digits = len(literal.lstrip("-"))
+    if digits > min(MAX_JSON_INT_DIGITS, sys.get_int_max_str_digits() or MAX_JSON_INT_DIGITS):
+        raise ValueError(
+            f"{source}: integer literal of {digits} digits is too long "
+            f"(limit {MAX_JSON_INT_DIGITS} digits)"
+        )
+    return int(literal)
+
+
+def _parse_float(literal: str, source: str) -> float:
+    value = float(literal)
+    if not math.isfinite(value):
+        shown = literal if len(literal) <= 20 else literal[:17] + "..."
+        raise ValueError(f"{source}: number {shown} is out of range for a float")
+    return value
+
+
+def _refuse_constant(name: str, source: str) -> Any:
+    # Python's json accepts NaN and Infinity, which JSON does not have.
+    raise ValueError(f"{source} is not valid JSON: {name} is not a JSON number")
+
+
+def _object(pairs: list[tuple[str, Any]], source: str) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"{source}: duplicate key {key!r} in a JSON object")
+            seen.add(key)
+    return result
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON (a scalar is 0), iteratively: no recursion limit to hit."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict):
+            children = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -224,9 +329,11 @@ def _parse_header(path: Path, data: bytes) -> dict:
             f"does not fit in a {len(data)}-byte file"
         )
     try:
-        header = json.loads(data[8 : 8 + header_length].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise CheckpointError(f"{path} is not a safetensors file: header is not JSON") from None
+        header = parse_json(data[8 : 8 + header_length], f"{path}'s header")
+    except ValueError as error:
+        raise CheckpointError(
+            f"{path} is not a safetensors file: header is not JSON ({error})"
+        ) from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is corrupt: header is not a JSON object")
     n_data = len(data) - 8 - header_length
@@ -272,9 +379,9 @@ def _json_field(path: Path, strings: dict, key: str) -> dict:
     if text is None:
         raise CheckpointError(f"{path} is corrupt: it has no {key}")
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        raise CheckpointError(f"{path} is corrupt: its {key} is not valid JSON") from None
+        value = parse_json(text, f"{path}'s {key}")
+    except ValueError as error:
+        raise CheckpointError(f"{path} is corrupt: its {key} is not valid JSON: {error}") from None
     if not isinstance(value, dict):
         raise CheckpointError(f"{path} is corrupt: its {key} is not a JSON object")
     return value
