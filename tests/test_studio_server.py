@@ -344,6 +344,13 @@ BAD_MESSAGES = [
     ('{"type": "apply", "settings": {"learning_rate": NaN}}', "NaN is not a JSON number"),
     ('{"type": "step", "n": Infinity}', "Infinity is not a JSON number"),
     ("x" * 70_000, "message too long"),
+    # Issue 15 case 16: these escaped the JSON error handling and dropped the connection.
+    ('{"type": "step", "n": ' + "1" * 5000 + "}", "integer literal of 5000 digits"),
+    ('{"type": "apply", "settings": {"n_frequencies": -' + "9" * 4400 + "}}", "4400 digits"),
+    ("[" * 30_000 + "]" * 30_000, "nested too deep"),
+    ('{"type": "apply", "settings": ' + '{"a": ' * 20 + "1" + "}" * 21, "nested too deep"),
+    ('{"type": "step", "n": 1e999}', "out of range for a float"),
+    ('{"type": "step", "type": "ping"}', "duplicate key 'type'"),
 ]
 
 

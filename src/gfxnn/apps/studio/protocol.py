@@ -9,13 +9,15 @@ Ranges (step counts, settings) are checked by the session, which knows them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from gfxnn.io import parse_json
 
 __all__ = ["MAX_MESSAGE_CHARS", "MESSAGES", "Message", "ProtocolError", "parse_message"]
 
 MAX_MESSAGE_CHARS = 64 * 1024
+MAX_MESSAGE_DEPTH = 16  # an apply's settings nest 3 levels; anything deeper is not ours
 
 # type -> {field: (python types, required)}
 MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
@@ -49,9 +51,9 @@ def parse_message(text: str) -> Message:
     if len(text) > MAX_MESSAGE_CHARS:
         raise ProtocolError(f"message too long: {len(text)} characters (limit {MAX_MESSAGE_CHARS})")
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
-    except (json.JSONDecodeError, RecursionError) as error:
-        raise ProtocolError(f"message is not valid JSON: {error}") from None
+        data = parse_json(text, "message", max_depth=MAX_MESSAGE_DEPTH)
+    except ValueError as error:  # bad JSON, huge integers, deep nesting, NaN: one reply
+        raise ProtocolError(str(error)) from None
     if not isinstance(data, dict):
         raise ProtocolError(f"message must be a JSON object, got {type(data).__name__}")
     request_id = data.pop("id", None)
@@ -79,11 +81,6 @@ def parse_message(text: str) -> Message:
             wanted = " or ".join(_JSON_NAMES[t] for t in types)
             raise ProtocolError(f"{kind}: {name} must be {wanted}, got {value!r}")
     return Message(kind, data, request_id)
-
-
-def _refuse_constant(name: str) -> Any:
-    # Python's json accepts NaN and Infinity, which JSON does not have; refuse them.
-    raise ProtocolError(f"message is not valid JSON: {name} is not a JSON number")
 
 
 _JSON_NAMES = {int: "an integer", str: "a string", dict: "an object", bool: "true or false"}
