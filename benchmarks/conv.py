@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 
 from gfxnn import Tensor
-from gfxnn.conv import conv2d
+from gfxnn.image_ops import conv2d
 
 # (name, batch, in_channels, out_channels, kernel, image side, padding)
 CASES = [

@@ -9,7 +9,7 @@ import pytest
 from helpers import check_against_torch, random_inputs
 
 import gfxnn
-from gfxnn import conv, nn, ops
+from gfxnn import image_ops, nn, ops
 
 # (N, C, O, H, W, kernel, stride, padding, dilation, bias): odd sizes, rectangular kernels,
 # strides that do not divide the input, 1x1 kernels, kernels as large as the padded input.
@@ -38,7 +38,7 @@ def test_conv2d_matches_torch(n, c, o, h, w, kernel, stride, padding, dilation, 
     inputs = random_inputs(shapes, seed=n * 100 + c)
 
     def ours(*a):
-        return conv.conv2d(a[0], a[1], a[2] if bias else None, stride, padding, dilation)
+        return image_ops.conv2d(a[0], a[1], a[2] if bias else None, stride, padding, dilation)
 
     def theirs(*a):
         b = a[2] if bias else None
@@ -71,7 +71,7 @@ def test_conv_transpose2d_matches_torch(
 
     def ours(*a):
         b = a[2] if bias else None
-        return conv.conv_transpose2d(a[0], a[1], b, stride, padding, output_padding, dilation)
+        return image_ops.conv_transpose2d(a[0], a[1], b, stride, padding, output_padding, dilation)
 
     def theirs(*a):
         b = a[2] if bias else None
@@ -98,12 +98,12 @@ def test_pools_match_torch(shape, kernel, stride, padding, dilation):
     F = torch.nn.functional
     inputs = random_inputs([shape], seed=len(shape) + sum(shape))
     check_against_torch(
-        lambda x: conv.max_pool2d(x, kernel, stride, padding, dilation),
+        lambda x: image_ops.max_pool2d(x, kernel, stride, padding, dilation),
         lambda x: F.max_pool2d(x, kernel, stride, padding, dilation),
         inputs,
     )
     check_against_torch(
-        lambda x: conv.avg_pool2d(x, kernel, stride, padding),
+        lambda x: image_ops.avg_pool2d(x, kernel, stride, padding),
         lambda x: F.avg_pool2d(x, kernel, stride, padding),
         inputs,
     )
@@ -114,13 +114,15 @@ def test_max_pool_dilated_and_ties_match_torch():
     F = torch.nn.functional
     x = random_inputs([(2, 2, 11, 9)], seed=3)
     check_against_torch(
-        lambda t: conv.max_pool2d(t, 3, 2, 1, 2), lambda t: F.max_pool2d(t, 3, 2, 1, 2), x
+        lambda t: image_ops.max_pool2d(t, 3, 2, 1, 2), lambda t: F.max_pool2d(t, 3, 2, 1, 2), x
     )
     # Tied maxima: the whole gradient goes to the first one in the window, as in PyTorch.
     ties = [np.round(random_inputs([(1, 2, 6, 6)], seed=4)[0])]
-    check_against_torch(lambda t: conv.max_pool2d(t, 2), lambda t: F.max_pool2d(t, 2), ties)
+    check_against_torch(lambda t: image_ops.max_pool2d(t, 2), lambda t: F.max_pool2d(t, 2), ties)
     check_against_torch(
-        lambda t: conv.max_pool2d(t, 3, 1), lambda t: F.max_pool2d(t, 3, 1), [np.ones((1, 1, 4, 5))]
+        lambda t: image_ops.max_pool2d(t, 3, 1),
+        lambda t: F.max_pool2d(t, 3, 1),
+        [np.ones((1, 1, 4, 5))],
     )
 
 
@@ -130,7 +132,7 @@ def test_upsample_matches_torch(mode, scale):
     torch = pytest.importorskip("torch")
     inputs = random_inputs([(2, 3, 5, 6)], seed=5)
     check_against_torch(
-        lambda x: conv.upsample(x, scale, mode),
+        lambda x: image_ops.upsample(x, scale, mode),
         lambda x: torch.nn.functional.interpolate(x, scale_factor=scale, mode=mode),
         inputs,
     )
@@ -148,7 +150,7 @@ def test_batch_norm_training_and_eval_match_torch(affine):
 
         def ours(*a, training=training):
             w, b = (a[1], a[2]) if affine else (None, None)
-            return conv.batch_norm(a[0], ours_mean, ours_var, w, b, training, 0.2, 1e-4)
+            return image_ops.batch_norm(a[0], ours_mean, ours_var, w, b, training, 0.2, 1e-4)
 
         def theirs(*a, training=training):
             w, b = (a[1], a[2]) if affine else (None, None)
@@ -163,18 +165,18 @@ def test_batch_norm_training_and_eval_match_torch(affine):
 # ----- finite differences in float64 -------------------------------------------------------
 GRADCHECK_CASES = {
     "conv2d": (
-        lambda x, w, b: conv.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2)),
+        lambda x, w, b: image_ops.conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2)),
         [(2, 2, 5, 6), (3, 2, 2, 3), (3,)],
     ),
     "conv_transpose2d": (
-        lambda x, w, b: conv.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
+        lambda x, w, b: image_ops.conv_transpose2d(x, w, b, stride=2, padding=1, output_padding=1),
         [(1, 2, 3, 4), (2, 3, 3, 2), (3,)],
     ),
-    "max_pool2d": (lambda x: conv.max_pool2d(x, 2, 1, 1), [(1, 2, 4, 5)]),
-    "avg_pool2d": (lambda x: conv.avg_pool2d(x, 3, 2, 1), [(1, 2, 5, 6)]),
-    "upsample bilinear": (lambda x: conv.upsample(x, 2.5, "bilinear"), [(1, 2, 3, 4)]),
+    "max_pool2d": (lambda x: image_ops.max_pool2d(x, 2, 1, 1), [(1, 2, 4, 5)]),
+    "avg_pool2d": (lambda x: image_ops.avg_pool2d(x, 3, 2, 1), [(1, 2, 5, 6)]),
+    "upsample bilinear": (lambda x: image_ops.upsample(x, 2.5, "bilinear"), [(1, 2, 3, 4)]),
     "batch_norm": (
-        lambda x, w, b: conv.batch_norm(x, None, None, w, b, training=True),
+        lambda x, w, b: image_ops.batch_norm(x, None, None, w, b, training=True),
         [(3, 2, 3, 2), (2,), (2,)],
     ),
 }
@@ -212,7 +214,7 @@ def test_conv2d_fused_vjp_matches_its_composition():
     upstream = np.random.default_rng(9).standard_normal((2, 4, 4, 4))
     results = []
     for fn in (
-        lambda *a: conv.conv2d(*a, stride=2, padding=1),
+        lambda *a: image_ops.conv2d(*a, stride=2, padding=1),
         lambda *a: conv2d_composed(*a, 2, 1),
     ):
         leaves = [gfxnn.Tensor(a, requires_grad=True) for a in (x, w, b)]
@@ -227,22 +229,24 @@ def test_conv2d_fused_vjp_matches_its_composition():
 def test_conv_transpose2d_is_the_adjoint_of_conv2d(stride, padding, dilation):
     # <conv2d(x, w), y> = <x, conv_transpose2d(y, w)> for every x, y: the defining identity.
     x, w = random_inputs([(2, 3, 11, 10), (4, 3, 3, 3)], seed=13)
-    forward = conv.conv2d(x, w, None, stride, padding, dilation).data
+    forward = image_ops.conv2d(x, w, None, stride, padding, dilation).data
     y = np.random.default_rng(14).standard_normal(forward.shape)
     extra = [
         x.shape[axis] - ((forward.shape[axis] - 1) * stride - 2 * padding + dilation * 2 + 1)
         for axis in (2, 3)
     ]
-    back = conv.conv_transpose2d(y, w, None, stride, padding, tuple(extra), dilation).data
+    back = image_ops.conv_transpose2d(y, w, None, stride, padding, tuple(extra), dilation).data
     assert back.shape == x.shape
     np.testing.assert_allclose(np.sum(forward * y), np.sum(x * back), rtol=1e-12)
 
 
 def test_float32_stays_float32_and_matches_float64():
     x, w, b = random_inputs([(2, 3, 8, 8), (4, 3, 3, 3), (4,)], seed=10)
-    single = conv.conv2d(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), 1, 1)
+    single = image_ops.conv2d(
+        x.astype(np.float32), w.astype(np.float32), b.astype(np.float32), 1, 1
+    )
     assert single.dtype == np.float32
-    np.testing.assert_allclose(single.data, conv.conv2d(x, w, b, 1, 1).data, atol=1e-4)
+    np.testing.assert_allclose(single.data, image_ops.conv2d(x, w, b, 1, 1).data, atol=1e-4)
 
 
 # ----- modules -----------------------------------------------------------------------------
@@ -322,14 +326,16 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="larger than the padded input"):
         nn.Conv2d(3, 4, 7, padding=0, rng=0)(x)
     with pytest.raises(ValueError, match="larger than the padded input"):
-        conv.conv2d(x, np.zeros((4, 3, 3, 3), np.float32), dilation=3)
+        image_ops.conv2d(x, np.zeros((4, 3, 3, 3), np.float32), dilation=3)
     assert nn.Conv2d(3, 4, 7, padding=1, rng=0)(x).shape == (1, 4, 1, 1)
     with pytest.raises(ValueError, match="stride must be >= 1"):
         nn.Conv2d(3, 4, 3, stride=0)
     with pytest.raises(TypeError, match="kernel_size must be an int or a pair"):
         nn.Conv2d(3, 4, 2.5)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="output_padding"):
-        conv.conv_transpose2d(x, np.zeros((3, 2, 3, 3), np.float32), stride=2, output_padding=2)
+        image_ops.conv_transpose2d(
+            x, np.zeros((3, 2, 3, 3), np.float32), stride=2, output_padding=2
+        )
     with pytest.raises(ValueError, match="4-D input"):
         nn.MaxPool2d(2)(np.zeros((4, 4), np.float32))
     with pytest.raises(ValueError, match="larger than the padded input"):
@@ -339,6 +345,6 @@ def test_errors_name_the_problem():
     with pytest.raises(ValueError, match="unknown upsample mode 'cubic'"):
         nn.Upsample(2, "cubic")
     with pytest.raises(TypeError, match="float64"):
-        conv.conv2d(x, np.zeros((4, 3, 3, 3)))
+        image_ops.conv2d(x, np.zeros((4, 3, 3, 3)))
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
-        conv.conv2d(x, np.zeros((4, 3, 3, 3), np.float32), np.zeros(3, np.float32))
+        image_ops.conv2d(x, np.zeros((4, 3, 3, 3), np.float32), np.zeros(3, np.float32))

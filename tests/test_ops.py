@@ -96,7 +96,7 @@ def test_gradcheck_catches_a_wrong_derivative():
     """A deliberately wrong VJP must fail the check (the check itself can fail)."""
 
     def wrong_square(x):
-        out = ops._result(x.data**2, (x,), lambda g: (g * x.data,))  # true VJP is 2 g x
+        out = ops.record(x.data**2, (x,), lambda g: (g * x.data,))  # true VJP is 2 g x
         return out
 
     with pytest.raises(gfxnn.GradcheckError, match="wrong"):

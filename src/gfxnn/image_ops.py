@@ -1,6 +1,6 @@
 """Image primitives in NCHW layout: convolution, pooling, upsampling, dropout, batch norm.
 
-Each op computes its forward pass with NumPy and returns, through `ops._result`, the
+Each op computes its forward pass with NumPy and returns, through `ops.record`, the
 vector-Jacobian product written right beside it; none is differentiated through a
 composition of smaller ops, because a convolution built from thousands of slices would be
 far too slow. Convolution is im2col: a strided view gathers every receptive field into a
@@ -231,7 +231,7 @@ def conv2d(
         return (d_x, d_w) if b is None else (d_x, d_w, d_b)
 
     parents = (x, w) if b is None else (x, w, b)
-    return ops._result(_from_matrix(y, n, out), parents, vjp)
+    return ops.record(_from_matrix(y, n, out), parents, vjp)
 
 
 def conv_transpose2d(
@@ -289,7 +289,7 @@ def conv_transpose2d(
         return (d_x, d_w) if b is None else (d_x, d_w, d_b)
 
     parents = (x, w) if b is None else (x, w, b)
-    return ops._result(y, parents, vjp)
+    return ops.record(y, parents, vjp)
 
 
 # ----- pooling ------------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def max_pool2d(
             d_xp[index] += np.where(winner == tap, g, 0)
         return (_crop(d_xp, padding_, size),)
 
-    return ops._result(best, (x,), vjp)
+    return ops.record(best, (x,), vjp)
 
 
 def avg_pool2d(
@@ -365,7 +365,7 @@ def avg_pool2d(
                 d_xp[_tap(kh, kw, out, stride_, (1, 1))] += share
         return (_crop(d_xp, padding_, size),)
 
-    return ops._result(total * scale, (x,), vjp)
+    return ops.record(total * scale, (x,), vjp)
 
 
 # ----- upsampling ---------------------------------------------------------------------------
@@ -416,7 +416,7 @@ def upsample(x: Any, scale_factor: float | tuple[float, float], mode: str = "nea
     def vjp(g: np.ndarray) -> VJPResult:
         return (a_h.T @ g @ a_w,)
 
-    return ops._result(a_h @ x.data @ a_w.T, (x,), vjp)
+    return ops.record(a_h @ x.data @ a_w.T, (x,), vjp)
 
 
 # ----- regularisation and normalisation -------------------------------------------------------
@@ -435,7 +435,7 @@ def dropout(x: Any, p: float, rng: np.random.Generator, training: bool = True) -
     def vjp(g: np.ndarray) -> VJPResult:
         return (g * keep,)
 
-    return ops._result(x.data * keep, (x,), vjp)
+    return ops.record(x.data * keep, (x,), vjp)
 
 
 def batch_norm(
@@ -506,7 +506,7 @@ def batch_norm(
         grads = [d_x] + [d for d, t in ((d_gamma, gamma), (d_beta, beta)) if t is not None]
         return grads
 
-    return ops._result(y, parents, vjp_parents)
+    return ops.record(y, parents, vjp_parents)
 
 
 def flatten(x: Any, start_dim: int = 1) -> Tensor:

@@ -1,6 +1,6 @@
 """Primitive ops: each forward formula with its vector-Jacobian product right beside it.
 
-Every primitive computes its output with NumPy and returns, through `_result`, a closure
+Every primitive computes its output with NumPy and returns, through `record`, a closure
 `vjp(g)` that maps the output's gradient `g` to one gradient per input (None where an input
 gets none). Broadcast inputs receive full-size gradients; the engine (`autograd.unbroadcast`)
 sums them back to the input's shape, so no op repeats that logic. A few ops at the end
@@ -53,9 +53,19 @@ def _broadcast_shape(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
         raise ValueError(f"{op}: shapes {listed} cannot be broadcast together") from None
 
 
-def _result(data: np.ndarray, parents: tuple[Tensor, ...], vjp: VJP) -> Tensor:
-    """Wrap `data` in a Tensor that records `parents` and `vjp` when grad mode needs it."""
+def record(data: np.ndarray, parents: Sequence[Tensor], vjp: VJP) -> Tensor:
+    """The output of a primitive: `data` as a Tensor that remembers `parents` and `vjp`.
+
+    This is the one way to add a primitive, here or in any other module (image ops,
+    encodings): compute the forward pass with NumPy, write `vjp(g)` right beside it, and
+    return `record(out, (x, w, ...), vjp)`. `vjp` maps the output's gradient `g` (the
+    output's shape) to one gradient per parent, in order, with None where a parent gets
+    none; a gradient may have the broadcast shape, the engine sums it back to the parent's.
+    Nothing is recorded under `no_grad()` or when no parent requires grad, so inference
+    keeps no graph alive.
+    """
     out = Tensor(data)
+    parents = tuple(parents)
     if is_grad_enabled() and builtins.any(p.requires_grad for p in parents):
         out.requires_grad = True
         out._parents = parents
@@ -86,7 +96,7 @@ def add(a: Any, b: Any) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return g, g
 
-    return _result(a.data + b.data, (a, b), vjp)
+    return record(a.data + b.data, (a, b), vjp)
 
 
 def mul(a: Any, b: Any) -> Tensor:
@@ -99,7 +109,7 @@ def mul(a: Any, b: Any) -> Tensor:
         d_b = g * a_data if b.requires_grad else None
         return d_a, d_b
 
-    return _result(a_data * b_data, (a, b), vjp)
+    return record(a_data * b_data, (a, b), vjp)
 
 
 def pow(base: Any, exponent: Any) -> Tensor:  # noqa: A001 - mirrors Python's pow
@@ -114,7 +124,7 @@ def pow(base: Any, exponent: Any) -> Tensor:  # noqa: A001 - mirrors Python's po
         d_exponent = g * out * np.log(x) if exponent.requires_grad else None
         return d_base, d_exponent
 
-    return _result(out, (base, exponent), vjp)
+    return record(out, (base, exponent), vjp)
 
 
 def maximum(a: Any, b: Any) -> Tensor:
@@ -128,7 +138,7 @@ def maximum(a: Any, b: Any) -> Tensor:
         share_a = a_wins + 0.5 * tie
         return g * share_a, g * (1 - share_a)
 
-    return _result(np.maximum(a.data, b.data), (a, b), vjp)
+    return record(np.maximum(a.data, b.data), (a, b), vjp)
 
 
 def minimum(a: Any, b: Any) -> Tensor:
@@ -146,7 +156,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return np.where(cond, g, zero), np.where(cond, zero, g)
 
-    return _result(np.where(cond, a.data, b.data), (a, b), vjp)
+    return record(np.where(cond, a.data, b.data), (a, b), vjp)
 
 
 # ----- elementwise unary ----------------------------------------------------------------------
@@ -157,7 +167,7 @@ def exp(x: Any) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (g * out,)
 
-    return _result(out, (x,), vjp)
+    return record(out, (x,), vjp)
 
 
 def log(x: Any) -> Tensor:
@@ -167,7 +177,7 @@ def log(x: Any) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (g / x_data,)
 
-    return _result(np.log(x_data), (x,), vjp)
+    return record(np.log(x_data), (x,), vjp)
 
 
 def log1p(x: Any) -> Tensor:
@@ -178,7 +188,7 @@ def log1p(x: Any) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (g / (1 + x_data),)
 
-    return _result(np.log1p(x_data), (x,), vjp)
+    return record(np.log1p(x_data), (x,), vjp)
 
 
 def sqrt(x: Any) -> Tensor:
@@ -188,7 +198,7 @@ def sqrt(x: Any) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (g * 0.5 / out,)
 
-    return _result(out, (x,), vjp)
+    return record(out, (x,), vjp)
 
 
 def sin(x: Any) -> Tensor:
@@ -198,7 +208,7 @@ def sin(x: Any) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (g * np.cos(x_data),)
 
-    return _result(np.sin(x_data), (x,), vjp)
+    return record(np.sin(x_data), (x,), vjp)
 
 
 def cos(x: Any) -> Tensor:
@@ -208,7 +218,7 @@ def cos(x: Any) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (-g * np.sin(x_data),)
 
-    return _result(np.cos(x_data), (x,), vjp)
+    return record(np.cos(x_data), (x,), vjp)
 
 
 def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors Python's abs
@@ -219,7 +229,7 @@ def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors Python's abs
     def vjp(g: np.ndarray) -> VJPResult:
         return (g * sign,)
 
-    return _result(np.abs(x.data), (x,), vjp)
+    return record(np.abs(x.data), (x,), vjp)
 
 
 def clip(x: Any, low: float | None = None, high: float | None = None) -> Tensor:
@@ -239,7 +249,7 @@ def clip(x: Any, low: float | None = None, high: float | None = None) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (np.where(inside, g, zero),)
 
-    return _result(np.clip(x.data, low, high).astype(x.dtype, copy=False), (x,), vjp)
+    return record(np.clip(x.data, low, high).astype(x.dtype, copy=False), (x,), vjp)
 
 
 def cast(x: Any, dtype: Any) -> Tensor:
@@ -250,7 +260,7 @@ def cast(x: Any, dtype: Any) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (g.astype(source),)
 
-    return _result(to_float_array(x.data, dtype), (x,), vjp)
+    return record(to_float_array(x.data, dtype), (x,), vjp)
 
 
 # ----- reductions ------------------------------------------------------------------------------
@@ -262,7 +272,7 @@ def sum(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
     def vjp(g: np.ndarray) -> VJPResult:
         return (np.broadcast_to(_expand_reduced(g, axes, keepdims), shape),)
 
-    return _result(np.sum(x.data, axis=axes, keepdims=keepdims), (x,), vjp)
+    return record(np.sum(x.data, axis=axes, keepdims=keepdims), (x,), vjp)
 
 
 def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -279,7 +289,7 @@ def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
         return (winners * _expand_reduced(g, axes, keepdims),)
 
     out = out_kept if keepdims else np.squeeze(out_kept, axis=axes)
-    return _result(out, (x,), vjp)
+    return record(out, (x,), vjp)
 
 
 # ----- linear algebra -------------------------------------------------------------------------
@@ -305,7 +315,7 @@ def matmul(a: Any, b: Any) -> Tensor:
         d_b = np.swapaxes(a_data, -1, -2) @ g if b.requires_grad else None
         return d_a, d_b
 
-    return _result(a_data @ b_data, (a, b), vjp)
+    return record(a_data @ b_data, (a, b), vjp)
 
 
 def linear(x: Any, weight: Any, bias: Any | None = None) -> Tensor:
@@ -339,7 +349,7 @@ def linear(x: Any, weight: Any, bias: Any | None = None) -> Tensor:
             return d_x, d_w
         return d_x, d_w, g_rows.sum(axis=0)
 
-    return _result(out, parents, vjp)
+    return record(out, parents, vjp)
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
@@ -357,7 +367,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (g - np.exp(out) * np.sum(g, axis=axis, keepdims=True),)
 
-    return _result(out, (x,), vjp)
+    return record(out, (x,), vjp)
 
 
 def _drop_axis(shape: tuple[int, ...], axis: int) -> tuple[int, ...]:
@@ -377,7 +387,7 @@ def reshape(x: Any, shape: Sequence[int]) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (g.reshape(source),)
 
-    return _result(out, (x,), vjp)
+    return record(out, (x,), vjp)
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
@@ -391,7 +401,7 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return (np.transpose(g, inverse),)
 
-    return _result(np.transpose(x.data, order), (x,), vjp)
+    return record(np.transpose(x.data, order), (x,), vjp)
 
 
 def getitem(x: Any, index: Any) -> Tensor:
@@ -410,7 +420,7 @@ def getitem(x: Any, index: Any) -> Tensor:
         np.add.at(full, index, g)
         return (full,)
 
-    return _result(np.array(out, copy=True), (x,), vjp)
+    return record(np.array(out, copy=True), (x,), vjp)
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -425,7 +435,7 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return tuple(np.split(g, bounds, axis=axis))
 
-    return _result(out, tuple(parts), vjp)
+    return record(out, tuple(parts), vjp)
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
@@ -439,7 +449,7 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     def vjp(g: np.ndarray) -> VJPResult:
         return tuple(np.moveaxis(g, axis, 0))
 
-    return _result(out, tuple(parts), vjp)
+    return record(out, tuple(parts), vjp)
 
 
 def _same_dtype(tensors: Sequence[Any], op: str) -> list[Tensor]:
@@ -465,7 +475,7 @@ def pad(x: Any, pad_width: Sequence[tuple[int, int]] | int, value: float = 0.0) 
         return (g[inner],)
 
     out = np.pad(x.data, widths, mode="constant", constant_values=value)
-    return _result(out, (x,), vjp)
+    return record(out, (x,), vjp)
 
 
 # ----- compositions (no backward code of their own) ----------------------------------------

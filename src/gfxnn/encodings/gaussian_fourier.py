@@ -74,7 +74,7 @@ class GaussianFourierEncoding(Encoding):
             d_phase = g[:, :f] * cosines - g[:, f:] * sines
             return (d_phase @ projection.T,)
 
-        return ops._result(out, (x,), vjp)
+        return ops.record(out, (x,), vjp)
 
     def hyperparams(self) -> dict[str, Any]:
         return {

@@ -16,7 +16,7 @@ from gfxnn.encodings import grid_kernels as kernels
 from gfxnn.encodings.base import Encoding, check_input
 from gfxnn.nn.linear import as_generator
 from gfxnn.nn.module import Parameter
-from gfxnn.ops import _result, as_tensor
+from gfxnn.ops import as_tensor, record
 from gfxnn.tensor import Tensor, resolve_dtype
 
 
@@ -76,7 +76,7 @@ def grid_encode(
             kernels.table_gradient(layout, g, indices, weights, d_table, ws)
         return d_x, d_table
 
-    return _result(out, (x, table), vjp)
+    return record(out, (x, table), vjp)
 
 
 class GridEncoding(Encoding):

@@ -86,7 +86,7 @@ class OneBlobEncoding(Encoding):
                 d_x += g[rows, columns, target] * slope
             return (d_x,)
 
-        return ops._result(out.reshape(batch, self.n_output_dims), (x,), vjp)
+        return ops.record(out.reshape(batch, self.n_output_dims), (x,), vjp)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "OneBlob", "n_bins": self.n_bins}

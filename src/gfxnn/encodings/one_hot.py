@@ -45,7 +45,7 @@ class OneHotEncoding(Encoding):
         def vjp(g: np.ndarray) -> VJPResult:
             return (np.zeros(shape, dtype=g.dtype),)
 
-        return ops._result(out.reshape(shape[0], self.n_output_dims), (x,), vjp)
+        return ops.record(out.reshape(shape[0], self.n_output_dims), (x,), vjp)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "OneHot", "n_bins": self.n_bins}

@@ -131,7 +131,7 @@ class SphericalHarmonicsEncoding(Encoding):
             d_z = np.sum(g * d_legendre * selected, axis=1)
             return (2.0 * np.stack([d_x, d_y, d_z], axis=1),)  # 2 from d = 2 x - 1
 
-        return ops._result(out, (x,), vjp)
+        return ops.record(out, (x,), vjp)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "SphericalHarmonics", "degree": self.degree}

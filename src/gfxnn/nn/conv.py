@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from gfxnn import conv
-from gfxnn.conv import IntPair
+from gfxnn import image_ops
+from gfxnn.image_ops import IntPair
 from gfxnn.nn.linear import INITIALIZERS, as_generator, check_positive_int
 from gfxnn.nn.module import Module, Parameter
 from gfxnn.tensor import Tensor, resolve_dtype
@@ -33,10 +33,10 @@ class _ConvNd(Module):
         super().__init__()
         self.in_channels = check_positive_int("in_channels", in_channels)
         self.out_channels = check_positive_int("out_channels", out_channels)
-        self.kernel_size = conv.pair("kernel_size", kernel_size, 1)
-        self.stride = conv.pair("stride", stride, 1)
-        self.padding = conv.pair("padding", padding, 0)
-        self.dilation = conv.pair("dilation", dilation, 1)
+        self.kernel_size = image_ops.pair("kernel_size", kernel_size, 1)
+        self.stride = image_ops.pair("stride", stride, 1)
+        self.padding = image_ops.pair("padding", padding, 0)
+        self.dilation = image_ops.pair("dilation", dilation, 1)
         if init not in INITIALIZERS:
             raise ValueError(f"unknown init {init!r}; choose one of {sorted(INITIALIZERS)}")
         dtype = resolve_dtype(dtype)
@@ -88,7 +88,7 @@ class Conv2d(_ConvNd):
         )  # fmt: skip
 
     def forward(self, x: Any) -> Tensor:
-        return conv.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
+        return image_ops.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation)
 
 
 class ConvTranspose2d(_ConvNd):
@@ -119,10 +119,10 @@ class ConvTranspose2d(_ConvNd):
             in_channels, out_channels, kernel_size, stride, padding, dilation, bias, True,
             rng, init, dtype,
         )  # fmt: skip
-        self.output_padding = conv.pair("output_padding", output_padding, 0)
+        self.output_padding = image_ops.pair("output_padding", output_padding, 0)
 
     def forward(self, x: Any) -> Tensor:
-        return conv.conv_transpose2d(
+        return image_ops.conv_transpose2d(
             x, self.weight, self.bias, self.stride, self.padding, self.output_padding,
             self.dilation,
         )  # fmt: skip

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from gfxnn import conv
+from gfxnn import image_ops
 from gfxnn.nn.linear import as_generator
 from gfxnn.nn.module import Module
 from gfxnn.tensor import Tensor
@@ -29,7 +29,7 @@ class Dropout(Module):
         self.rng = as_generator(rng)
 
     def forward(self, x: Any) -> Tensor:
-        return conv.dropout(x, self.p, self.rng, self.training)
+        return image_ops.dropout(x, self.p, self.rng, self.training)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gfxnn import conv
+from gfxnn import image_ops
 from gfxnn.nn.linear import check_positive_int
 from gfxnn.nn.module import Buffer, Module, Parameter
 from gfxnn.tensor import Tensor, resolve_dtype
@@ -57,7 +57,7 @@ class BatchNorm2d(Module):
                 f"BatchNorm2d({self.num_features}) got an input with {x.shape[1]} channels "
                 f"(shape {x.shape})"
             )
-        return conv.batch_norm(
+        return image_ops.batch_norm(
             x,
             self.running_mean.data,
             self.running_var.data,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gfxnn import conv
-from gfxnn.conv import IntPair
+from gfxnn import image_ops
+from gfxnn.image_ops import IntPair
 from gfxnn.nn.module import Module
 from gfxnn.tensor import Tensor
 
@@ -24,13 +24,13 @@ class MaxPool2d(Module):
         dilation: IntPair = 1,
     ) -> None:
         super().__init__()
-        self.kernel_size = conv.pair("kernel_size", kernel_size, 1)
-        self.stride = self.kernel_size if stride is None else conv.pair("stride", stride, 1)
-        self.padding = conv.pair("padding", padding, 0)
-        self.dilation = conv.pair("dilation", dilation, 1)
+        self.kernel_size = image_ops.pair("kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else image_ops.pair("stride", stride, 1)
+        self.padding = image_ops.pair("padding", padding, 0)
+        self.dilation = image_ops.pair("dilation", dilation, 1)
 
     def forward(self, x: Any) -> Tensor:
-        return conv.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
+        return image_ops.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -46,12 +46,12 @@ class AvgPool2d(Module):
         self, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
     ) -> None:
         super().__init__()
-        self.kernel_size = conv.pair("kernel_size", kernel_size, 1)
-        self.stride = self.kernel_size if stride is None else conv.pair("stride", stride, 1)
-        self.padding = conv.pair("padding", padding, 0)
+        self.kernel_size = image_ops.pair("kernel_size", kernel_size, 1)
+        self.stride = self.kernel_size if stride is None else image_ops.pair("stride", stride, 1)
+        self.padding = image_ops.pair("padding", padding, 0)
 
     def forward(self, x: Any) -> Tensor:
-        return conv.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return image_ops.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -65,13 +65,15 @@ class Upsample(Module):
         self, scale_factor: float | tuple[float, float] = 2, mode: str = "nearest"
     ) -> None:
         super().__init__()
-        if mode not in conv.UPSAMPLE_MODES:
-            raise ValueError(f"unknown upsample mode {mode!r}; choose one of {conv.UPSAMPLE_MODES}")
+        if mode not in image_ops.UPSAMPLE_MODES:
+            raise ValueError(
+                f"unknown upsample mode {mode!r}; choose one of {image_ops.UPSAMPLE_MODES}"
+            )
         self.scale_factor = scale_factor
         self.mode = mode
 
     def forward(self, x: Any) -> Tensor:
-        return conv.upsample(x, self.scale_factor, self.mode)
+        return image_ops.upsample(x, self.scale_factor, self.mode)
 
     def extra_repr(self) -> str:
         return f"scale_factor={self.scale_factor}, mode={self.mode!r}"
@@ -85,7 +87,7 @@ class Flatten(Module):
         self.start_dim = start_dim
 
     def forward(self, x: Any) -> Tensor:
-        return conv.flatten(x, self.start_dim)
+        return image_ops.flatten(x, self.start_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}"
