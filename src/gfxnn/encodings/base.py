@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import Any, ClassVar
 
 from gfxnn.nn.module import Module
 from gfxnn.tensor import Tensor
@@ -22,6 +22,10 @@ class Encoding(Module, ABC):
 
     n_input_dims: int
     n_output_dims: int
+    # Declared per class so that the menus of `gfxnn.fields.choices` derive from the classes:
+    # the only input width the encoding accepts (None: any), and whether it has Parameters.
+    input_dims: ClassVar[int | None] = None
+    trainable: ClassVar[bool] = False
 
     @abstractmethod
     def forward(self, x: Tensor) -> Tensor:

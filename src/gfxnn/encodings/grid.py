@@ -98,6 +98,7 @@ class GridEncoding(Encoding):
 
     otype: ClassVar[str]
     hashed: ClassVar[bool]
+    trainable = True
 
     def __init__(
         self,

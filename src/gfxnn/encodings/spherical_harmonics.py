@@ -78,6 +78,8 @@ class SphericalHarmonicsEncoding(Encoding):
     degree: number of bands l = 0..degree-1, 1..8 (tcnn default 4); n_output_dims = degree^2.
     """
 
+    input_dims = 3
+
     def __init__(self, n_input_dims: int = 3, degree: int = 4) -> None:
         super().__init__()
         if n_input_dims != 3 or isinstance(n_input_dims, bool):
