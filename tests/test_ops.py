@@ -131,3 +131,48 @@ def test_activations_stay_finite_for_extreme_inputs(fn):
     y.backward(np.ones(y.shape))
     assert np.isfinite(y.data).all()
     assert np.isfinite(x.grad).all()
+
+
+def recorded_nodes(out: gfxnn.Tensor) -> int:
+    """How many op nodes the graph behind `out` holds (leaves not counted)."""
+    from gfxnn.autograd import topological_order
+
+    return sum(1 for node in topological_order(out) if not node.is_leaf)
+
+
+@pytest.mark.parametrize(
+    ("fn", "nodes"), [(F.sigmoid, 1), (F.tanh, 1), (F.relu, 1), (F.silu, 2)], ids=str
+)
+def test_activations_record_few_nodes(fn, nodes):
+    # sigmoid and tanh are primitives that save their output (sigmoid was 9 nodes composed).
+    x = gfxnn.tensor(np.linspace(-3, 3, 7), requires_grad=True)
+    assert recorded_nodes(fn(x)) == nodes
+
+
+# NaN in, NaN out, as PyTorch does: a clamp to 0 would hide a diverged input downstream.
+# fmt: off
+NAN_CASES = [
+    ("relu", F.relu, lambda t, a: a.relu()),
+    ("leaky_relu", F.leaky_relu, lambda t, a: t.nn.functional.leaky_relu(a, 0.01)),
+    ("sigmoid", F.sigmoid, lambda t, a: a.sigmoid()),
+    ("tanh", F.tanh, lambda t, a: a.tanh()),
+    ("softplus", F.softplus, lambda t, a: t.nn.functional.softplus(a)),
+    ("silu", F.silu, lambda t, a: t.nn.functional.silu(a)),
+    ("maximum", lambda a: ops.maximum(a, 0.0), lambda t, a: t.maximum(a, t.zeros(()))),
+    ("minimum", lambda a: ops.minimum(a, 0.0), lambda t, a: t.minimum(a, t.zeros(()))),
+    ("max", lambda a: a.max(axis=0), lambda t, a: a.amax(0)),
+    ("clip", lambda a: a.clip(-1.0, 1.0), lambda t, a: a.clamp(-1.0, 1.0)),
+    ("abs", ops.abs, lambda t, a: a.abs()),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize("name, ours, theirs", NAN_CASES, ids=[c[0] for c in NAN_CASES])
+def test_nan_propagates_like_torch(name, ours, theirs):
+    torch = pytest.importorskip("torch")
+    x = np.array([np.nan, -2.0, 0.5, 3.0])
+    with np.errstate(invalid="raise"):  # no "invalid value" from inside the op
+        out = ours(gfxnn.Tensor(x, requires_grad=True)).data
+    expected = theirs(torch, torch.tensor(x)).numpy()
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(expected))
+    np.testing.assert_allclose(out[~np.isnan(out)], expected[~np.isnan(expected)], rtol=1e-12)

@@ -17,30 +17,27 @@ from gfxnn.tensor import Tensor
 
 
 def relu(x: Any) -> Tensor:
-    """max(x, 0); the gradient at 0 is 0, as in PyTorch."""
+    """max(x, 0); the gradient at 0 is 0, and NaN stays NaN, as in PyTorch."""
     x = as_tensor(x)
-    return ops.where(x.data > 0, x, 0.0)
+    # "not x <= 0" rather than "x > 0": it is true for NaN, so NaN passes through instead of
+    # silently becoming 0 (which would hide a diverged input from every check downstream).
+    return ops.where(~(x.data <= 0), x, 0.0)
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
-    """x for x > 0, negative_slope * x otherwise."""
+    """x for x > 0, negative_slope * x otherwise (NaN stays NaN: slope * NaN is NaN)."""
     x = as_tensor(x)
     return ops.where(x.data > 0, x, ops.mul(x, negative_slope))
 
 
 def sigmoid(x: Any) -> Tensor:
-    """1 / (1 + exp(-x)), written with exp(-|x|) <= 1 so neither side can overflow."""
-    x = as_tensor(x)
-    z = ops.exp(ops.neg(ops.abs(x)))
-    denominator = ops.add(z, 1.0)
-    positive = ops.div(1.0, denominator)
-    negative = ops.div(z, denominator)
-    return ops.where(x.data >= 0, positive, negative)
+    """1 / (1 + exp(-x)), a primitive that saves its output (`ops.sigmoid`)."""
+    return ops.sigmoid(x)
 
 
 def tanh(x: Any) -> Tensor:
-    """tanh(x) = 2 sigmoid(2x) - 1."""
-    return ops.sub(ops.mul(sigmoid(ops.mul(x, 2.0)), 2.0), 1.0)
+    """tanh(x), a primitive that saves its output (`ops.tanh`)."""
+    return ops.tanh(x)
 
 
 def softplus(x: Any) -> Tensor:

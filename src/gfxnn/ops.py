@@ -143,6 +143,7 @@ def maximum(a: Any, b: Any) -> Tensor:
 
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise min; min(a, b) = -max(-a, -b), so ties split the gradient too."""
+    a, b = _pair(a, b)  # first, so a raw number takes the tensor's dtype before negation
     return neg(maximum(neg(a), neg(b)))
 
 
@@ -232,6 +233,34 @@ def abs(x: Any) -> Tensor:  # noqa: A001 - mirrors Python's abs
     return record(np.abs(x.data), (x,), vjp)
 
 
+def sigmoid(x: Any) -> Tensor:
+    """1 / (1 + exp(-x)), saving its output s for the VJP g s (1 - s).
+
+    A primitive rather than a composition: the composed form recorded 9 graph nodes and
+    evaluated exp again in backward. Written with exp(-|x|) <= 1, so neither branch can
+    overflow for any float input; NaN stays NaN.
+    """
+    x = as_tensor(x)
+    z = np.exp(-np.abs(x.data))
+    out = np.where(x.data >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+
+    def vjp(g: np.ndarray) -> VJPResult:
+        return (g * out * (1 - out),)
+
+    return record(out, (x,), vjp)
+
+
+def tanh(x: Any) -> Tensor:
+    """tanh(x), saving its output t for the VJP g (1 - t^2)."""
+    x = as_tensor(x)
+    out = np.tanh(x.data)
+
+    def vjp(g: np.ndarray) -> VJPResult:
+        return (g * (1 - out * out),)
+
+    return record(out, (x,), vjp)
+
+
 def clip(x: Any, low: float | None = None, high: float | None = None) -> Tensor:
     """Clamp to [low, high]; the gradient passes where low <= x <= high (PyTorch's clamp)."""
     x = as_tensor(x)
@@ -282,7 +311,9 @@ def max(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A
         raise ValueError("max of an empty tensor is undefined")
     axes = _normalize_axes(axis, x.ndim)
     out_kept = np.max(x.data, axis=axes, keepdims=True)
-    winners = (x.data == out_kept).astype(x.dtype)
+    # A NaN maximum (NumPy propagates NaN, as PyTorch does) is "won" by the NaN entries;
+    # without this no entry equals the maximum and the shares below would be 0 / 0.
+    winners = ((x.data == out_kept) | (np.isnan(x.data) & np.isnan(out_kept))).astype(x.dtype)
     winners /= winners.sum(axis=axes, keepdims=True)
 
     def vjp(g: np.ndarray) -> VJPResult:
