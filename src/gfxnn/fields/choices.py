@@ -19,8 +19,9 @@ from gfxnn.encodings.base import Encoding
 
 # The flagship fits (u, v): an encoding offered by name must take 2-D inputs.
 N_INPUT_DIMS = 2
-# Dx12NN's two encodings first (the menu's order), then the registry's order.
-_FIRST = ("Frequency", "Identity")
+# Dx12NN's two encodings first (the menu's order), then the trainable grids (the menu's
+# order before this table existed), then the registry's order.
+_FIRST = ("Frequency", "Identity", "HashGrid", "DenseGrid")
 
 
 def _otypes() -> list[str]:
