@@ -21,6 +21,7 @@ from gfxnn.io import (
     load_checkpoint,
     parse_json,
     read_checkpoint_metadata,
+    read_regular_file,
     save_checkpoint,
 )
 
@@ -274,3 +275,65 @@ def test_hostile_checkpoint_config_is_a_checkpoint_error(
     with pytest.raises(CheckpointError, match=reason) as caught:
         load_checkpoint(_header_file(tmp_path, header, b"\x00" * 4))
     assert "hand.safetensors" in str(caught.value)
+
+
+# ----- issue 15: output modes, missing directories, files that are not files --------------------
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX modes")
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_atomic_writes_honour_the_umask(tmp_path: Path, umask: int) -> None:
+    old = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "a.txt", "x")
+        save_checkpoint(tmp_path / "c.safetensors", {"w": np.ones(2, np.float32)}, {})
+    finally:
+        os.umask(old)
+    for name in ("a.txt", "c.safetensors"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
+
+
+@pytest.mark.skipif(not hasattr(os, "fchmod"), reason="POSIX modes")
+def test_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path: Path) -> None:
+    path = tmp_path / "shared.json"
+    path.write_text("{}")
+    path.chmod(0o640)
+    atomic_write_json(path, {"a": 1})
+    assert path.stat().st_mode & 0o777 == 0o640
+
+
+def test_save_into_a_missing_directory_names_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "missing" / "model.safetensors"
+    with pytest.raises(FileNotFoundError) as caught:
+        save_checkpoint(target, {"w": np.ones(2, np.float32)}, {})
+    assert caught.value.filename == str(target)
+    assert ".tmp" not in str(caught.value)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(CheckpointError, match=r"is a FIFO \(named pipe\), not a checkpoint"):
+        load_checkpoint(fifo)  # before the fix: open() waits for a writer for ever
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_is_refused_before_reading() -> None:
+    with pytest.raises(CheckpointError, match="/dev/zero is a character device"):
+        load_checkpoint("/dev/zero")  # before the fix: read until memory runs out
+
+
+def test_read_regular_file_bounds_the_read(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "big.bin"
+    path.write_bytes(b"x" * 101)
+    with pytest.raises(ValueError, match="101 bytes, over the limit of 100 bytes for a blob"):
+        read_regular_file(path, 100, noun="blob")
+    assert read_regular_file(path, 101) == b"x" * 101
+
+    # A file that grows between the stat and the read is cut at the bound, then refused.
+    def claims_10_bytes(real):
+        return lambda *args, **kwargs: os.stat_result((*real(*args, **kwargs)[:6], 10, 0, 0, 0))
+
+    monkeypatch.setattr(os, "stat", claims_10_bytes(os.stat))
+    monkeypatch.setattr(os, "fstat", claims_10_bytes(os.fstat))
+    with pytest.raises(ValueError, match="grew past the limit of 100 bytes"):
+        read_regular_file(path, 100)

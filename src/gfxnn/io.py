@@ -23,9 +23,11 @@ import contextlib
 import json
 import math
 import os
+import stat
 import struct
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ __all__ = [
     "load_checkpoint",
     "parse_json",
     "read_checkpoint_metadata",
+    "read_regular_file",
     "save_checkpoint",
 ]
 
@@ -169,19 +172,57 @@ def _depth(value: Any) -> int:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` atomically: temp file in the same directory, fsync, os.replace."""
+    """Write `data` to `path` atomically: temp file in the same directory, fsync, os.replace.
+
+    The file gets the mode a plain open() would give it (0666 less the umask, or the mode of
+    the file it replaces), not mkstemp's private 0600. An OSError names `path`, never the
+    temporary file.
+    """
     path = Path(path)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:  # e.g. a missing directory: say which file could not be written
+        raise type(error)(error.errno, error.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as handle:
+            if hasattr(os, "fchmod"):
+                os.fchmod(handle.fileno(), _file_mode(path))
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp_name, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
+        if isinstance(error, OSError) and error.errno is not None:
+            raise type(error)(error.errno, error.strerror, str(path)) from None
         raise
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def _file_mode(path: Path) -> int:
+    """The permission bits open(path, "w") would leave: an existing file's own, else the
+    umask's."""
+    with contextlib.suppress(OSError):
+        info = os.stat(path)
+        if stat.S_ISREG(info.st_mode):
+            return stat.S_IMODE(info.st_mode)
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process umask. Linux shows it in /proc (no side effect); elsewhere it can only be
+    read by setting it, which a lock keeps from racing with another writer of ours."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -303,19 +344,77 @@ def _load(path: Path) -> tuple[dict[str, np.ndarray], dict, dict]:
 
 
 def _read_bytes(path: Path) -> bytes:
+    return read_regular_file(path, MAX_CHECKPOINT_BYTES, noun="checkpoint", error=CheckpointError)
+
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def read_regular_file(
+    path: str | Path,
+    max_bytes: int,
+    *,
+    noun: str = "file",
+    error: type[ValueError] = ValueError,
+) -> bytes:
+    """The whole content of a regular file of at most `max_bytes`; anything else is refused
+    with one `error(message)` naming the path, before a byte is read.
+
+    `os.stat` (which never opens the file) refuses directories, FIFOs, devices (/dev/zero
+    would be read until memory runs out; a FIFO would block until a writer comes) and files
+    over the limit. The file is then opened non-blocking (so a path swapped for a FIFO after
+    the stat cannot hang us either), checked again with fstat, and read with a bound, so a file
+    growing meanwhile is refused too.
+
+    Args:
+        path: the file.
+        max_bytes: the largest size accepted.
+        noun: what the file should be, for messages ("checkpoint", "image file").
+        error: the exception class raised (a ValueError subclass, e.g. CheckpointError).
+    """
+    path = Path(path)
+    article = "an" if noun[:1] in "aeiou" else "a"
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise CheckpointError(f"{path} is a directory, not a checkpoint file")
-        if size > MAX_CHECKPOINT_BYTES:
-            raise CheckpointError(
-                f"{path} is {size} bytes; checkpoints are limited to {MAX_CHECKPOINT_BYTES} bytes"
-            )
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint not found: {path}") from None
-    except OSError as error:
-        raise CheckpointError(f"cannot read checkpoint {path}: {error.strerror}") from None
+        _check_regular(path, os.stat(path), max_bytes, noun, article, error)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        with os.fdopen(os.open(path, flags | getattr(os, "O_CLOEXEC", 0)), "rb") as handle:
+            _check_regular(path, os.fstat(handle.fileno()), max_bytes, noun, article, error)
+            data = handle.read(max_bytes + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        raise error(f"{noun} not found: {path}") from None
+    except PermissionError:
+        raise error(f"cannot read {path}: permission denied") from None
+    except OSError as failure:
+        raise error(f"cannot read {path}: {failure.strerror or failure}") from None
+    if len(data) > max_bytes:
+        raise error(f"{path} grew past the limit of {max_bytes} bytes while it was read")
+    return data
+
+
+def _check_regular(
+    path: Path,
+    info: os.stat_result,
+    max_bytes: int,
+    noun: str,
+    article: str,
+    error: type[ValueError],
+) -> None:
+    for test, kind in _NOT_REGULAR:
+        if test(info.st_mode):
+            raise error(f"{path} is {kind}, not {article} {noun}")
+    if not stat.S_ISREG(info.st_mode):
+        raise error(f"{path} is not a regular file, not {article} {noun}")
+    if info.st_size > max_bytes:
+        raise error(
+            f"{path} is {info.st_size} bytes, over the limit of {max_bytes} bytes for "
+            f"{article} {noun}"
+        )
 
 
 def _parse_header(path: Path, data: bytes) -> dict:
