@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import time
 import zlib
@@ -220,3 +221,97 @@ def test_encode_png_round_trip() -> None:
     np.testing.assert_allclose(decoded / 255, pixels, atol=0.5 / 255 + 1e-6)
     clipped = np.asarray(Image.open(io.BytesIO(encode_png(pixels * 3 - 1))))
     assert clipped.min() == 0 and clipped.max() == 255
+
+
+# ----- issue 15: hostile files ------------------------------------------------------------------
+EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nnewpath 0 0 moveto 8 8 lineto stroke\n"
+
+
+def test_eps_named_png_never_reaches_the_eps_plugin(tmp_path: Path, monkeypatch) -> None:
+    """Pillow's EPS plugin runs Ghostscript; with the allow-list it is never consulted."""
+    from PIL import EpsImagePlugin
+
+    calls: list[str] = []
+
+    def spy(self: object) -> None:
+        calls.append("eps")
+        raise SyntaxError("spy: the EPS plugin was asked")
+
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", spy)
+    path = tmp_path / "photo.png"
+    path.write_bytes(EPS)
+    with pytest.raises(ImageError, match="photo.png is not an image Pillow can read"):
+        load_image(path)
+    assert calls == []
+
+
+@pytest.mark.parametrize("kind", ["PPM", "TGA", "ICO", "PCX", "SGI", "IM", "DDS", "QOI"])
+def test_formats_off_the_allow_list_are_refused_whatever_the_name(
+    tmp_path: Path, kind: str
+) -> None:
+    buffer = io.BytesIO()
+    try:
+        Image.new("RGB", (4, 4), (10, 20, 30)).save(buffer, format=kind)
+    except (KeyError, OSError, ValueError):
+        pytest.skip(f"this Pillow cannot write {kind}")
+    path = tmp_path / "image.png"
+    path.write_bytes(buffer.getvalue())
+    with pytest.raises(ImageError, match="allowed decoders .*PNG, JPEG, GIF, BMP, WebP, TIFF"):
+        load_image(path)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("GIF", "a.gif"),
+        ("BMP", "a.bmp"),
+        ("WEBP", "a.webp"),
+        ("TIFF", "a.tif"),
+        ("PNG", "really-a-png.jpg"),
+    ],
+)
+def test_allowed_formats_load_by_content(tmp_path: Path, kind: str, name: str) -> None:
+    path = tmp_path / name
+    Image.new("RGB", (4, 3), (255, 0, 0)).save(
+        path, format=kind, **({"lossless": True} if kind == "WEBP" else {})
+    )
+    pixels = load_image(path)
+    assert pixels.shape == (3, 4, 3)
+    np.testing.assert_allclose(pixels[..., 0], 1.0, atol=1 / 255)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "image.png"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageError, match=r"image.png is a FIFO \(named pipe\), not an image file"):
+        load_image(fifo)  # before the fix: open() waited for a writer for ever
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_is_refused_before_reading() -> None:
+    with pytest.raises(ImageError, match="/dev/zero is a character device, not an image file"):
+        load_image("/dev/zero")
+
+
+def test_oversized_files_are_refused_before_reading(tmp_path: Path) -> None:
+    path = _save(tmp_path, "a.png", Image.new("RGB", (8, 8)))
+    size = path.stat().st_size
+    with pytest.raises(ImageError, match=f"{size} bytes, over the limit of {size - 1} bytes"):
+        read_image(path, max_bytes=size - 1)
+
+
+def test_nan_float_tiff_names_the_file(tmp_path: Path) -> None:
+    values = np.array([[0.5, np.nan], [0.25, 1.0]], dtype=np.float32)
+    path = _save(tmp_path, "nan.tif", Image.fromarray(values, mode="F"))
+    with pytest.raises(ImageError, match=r"nan.tif: floating-point image contains NaN"):
+        load_image(path)
+
+
+def test_int32_tiff_out_of_range_names_the_file(tmp_path: Path) -> None:
+    values = np.array([[0, 70_000], [-5, 12]], dtype=np.int32)
+    path = _save(tmp_path, "deep.tif", Image.fromarray(values, mode="I"))
+    with pytest.raises(
+        ImageError, match=r"deep.tif: unsupported I \(integer\) image with values -5..70000"
+    ):
+        load_image(path)

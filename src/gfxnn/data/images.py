@@ -4,8 +4,11 @@ Every loaded image comes back as an `(H, W, 3)` float32 array in [0, 1], whateve
 (grayscale, palette, RGBA, 16-bit). What the conversion did to the pixels (alpha composited,
 16-bit scaled, ...) is reported as human-readable notes, never silently.
 
-Loading is defensive: the pixel count is checked from the file header *before* any pixel data
-is decoded, so a small file that claims a huge image (a "decompression bomb") is refused cheaply.
+Loading is defensive: only regular files of bounded size are read (a FIFO or /dev/zero is
+refused by os.stat, before it is opened); only the decoders in IMAGE_FORMATS ever see the bytes
+(Pillow would otherwise try all of its plugins, EPS among them, which runs Ghostscript); the
+pixel count is checked from the file header *before* any pixel data is decoded, so a small file
+that claims a huge image (a "decompression bomb") is refused cheaply.
 """
 
 from __future__ import annotations
@@ -20,12 +23,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from gfxnn.io import read_regular_file
+
 __all__ = [
     "BUNDLED_IMAGES",
+    "DEFAULT_MAX_IMAGE_BYTES",
     "DEFAULT_MAX_PIXELS",
+    "IMAGE_FORMATS",
     "ImageError",
     "LoadedImage",
     "bundled_image_source",
+    "decode_image",
     "encode_png",
     "load_bundled",
     "load_image",
@@ -35,6 +43,14 @@ __all__ = [
 
 DEFAULT_MAX_PIXELS = 4096 * 4096
 """Largest image (width * height) that `load_image` accepts unless told otherwise."""
+
+DEFAULT_MAX_IMAGE_BYTES = 512 * 1024**2
+"""Largest image file read (a 4096x4096 uncompressed float RGB TIFF is 201 MB)."""
+
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+"""The only Pillow decoders an image is opened with (names as `Image.open(formats=...)`)."""
+
+_FORMAT_NAMES = {"WEBP": "WebP"}
 
 BUNDLED_IMAGES = ("astronaut", "circle", "half", "quarter")
 """Names accepted by `load_bundled`: one photograph shipped as a PNG, three generated patterns."""
@@ -59,54 +75,75 @@ class LoadedImage:
     notes: list[str] = field(default_factory=list)
 
 
-def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+def read_image(
+    path: str | Path,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_bytes: int = DEFAULT_MAX_IMAGE_BYTES,
+) -> LoadedImage:
     """Load an image file as (H, W, 3) float32 RGB in [0, 1], with notes on the conversion.
 
     Args:
-        path: a PNG, JPEG or any other format Pillow reads.
+        path: a regular file in one of IMAGE_FORMATS (PNG, JPEG, GIF, BMP, WebP, TIFF); the
+            content decides, not the name, and no other Pillow decoder is ever tried.
         max_pixels: refuse images with more than this many pixels (checked from the header).
+        max_bytes: refuse larger files (checked with os.stat before reading).
 
     Raises:
-        ImageError: missing or unreadable file, not an image, truncated or corrupt data, too many
-            pixels.
+        ImageError: missing, unreadable or not a regular file (a FIFO, a device), too large,
+            not an allowed image format, truncated or corrupt data, too many pixels.
     """
-    path = Path(path)
     if max_pixels < 1:
         raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
-    if not path.exists():
-        raise ImageError(f"image file not found: {path}")
-    if path.is_dir():
-        raise ImageError(f"{path} is a directory, not an image file")
+    data = read_regular_file(path, max_bytes, noun="image file", error=ImageError)
+    return decode_image(data, str(path), max_pixels=max_pixels)
+
+
+def decode_image(
+    data: bytes,
+    name: str,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    formats: tuple[str, ...] = IMAGE_FORMATS,
+) -> LoadedImage:
+    """Decode image bytes as `read_image` does; `name` is the source shown in messages.
+
+    Only Pillow's decoders for `formats` (a subset of IMAGE_FORMATS) see the bytes: Pillow
+    otherwise tries every plugin it has, EPS among them, which runs Ghostscript.
+    """
+    unknown = sorted(set(formats) - set(IMAGE_FORMATS))
+    if unknown or not formats:
+        raise ValueError(f"formats must be a subset of {IMAGE_FORMATS}, got {formats!r}")
     with warnings.catch_warnings():
         # Pillow's own bomb warning is redundant: our limit is checked below, from the header.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            with Image.open(path) as opened:
-                _check_size(path, opened.size, max_pixels)
+            with Image.open(io.BytesIO(data), formats=list(formats)) as opened:
+                _check_size(name, opened.size, max_pixels)
                 notes: list[str] = []
                 image = _first_frame(opened, notes)
                 image.load()  # decode now, inside the try, so truncation is reported here
-                pixels = _to_float_rgb(_upright(image, notes), notes)
+                pixels = _to_float_rgb(name, _upright(image, notes), notes)
         except ImageError:
             raise
         except UnidentifiedImageError:
-            raise ImageError(f"{path} is not an image Pillow can read (PNG, JPEG, ...)") from None
+            allowed = ", ".join(_FORMAT_NAMES.get(f, f) for f in formats)
+            raise ImageError(
+                f"{name} is not an image Pillow can read with the allowed decoders ({allowed})"
+            ) from None
         except Image.DecompressionBombError as error:
             # Pillow refuses absurd sizes already at open, before our check; its message
             # holds the pixel count.
             found = re.search(r"\((\d+) pixels\)", str(error))
             size = f"{found.group(1)} pixels" if found else "far too large"
             raise ImageError(
-                f"{path} is {size} (a possible decompression bomb); "
+                f"{name} is {size} (a possible decompression bomb); "
                 f"the limit is {max_pixels} pixels"
             ) from None
-        except PermissionError:
-            raise ImageError(f"cannot read {path}: permission denied") from None
         except (OSError, SyntaxError, ValueError, EOFError) as error:
             # Pillow reports truncated or corrupt data as OSError/SyntaxError/ValueError.
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ImageError(f"{path} is truncated or corrupt: {reason}") from None
-    return LoadedImage(pixels=pixels, source=str(path), notes=notes)
+            raise ImageError(f"{name} is truncated or corrupt: {reason}") from None
+    return LoadedImage(pixels=pixels, source=name, notes=notes)
 
 
 def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -114,11 +151,11 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     return read_image(path, max_pixels=max_pixels).pixels
 
 
-def _check_size(path: Path, size: tuple[int, int], max_pixels: int) -> None:
+def _check_size(name: str, size: tuple[int, int], max_pixels: int) -> None:
     width, height = size
     if width * height > max_pixels:
         raise ImageError(
-            f"{path} is {width}x{height} = {width * height} pixels; the limit is {max_pixels} "
+            f"{name} is {width}x{height} = {width * height} pixels; the limit is {max_pixels} "
             f"pixels (e.g. {_side(max_pixels)}x{_side(max_pixels)})"
         )
 
@@ -144,20 +181,23 @@ def _upright(image: Image.Image, notes: list[str]) -> Image.Image:
     return ImageOps.exif_transpose(image)
 
 
-def _to_float_rgb(image: Image.Image, notes: list[str]) -> np.ndarray:
+def _to_float_rgb(name: str, image: Image.Image, notes: list[str]) -> np.ndarray:
     """Convert any Pillow mode to (H, W, 3) float32 in [0, 1], noting what happened."""
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # 16-bit grayscale PNGs open as "I;16" (or "I"): full range is 0..65535.
         gray = np.asarray(image).astype(np.float64)
         if gray.min() < 0 or gray.max() > 65535:
-            raise ImageError(f"unsupported {mode} image with values outside 0..65535")
+            raise ImageError(
+                f"{name}: unsupported {mode} (integer) image with values "
+                f"{gray.min():.0f}..{gray.max():.0f}, outside 0..65535"
+            )
         notes.append("16-bit grayscale: scaled by 1/65535 and replicated to RGB")
         return _replicate(gray / 65535.0)
     if mode == "F":
         gray = np.asarray(image).astype(np.float64)
         if not np.all(np.isfinite(gray)):
-            raise ImageError("floating-point image contains NaN or infinite values")
+            raise ImageError(f"{name}: floating-point image contains NaN or infinite values")
         notes.append("floating-point grayscale: clipped to [0, 1] and replicated to RGB")
         return _replicate(np.clip(gray, 0.0, 1.0))
     has_alpha = "A" in image.getbands() or "a" in image.getbands()
@@ -207,7 +247,7 @@ def load_bundled(name: str, size: int = 256) -> np.ndarray:
         raise ValueError(f"size must be an int >= 1, got {size!r}")
     if name == "astronaut":
         data = resources.files("gfxnn.data").joinpath("images/astronaut.png").read_bytes()
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
             rgb = image.convert("RGB")
             if rgb.size != (size, size):
                 rgb = rgb.resize((size, size), Image.Resampling.LANCZOS)

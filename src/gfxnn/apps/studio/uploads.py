@@ -3,24 +3,23 @@
 An upload is untrusted bytes. In order: the size in bytes is capped (by the server, while it
 reads the body); the first bytes must be the signature of a format on our allow-list (PNG, JPEG,
 GIF, BMP, WebP), so Pillow never sees a format whose plugin runs external programs or parses
-exotic containers; then `gfxnn.data.images.read_image` decodes it with its own safeguards (the
-pixel count is checked from the header before any pixel is decoded; truncated or corrupt data
-is a clean error). The client's file name is only ever shown, never used as a path.
+exotic containers; then `gfxnn.data.images.decode_image` decodes it from memory with only
+those formats' decoders and its own safeguards (the pixel count is checked from the header
+before any pixel is decoded; truncated or corrupt data is a clean error). The client's file
+name is only ever shown, never used as a path.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from pathlib import Path
 
-from gfxnn.data.images import ImageError, LoadedImage, read_image
+from gfxnn.data.images import ImageError, LoadedImage, decode_image
 
 __all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "DEFAULT_MAX_UPLOAD_PIXELS", "UploadError", "decode_upload"]
 
 DEFAULT_MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_UPLOAD_PIXELS = 2048 * 2048  # inference, hence every frame, grows with it
+UPLOAD_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # files may also be TIFF; uploads not
 
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -79,15 +78,9 @@ def decode_upload(
     kind = image_format(data)
     if kind is None:
         raise UploadError(f"{name} is not a PNG, JPEG, GIF, BMP or WebP image (by its first bytes)")
-    # read_image takes a path: a private temporary file whose name we choose.
-    handle, temp_name = tempfile.mkstemp(prefix="gfxnn-studio-", suffix=".upload")
     try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-        loaded = read_image(temp_name, max_pixels=max_pixels)
+        # Decoded from memory (no temporary file) by the allow-listed decoders only.
+        loaded = decode_image(data, name, max_pixels=max_pixels, formats=UPLOAD_FORMATS)
     except ImageError as error:
-        message = str(error).replace(str(Path(temp_name)), name)
-        raise UploadError(message) from None
-    finally:
-        os.unlink(temp_name)
+        raise UploadError(str(error)) from None
     return LoadedImage(loaded.pixels, f"upload:{name}", loaded.notes)
