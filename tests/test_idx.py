@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -79,3 +80,33 @@ def test_write_rejects_what_idx_cannot_hold(tmp_path: Path) -> None:
         write_idx(tmp_path / "x", np.zeros(3, dtype=np.int64))
     with pytest.raises(ValueError, match="1 to 255 dimensions"):
         write_idx(tmp_path / "x", np.array(3, dtype=np.uint8))
+
+
+# ----- issue 15's classes of fault, for IDX files -----------------------------------------------
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "train-images-idx3-ubyte")
+    with pytest.raises(IDXError, match=r"is a FIFO \(named pipe\), not an IDX file"):
+        read_idx(tmp_path / "train-images-idx3-ubyte")  # before: open() blocked for ever
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="needs /dev/zero")
+def test_a_device_is_refused() -> None:
+    with pytest.raises(IDXError, match="/dev/zero is a character device"):
+        read_idx("/dev/zero")
+
+
+def test_a_file_far_over_the_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "huge"
+    path.write_bytes(b"\x00\x00\x08\x01" + struct.pack(">I", 5000) + b"\x00" * 5000)
+    with pytest.raises(IDXError, match="over the limit of 2024 bytes"):
+        read_idx(path, max_bytes=1000)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_write_idx_is_atomic_and_replaces_a_fifo(tmp_path: Path) -> None:
+    target = tmp_path / "labels.idx"
+    os.mkfifo(target)  # before: write_bytes() blocked for ever waiting for a reader
+    write_idx(target, np.arange(4, dtype=np.uint8))
+    np.testing.assert_array_equal(read_idx(target), np.arange(4, dtype=np.uint8))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.idx"]

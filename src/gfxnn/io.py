@@ -379,7 +379,7 @@ def read_regular_file(
         error: the exception class raised (a ValueError subclass, e.g. CheckpointError).
     """
     path = Path(path)
-    article = "an" if noun[:1] in "aeiou" else "a"
+    article = "an" if noun[:1].lower() in "aeiou" else "a"
     try:
         _check_regular(path, os.stat(path), max_bytes, noun, article, error)
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)

@@ -9,6 +9,7 @@ magic, unknown type code, sizes that do not match the file) is an `IDXError` nam
 from __future__ import annotations
 
 import gzip
+import io
 import math
 import struct
 import zlib
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from gfxnn.io import atomic_write_bytes, read_regular_file
 
 __all__ = ["IDXError", "read_idx", "write_idx"]
 
@@ -52,23 +55,19 @@ def read_idx(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> np.ndarray
         images, (60000,) uint8 for labels) in native byte order.
     """
     path = Path(path)
+    # A regular file only (a FIFO would block, /dev/zero never end), of at most the data limit
+    # plus the largest header (4 bytes of magic, 255 dimensions of 4 bytes).
+    raw = io.BytesIO(read_regular_file(path, max_bytes + 1024, noun="IDX file", error=IDXError))
     try:
-        with open(path, "rb") as raw:
-            compressed = raw.read(2) == _GZIP_MAGIC
+        if raw.read(2) == _GZIP_MAGIC:
             raw.seek(0)
-            if compressed:
-                with gzip.GzipFile(fileobj=raw) as handle:
-                    return _read_stream(path, handle, max_bytes)
-            return _read_stream(path, raw, max_bytes)
-    except FileNotFoundError:
-        raise IDXError(f"IDX file not found: {path}") from None
-    except IsADirectoryError:
-        raise IDXError(f"{path} is a directory, not an IDX file") from None
+            with gzip.GzipFile(fileobj=raw) as handle:
+                return _read_stream(path, handle, max_bytes)
+        raw.seek(0)
+        return _read_stream(path, raw, max_bytes)
     except (EOFError, zlib.error, gzip.BadGzipFile) as error:
         # gzip raises these for a damaged or cut-off compressed stream.
         raise IDXError(f"{path}: damaged or truncated gzip data ({error})") from None
-    except OSError as error:
-        raise IDXError(f"cannot read {path}: {error}") from None
 
 
 def _read_exactly(path: Path, handle: Any, n_bytes: int, what: str) -> bytes:
@@ -132,4 +131,4 @@ def write_idx(path: str | Path, array: np.ndarray, compress: bool | None = None)
     payload = header + np.ascontiguousarray(array, dtype=dtype).tobytes()
     if compress is None:
         compress = path.suffix == ".gz"
-    path.write_bytes(gzip.compress(payload, mtime=0) if compress else payload)
+    atomic_write_bytes(path, gzip.compress(payload, mtime=0) if compress else payload)
