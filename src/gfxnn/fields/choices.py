@@ -69,14 +69,10 @@ EXCLUDED_ENCODINGS: dict[str, str] = {
 }
 #: encodings the fitter accepts only with their parameters (a config), e.g. composite
 CONFIG_ONLY_ENCODINGS: tuple[str, ...] = tuple(
-    _name(o)
-    for o in _otypes()
-    if _required_arguments(o) and _class(o).input_dims is None
+    _name(o) for o in _otypes() if _required_arguments(o) and _class(o).input_dims is None
 )
 #: offered encodings with trainable parameters (their own optimizer state)
-TRAINABLE_ENCODINGS: tuple[str, ...] = tuple(
-    name for name in ENCODINGS if _class(name).trainable
-)
+TRAINABLE_ENCODINGS: tuple[str, ...] = tuple(name for name in ENCODINGS if _class(name).trainable)
 #: name -> the registry's otype
 ENCODING_OTYPES: dict[str, str] = {_name(o): o for o in _otypes()}
 

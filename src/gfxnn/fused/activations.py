@@ -1,144 +1,117 @@
-"""Activations of the fused path: value and derivative written into preallocated buffers.
+"""Activations of the fused path: one function each, value and (optionally) derivative written
+into preallocated buffers.
 
-Every function takes the pre-activation `z` and writes the activation into `a` and its
-derivative da/dz into `d` (all the same shape), so the backward pass is a single multiply,
-`grad_z = grad_a * d`, with no branch and no allocation. The derivatives follow the autodiff
-engine (`gfxnn.functional`): ReLU and leaky ReLU use the slope of the x <= 0 side at exactly 0.
+Every function takes the pre-activation `z` and writes the activation into `a`; given a buffer
+`d` (the same shape) it also writes the derivative da/dz there, so the backward pass is a
+single multiply, `grad_z = grad_a * d`, with no branch and no allocation. Inference passes no
+`d` and skips the derivative. The derivatives follow the autodiff engine (`gfxnn.functional`):
+ReLU and leaky ReLU use the slope of the x <= 0 side at exactly 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
 LEAKY_RELU_SLOPE = 0.01  # Dx12NN's slope
 
 
-def relu(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
+def relu(z: np.ndarray, a: np.ndarray, d: np.ndarray | None = None) -> None:
     """a = max(z, 0); d = 1 where z > 0 else 0."""
     np.maximum(z, 0, out=a)
-    np.greater(z, 0, out=d)  # bool -> float: 1.0 / 0.0
+    if d is not None:
+        np.greater(z, 0, out=d)  # bool -> float: 1.0 / 0.0
 
 
-def leaky_relu(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
+def leaky_relu(z: np.ndarray, a: np.ndarray, d: np.ndarray | None = None) -> None:
     """a = z where z > 0 else 0.01 z; d = 1 where z > 0 else 0.01."""
-    slope = d.dtype.type(LEAKY_RELU_SLOPE)
+    slope = a.dtype.type(LEAKY_RELU_SLOPE)
     # max(z, s z) is leaky ReLU for any slope s in (0, 1); two passes, no mask.
     np.multiply(z, slope, out=a)
     np.maximum(z, a, out=a)
-    np.greater(z, 0, out=d)
-    # 1 * (1 - s) + s rounds to exactly 1 in float32 and float64, 0 * (1 - s) + s is s.
-    np.multiply(d, d.dtype.type(1.0 - LEAKY_RELU_SLOPE), out=d)
-    np.add(d, slope, out=d)
+    if d is not None:
+        np.greater(z, 0, out=d)
+        # 1 * (1 - s) + s rounds to exactly 1 in float32 and float64, 0 * (1 - s) + s is s.
+        np.multiply(d, d.dtype.type(1.0 - LEAKY_RELU_SLOPE), out=d)
+        np.add(d, slope, out=d)
 
 
-def sigmoid(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
-    """a = 1 / (1 + exp(-z)) computed as (1 + tanh(z / 2)) / 2; d = a (1 - a).
-
-    The tanh form never overflows (exp(-z) would for z < -88 in float32) and costs a single
-    transcendental per element.
-    """
-    half = a.dtype.type(0.5)
-    np.multiply(z, half, out=a)
-    np.tanh(a, out=a)
-    np.multiply(a, half, out=a)
-    np.add(a, half, out=a)
-    np.subtract(1, a, out=d)
-    np.multiply(d, a, out=d)
+def _sigmoid_into(z: np.ndarray, out: np.ndarray) -> None:
+    """out = 1 / (1 + exp(-z)) computed as (1 + tanh(z / 2)) / 2: it never overflows (exp(-z)
+    would for z < -88 in float32) and costs a single transcendental per element."""
+    half = out.dtype.type(0.5)
+    np.multiply(z, half, out=out)
+    np.tanh(out, out=out)
+    np.multiply(out, half, out=out)
+    np.add(out, half, out=out)
 
 
-def tanh(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
+def sigmoid(z: np.ndarray, a: np.ndarray, d: np.ndarray | None = None) -> None:
+    """a = 1 / (1 + exp(-z)); d = a (1 - a)."""
+    _sigmoid_into(z, a)
+    if d is not None:
+        np.subtract(1, a, out=d)
+        np.multiply(d, a, out=d)
+
+
+def tanh(z: np.ndarray, a: np.ndarray, d: np.ndarray | None = None) -> None:
     """a = tanh(z); d = 1 - a^2."""
     np.tanh(z, out=a)
-    np.multiply(a, a, out=d)
-    np.subtract(1, d, out=d)
+    if d is not None:
+        np.multiply(a, a, out=d)
+        np.subtract(1, d, out=d)
 
 
-def sine(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
+def sine(z: np.ndarray, a: np.ndarray, d: np.ndarray | None = None) -> None:
     """a = sin(z); d = cos(z) (tiny-cuda-nn's "Sine", SIREN with omega_0 = 1)."""
     np.sin(z, out=a)
-    np.cos(z, out=d)
+    if d is not None:
+        np.cos(z, out=d)
 
 
-def softplus(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
-    """a = log(1 + exp(z)) = max(z, 0) + log1p(exp(-|z|)); d = sigmoid(z).
+def softplus(z: np.ndarray, a: np.ndarray, d: np.ndarray | None = None) -> None:
+    """a = log(1 + exp(z)) = log1p(exp(-|z|)) + max(z, 0); d = sigmoid(z).
 
-    The split form never overflows; d uses the same tanh form as `sigmoid` (at z = 0 it is 1/2,
-    as the autodiff engine's max tie rule gives)."""
-    np.abs(z, out=d)
-    np.negative(d, out=d)
-    np.exp(d, out=d)
-    np.log1p(d, out=d)
-    np.maximum(z, 0, out=a)
-    np.add(a, d, out=a)
-    half = d.dtype.type(0.5)
-    np.multiply(z, half, out=d)
-    np.tanh(d, out=d)
-    np.multiply(d, half, out=d)
-    np.add(d, half, out=d)
-
-
-def none(z: np.ndarray, a: np.ndarray, d: np.ndarray) -> None:
-    """The identity: a = z; d = 1 (tiny-cuda-nn's output_activation "None")."""
-    np.copyto(a, z)
-    d.fill(1)
-
-
-def relu_value(z: np.ndarray, a: np.ndarray) -> None:
-    np.maximum(z, 0, out=a)
-
-
-def leaky_relu_value(z: np.ndarray, a: np.ndarray) -> None:
-    np.multiply(z, a.dtype.type(LEAKY_RELU_SLOPE), out=a)
-    np.maximum(z, a, out=a)
-
-
-def sigmoid_value(z: np.ndarray, a: np.ndarray) -> None:
-    half = a.dtype.type(0.5)
-    np.multiply(z, half, out=a)
-    np.tanh(a, out=a)
-    np.multiply(a, half, out=a)
-    np.add(a, half, out=a)
-
-
-def tanh_value(z: np.ndarray, a: np.ndarray) -> None:
-    np.tanh(z, out=a)
-
-
-def sine_value(z: np.ndarray, a: np.ndarray) -> None:
-    np.sin(z, out=a)
-
-
-def softplus_value(z: np.ndarray, a: np.ndarray) -> None:
+    The split form never overflows; d uses `sigmoid`'s tanh form (at z = 0 it is 1/2, as the
+    autodiff engine's max tie rule gives)."""
     np.abs(z, out=a)
     np.negative(a, out=a)
     np.exp(a, out=a)
     np.log1p(a, out=a)
-    np.add(a, np.maximum(z, 0), out=a)
+    if d is None:
+        a += np.maximum(z, 0)  # inference only: one temporary, no derivative buffer to borrow
+        return
+    np.maximum(z, 0, out=d)
+    np.add(a, d, out=a)
+    _sigmoid_into(z, d)
 
 
-def none_value(z: np.ndarray, a: np.ndarray) -> None:
+def none(z: np.ndarray, a: np.ndarray, d: np.ndarray | None = None) -> None:
+    """The identity: a = z; d = 1 (tiny-cuda-nn's output_activation "None")."""
     np.copyto(a, z)
+    if d is not None:
+        d.fill(1)
 
 
-Forward = Callable[[np.ndarray, np.ndarray, np.ndarray], None]
-Value = Callable[[np.ndarray, np.ndarray], None]
+class Activation(Protocol):
+    def __call__(self, z: np.ndarray, a: np.ndarray, d: np.ndarray | None = None) -> None: ...
 
-#: name -> (value and derivative for training, value only for inference)
-ACTIVATIONS: dict[str, tuple[Forward, Value]] = {
-    "relu": (relu, relu_value),
-    "leaky_relu": (leaky_relu, leaky_relu_value),
-    "sigmoid": (sigmoid, sigmoid_value),
-    "tanh": (tanh, tanh_value),
-    "sine": (sine, sine_value),
-    "softplus": (softplus, softplus_value),
-    "none": (none, none_value),
+
+#: name -> the activation (value into `a`, and the derivative into `d` when given)
+ACTIVATIONS: dict[str, Activation] = {
+    "relu": relu,
+    "leaky_relu": leaky_relu,
+    "sigmoid": sigmoid,
+    "tanh": tanh,
+    "sine": sine,
+    "softplus": softplus,
+    "none": none,
 }
 
 
-def get(name: str) -> tuple[Forward, Value]:
-    """The (training, inference) functions of activation `name`."""
+def get(name: str) -> Activation:
+    """The fused activation `name`; ValueError naming the supported ones."""
     if name not in ACTIVATIONS:
         raise ValueError(
             f"unknown activation {name!r}; the fused path supports {sorted(ACTIVATIONS)}"

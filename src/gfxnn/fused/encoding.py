@@ -105,24 +105,43 @@ def make_encoder(
     n_frequencies: int = 8,
     params: Mapping[str, Any] | None = None,
     dtype: type = np.float32,
+    n_input_dims: int = 2,
 ) -> Any:
-    """The fused encoder for 2-D inputs called `name` (a `gfxnn.registry` encoding name):
-    hand-written kernels for frequency and identity (without extra parameters) and the grids,
-    the autodiff encoding's forward pass for every other one. `params` are the encoding's
-    other tcnn parameters; the frequency encoding takes `n_frequencies` (Dx12NN's control)."""
+    """The fused encoder called `name` (a `gfxnn.registry` encoding name) for `n_input_dims`-D
+    inputs: hand-written kernels for frequency and identity (without extra parameters) and the
+    grids, the autodiff encoding's forward pass for every other one. `params` are the
+    encoding's other tcnn parameters; the frequency encoding takes `n_frequencies` (Dx12NN's
+    control)."""
     params = dict(params or {})
     otype = registry.canonical_name("encoding", name)
     if otype == "Frequency" and not params:
-        return FusedFrequency(n_frequencies)
+        return FusedFrequency(n_frequencies, n_input_dims)
     if otype == "Identity" and not params:
-        return FusedIdentity()
+        return FusedIdentity(n_input_dims)
     if otype in ("HashGrid", "DenseGrid"):
         from gfxnn.fused.grid import FusedGrid
 
         # The autodiff class's defaults; FusedGrid validates the values as that class does.
         cls = registry.component_class("encoding", otype)
         config = registry.complete_encoding_params(cls, params)
-        return FusedGrid(2, **config, hashed=otype == "HashGrid", dtype=dtype)
+        return FusedGrid(n_input_dims, **config, hashed=otype == "HashGrid", dtype=dtype)
     if otype == "Frequency":
         params = {"n_frequencies": n_frequencies, **params}
-    return FusedAutodiffEncoding(registry.build_encoding({"otype": otype, **params}, 2))
+    return FusedAutodiffEncoding(registry.build_encoding({"otype": otype, **params}, n_input_dims))
+
+
+def encoder_from_config(
+    config: Mapping[str, Any], n_input_dims: int = 2, dtype: type = np.float32
+) -> Any:
+    """The fused encoder of a tcnn encoding config ({"otype": ..., **parameters}, e.g. a
+    `ModelSpec.encoding`): the hand-written kernels whenever the parameters allow them
+    (Identity at scale 1 and offset 0, Frequency with only n_frequencies)."""
+    otype, params = registry.encoding_parts(dict(config))
+    if otype == "Identity" and params.get("scale", 1.0) == 1.0 and params.get("offset", 0.0) == 0:
+        params = {}
+    n_frequencies = 8
+    if otype == "Frequency":  # missing octaves mean the constructor's default, as gfxnn.build
+        cls = registry.component_class("encoding", otype)
+        n_frequencies = registry.complete_encoding_params(cls, params).pop("n_frequencies")
+        params.pop("n_frequencies", None)
+    return make_encoder(otype, n_frequencies, params, dtype, n_input_dims)

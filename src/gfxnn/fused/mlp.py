@@ -18,11 +18,11 @@ Backward, with g_l = dL/da_l given for the last layer:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from gfxnn.fused import activations
+from gfxnn.nn import init
+from gfxnn.tensor import Tensor
 
 
 class FusedMLP:
@@ -50,8 +50,7 @@ class FusedMLP:
         self.output_activation = activation if output_activation is None else output_activation
         n_layers = len(self.sizes) - 1
         names = [activation] * (n_layers - 1) + [self.output_activation]
-        self._train_acts = [activations.get(name)[0] for name in names]
-        self._infer_acts = [activations.get(name)[1] for name in names]
+        self._acts = [activations.get(name) for name in names]
         self.dtype = np.dtype(dtype)
         shapes = [
             (n_out, n_in) for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:], strict=True)
@@ -83,12 +82,12 @@ class FusedMLP:
         return len(self.weights)
 
     def initialize(self, rng: np.random.Generator) -> None:
-        """Xavier-uniform weights, limit sqrt(6 / (fan_in + fan_out)), drawn layer by layer from
-        first to last as `gfxnn.nn.MLP(..., rng=rng)` draws them; zero biases."""
+        """Xavier-uniform weights (`gfxnn.nn.init.xavier_uniform`, limit
+        sqrt(6 / (fan_in + fan_out))), drawn layer by layer from first to last as
+        `gfxnn.nn.MLP(..., rng=rng)` draws them; zero biases."""
         for weight, bias in zip(self.weights, self.biases, strict=True):
-            n_out, n_in = weight.shape
-            limit = math.sqrt(6.0 / (n_in + n_out))
-            weight[...] = rng.uniform(-limit, limit, size=(n_out, n_in))
+            drawn = init.xavier_uniform(Tensor(np.empty(weight.shape), dtype=np.float64), rng)
+            weight[...] = drawn.data  # float64 draws rounded once to the buffers' dtype
             bias[...] = 0.0
 
     # ----- training ---------------------------------------------------------------------
@@ -110,11 +109,11 @@ class FusedMLP:
         self._x = x
         inputs = x
         for weight, bias, z, a, d, act in zip(
-            self.weights, self.biases, self._z, self._a, self._d, self._train_acts, strict=True
+            self.weights, self.biases, self._z, self._a, self._d, self._acts, strict=True
         ):
             np.matmul(inputs, weight.T, out=z)
             np.add(z, bias, out=z)
-            act(z, a, d)
+            act(z, a, d)  # the derivative into d, for backward()
             inputs = a
         return inputs
 
@@ -155,5 +154,5 @@ class FusedMLP:
             last = layer == self.n_layers - 1
             # Alternate two activation buffers: layer l reads one while writing the other.
             a = out if last else a_buffers[layer % 2][: n * n_out].reshape(n, n_out)
-            self._infer_acts[layer](z, a)
+            self._acts[layer](z, a)  # no derivative buffer: value only
             inputs = a

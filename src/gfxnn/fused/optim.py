@@ -4,16 +4,20 @@ The update equations are those of `torch.optim` (and `gfxnn.optim`), with an opt
 regularisation added to the gradient first (tiny-cuda-nn's `l2_reg`, torch's coupled
 `weight_decay`): g <- g + l2_reg p.
     SGD:  p <- p - lr g
-    Adam: m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2;  t <- t + 1
-          p <- p - (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
-Adam's moments are preallocated at construction; one step allocates nothing.
+    Adam: `gfxnn.optim.functional.adam_update`, the rule the autodiff engine's Adam calls,
+          given preallocated buffers: one step allocates nothing.
 """
 
 from __future__ import annotations
 
-import math
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from gfxnn.optim.functional import adam_update
+
+if TYPE_CHECKING:  # the contract's types only: gfxnn.fields sits above the backends
+    from gfxnn.fields.trainer import OptimizerSpec
 
 
 class FusedSGD:
@@ -31,9 +35,14 @@ class FusedSGD:
         self._scratch = np.empty_like(params)
 
     def step(self) -> None:
-        add_l2_reg(self.params, self.grads, self.l2_reg, self._scratch)
+        if self.l2_reg:  # g <- g + l2_reg p
+            np.multiply(self.params, self.params.dtype.type(self.l2_reg), out=self._scratch)
+            np.add(self.grads, self._scratch, out=self.grads)
         np.multiply(self.grads, self.params.dtype.type(self.lr), out=self._scratch)
         np.subtract(self.params, self._scratch, out=self.params)
+
+    def reset(self) -> None:
+        """Forget the optimizer state (SGD has none)."""
 
 
 class FusedAdam:
@@ -62,33 +71,32 @@ class FusedAdam:
         self._scratch = np.empty_like(params)
         self._denominator = np.empty_like(params)
 
+    def reset(self) -> None:
+        """Forget the optimizer state: the moments and the step count start again."""
+        self.t = 0
+        self.m.fill(0)
+        self.v.fill(0)
+
     def step(self) -> None:
-        cast = self.params.dtype.type
         self.t += 1
-        step_size = self.lr / (1.0 - self.beta1**self.t)
-        sqrt_correction2 = math.sqrt(1.0 - self.beta2**self.t)
-        m, v, g, tmp, denominator = self.m, self.v, self.grads, self._scratch, self._denominator
-        add_l2_reg(self.params, g, self.l2_reg, tmp)
-        np.multiply(m, cast(self.beta1), out=m)
-        np.multiply(g, cast(1.0 - self.beta1), out=tmp)
-        np.add(m, tmp, out=m)
-        np.multiply(v, cast(self.beta2), out=v)
-        np.multiply(g, g, out=tmp)
-        np.multiply(tmp, cast(1.0 - self.beta2), out=tmp)
-        np.add(v, tmp, out=v)
-        np.sqrt(v, out=denominator)
-        np.divide(denominator, cast(sqrt_correction2), out=denominator)
-        np.add(denominator, cast(self.eps), out=denominator)
-        np.divide(m, denominator, out=tmp)
-        np.multiply(tmp, cast(step_size), out=tmp)
-        np.subtract(self.params, tmp, out=self.params)
+        adam_update(
+            self.params,
+            self.grads,
+            self.m,
+            self.v,
+            step=self.t,
+            lr=self.lr,
+            beta1=self.beta1,
+            beta2=self.beta2,
+            eps=self.eps,
+            weight_decay=self.l2_reg,
+            decoupled_weight_decay=False,
+            scratch=(self._scratch, self._denominator),
+        )
 
 
-def add_l2_reg(params: np.ndarray, grads: np.ndarray, l2_reg: float, scratch: np.ndarray) -> None:
-    """grads += l2_reg * params (nothing when l2_reg is 0)."""
-    if l2_reg:
-        np.multiply(params, params.dtype.type(l2_reg), out=scratch)
-        np.add(grads, scratch, out=grads)
+Optimizer = FusedSGD | FusedAdam
+OPTIMIZERS = ("adam", "sgd")
 
 
 def make_optimizer(
@@ -99,11 +107,18 @@ def make_optimizer(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     l2_reg: float = 0.0,
-) -> FusedSGD | FusedAdam:
+) -> Optimizer:
     """The fused optimizer called `name` ("adam" or "sgd") over `params` / `grads`; `betas` and
     `eps` are Adam's."""
     if name == "adam":
         return FusedAdam(params, grads, lr, betas, eps, l2_reg)
     if name == "sgd":
         return FusedSGD(params, grads, lr, l2_reg)
-    raise ValueError(f"unknown optimizer {name!r}; choose 'adam' or 'sgd'")
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def optimizer_from_spec(spec: OptimizerSpec, params: np.ndarray, grads: np.ndarray) -> Optimizer:
+    """The fused optimizer an `OptimizerSpec` describes, over `params` / `grads`."""
+    return make_optimizer(
+        spec.name, params, grads, spec.learning_rate, spec.betas, spec.epsilon, spec.l2_reg
+    )

@@ -1,66 +1,54 @@
-"""`FusedTrainer`: encoding + MLP + MSE loss + optimizer as one training step on fixed buffers."""
+"""`FusedTrainer`: encoding + MLP + loss + optimizer as one training step on fixed buffers, the
+NumPy backend of `gfxnn.fields.trainer.Trainer`."""
 
 from __future__ import annotations
 
-from typing import Any
+import math
+import time
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gfxnn.fused.encoding import FusedFrequency, FusedIdentity
+from gfxnn.fused import render as _render
+from gfxnn.fused import state as _state
+from gfxnn.fused.losses import LOSSES, l1_loss, l2_loss, relative_l2_loss
 from gfxnn.fused.mlp import FusedMLP
-from gfxnn.fused.optim import FusedAdam, FusedSGD
-from gfxnn.losses import RELATIVE_L2_EPSILON
+from gfxnn.fused.optim import Optimizer
+from gfxnn.fused.render import INFERENCE_CHUNK
+from gfxnn.fused.threads import blas_threads
 
-Optimizer = FusedAdam | FusedSGD
+if TYPE_CHECKING:  # the contract's types only: gfxnn.fields sits above the backends
+    from gfxnn.fields.targets import Target
+    from gfxnn.fields.trainer import ModelSpec
 
-INFERENCE_CHUNK = 16384  # pixels per inference pass: buffers stay in cache-friendly sizes
+__all__ = [
+    "INFERENCE_CHUNK",
+    "LOSSES",
+    "FusedTrainer",
+    "l1_loss",
+    "l2_loss",
+    "relative_l2_loss",
+]
 
-
-def l2_loss(output: np.ndarray, residual: np.ndarray) -> float:
-    """mean(r^2) over the batch and channels, r = y - t; residual becomes dL/dy = 2 r / N."""
-    flat = residual.reshape(-1)
-    loss = float(np.dot(flat, flat)) / flat.size
-    np.multiply(residual, residual.dtype.type(2.0 / flat.size), out=residual)
-    return loss
-
-
-def relative_l2_loss(output: np.ndarray, residual: np.ndarray) -> float:
-    """tiny-cuda-nn's RelativeL2, mean(r^2 / (y^2 + 0.01)) with the denominator held constant
-    (as `gfxnn.losses.relative_l2`); residual becomes dL/dy = 2 r / ((y^2 + 0.01) N)."""
-    denominator = output * output
-    denominator += RELATIVE_L2_EPSILON
-    np.divide(residual, denominator, out=denominator)  # r / (y^2 + 0.01)
-    n = residual.size
-    loss = float(np.dot(residual.reshape(-1), denominator.reshape(-1))) / n
-    np.multiply(denominator, residual.dtype.type(2.0 / n), out=residual)
-    return loss
-
-
-def l1_loss(output: np.ndarray, residual: np.ndarray) -> float:
-    """mean(|r|); residual becomes dL/dy = sign(r) / N (0 where r = 0, as `gfxnn.losses.l1`)."""
-    n = residual.size
-    loss = float(np.abs(residual).sum()) / n
-    np.sign(residual, out=residual)
-    np.multiply(residual, residual.dtype.type(1.0 / n), out=residual)
-    return loss
-
-
-#: name -> loss function(output, residual = output - target) writing dL/dy into residual.
-LOSSES = {"l2": l2_loss, "relative_l2": relative_l2_loss, "l1": l1_loss}
+PHASES = ("sampling", "backpropagation", "optimization", "inference")
 
 
 class FusedTrainer:
     """One training step split into Dx12NN's two phases:
 
-    compute_gradients(uv, target): encode, forward, loss (L2 by default), backward (gradients into
-        `mlp.grads`, and into `encoder.grads` for a trainable encoding such as the hash grid);
-        the loss L = mean((y - t)^2) over the batch and the channels gives
+    compute_gradients(inputs, targets): encode, forward, loss (L2 by default), backward
+        (gradients into `mlp.grads`, and into `encoder.grads` for a trainable encoding such as
+        the hash grid); the loss L = mean((y - t)^2) over the batch and the channels gives
         dL/dy = 2 (y - t) / (B C).
     update(): the optimizer step (the network's, then the encoding's own optimizer).
 
     A trainable encoder has `params`, `grads` and `backward(grad_features)`; it needs
     `encoder_optimizer`, which may have its own learning rate and epsilon (tiny-cuda-nn
     trains hash grids with Adam's epsilon at 1e-15).
+
+    Built from a `ModelSpec` by `gfxnn.fused.make_trainer` (which sets `spec` and, for
+    `train`, the `target` and its sampling generator); the constructor takes the components
+    themselves (tests and benchmarks build them by hand; `spec` is then None).
     """
 
     def __init__(
@@ -70,6 +58,11 @@ class FusedTrainer:
         optimizer: Optimizer,
         encoder_optimizer: Optimizer | None = None,
         loss: str = "l2",
+        *,
+        spec: ModelSpec | None = None,
+        target: Target | None = None,
+        sample_rng: np.random.Generator | None = None,
+        blas_threads: int | None = None,
     ) -> None:
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; the fused path supports {list(LOSSES)}")
@@ -81,7 +74,16 @@ class FusedTrainer:
         if self.trains_encoder and encoder_optimizer is None:
             raise ValueError(f"{type(encoder).__name__} is trainable: it needs encoder_optimizer")
         self.encoder_optimizer = encoder_optimizer
+        self.spec = spec
+        self.target = target
+        self.sample_rng = sample_rng
+        self.blas_threads = blas_threads
+        self.steps = 0  # optimizer steps applied
+        self._losses: list[float] = []  # losses not read yet
+        self._diverged_at = 0
+        self._timings = {phase: [0.0, 0] for phase in PHASES}
         self._batch = -1
+        self._sample_batch = -1
 
     def _allocate(self, batch: int) -> None:
         dtype = self.mlp.dtype
@@ -89,14 +91,16 @@ class FusedTrainer:
         self._scratch = self.encoder.make_scratch(batch, dtype)
         self._batch = batch
 
-    def compute_gradients(self, uv: np.ndarray, target: np.ndarray) -> float:
-        """Loss of the batch uv (B, 2) -> target (B, C); gradients only when it is finite."""
-        if uv.shape[0] != self._batch:
-            self._allocate(uv.shape[0])
-        self.encoder.encode(uv, self._features, self._scratch)
+    # ----- one step, host-fed -------------------------------------------------------------
+    def compute_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> float:
+        """Loss of the batch inputs (B, n_input_dims) -> targets (B, C); gradients only when it
+        is finite."""
+        if inputs.shape[0] != self._batch:
+            self._allocate(inputs.shape[0])
+        self.encoder.encode(inputs, self._features, self._scratch)
         output = self.mlp.forward(self._features)
         residual = self.mlp.output_grad
-        np.subtract(output, target, out=residual)
+        np.subtract(output, targets, out=residual)
         loss = LOSSES[self.loss](output, residual)
         if not np.isfinite(loss):
             return loss
@@ -106,65 +110,100 @@ class FusedTrainer:
         return loss
 
     def update(self) -> None:
+        """One optimizer step from the last computed gradients."""
         self.optimizer.step()
         if self.encoder_optimizer is not None:
             self.encoder_optimizer.step()
 
-    def render(self, width: int, height: int) -> np.ndarray:
-        """(height, width, C) output with pixel (x, y) at uv = (x / (width-1), y / (height-1))
-        (0 along an axis of size 1)."""
-        dtype = self.mlp.dtype
-        u = (np.arange(width) / max(width - 1, 1)).astype(dtype)
-        v = (np.arange(height) / max(height - 1, 1)).astype(dtype)
-        if not getattr(self.encoder, "separable", False):
-            return self._render_rows(u, v)
-        n_features = self.encoder.n_output_dims
-        half = n_features // 2  # both encodings give the u features first, then the v features
-        # The encoding is separable: encode each column's u and each row's v once, then copy.
-        encoded_u = np.empty((width, half), dtype)
-        encoded_v = np.empty((height, half), dtype)
-        one_d = _one_dim_like(self.encoder)
-        one_d.encode(u[:, None], encoded_u, one_d.make_scratch(width, dtype))
-        one_d.encode(v[:, None], encoded_v, one_d.make_scratch(height, dtype))
-        n_out = self.mlp.sizes[-1]
-        image = np.empty((height, width, n_out), dtype)
-        rows = max(1, INFERENCE_CHUNK // width)
-        features = np.empty((rows, width, n_features), dtype)
-        for top in range(0, height, rows):
-            n_rows = min(rows, height - top)
-            chunk = features[:n_rows]
-            chunk[:, :, :half] = encoded_u[None, :, :]
-            chunk[:, :, half:] = encoded_v[top : top + n_rows, None, :]
-            self.mlp.infer(
-                chunk.reshape(n_rows * width, n_features),
-                image[top : top + n_rows].reshape(n_rows * width, n_out),
-            )
-        return image
+    # ----- the training loop on the target's batches ------------------------------------
+    def train(self, n_steps: int, batch_size: int) -> None:
+        """`n_steps` steps on batches of `batch_size` drawn from the target with `sample_rng`.
+        A step whose loss is not finite is not applied and stops training (`diverged_at`)."""
+        if self.target is None or self.sample_rng is None:
+            raise ValueError("train() needs a target: build it by make_trainer(spec, target)")
+        if self._diverged_at:
+            return
+        if batch_size != self._sample_batch:
+            dtype = self.mlp.dtype
+            self._inputs = np.empty((batch_size, self.target.n_input_dims), dtype)
+            self._targets = np.empty((batch_size, self.target.n_output_dims), dtype)
+            self._sample_batch = batch_size
+        clock = time.perf_counter
+        # A diverging run overflows before its loss turns inf/NaN; diverged_at reports it.
+        with np.errstate(over="ignore", invalid="ignore"), blas_threads(self.blas_threads):
+            for _ in range(n_steps):
+                start = clock()
+                self.target.sample(self.sample_rng, self._inputs, self._targets)
+                sampled = clock()
+                loss = self.compute_gradients(self._inputs, self._targets)
+                computed = clock()
+                self._add_time("sampling", sampled - start)
+                self._add_time("backpropagation", computed - sampled)
+                if not math.isfinite(loss):
+                    self._diverged_at = self.steps + 1
+                    self._losses.append(loss)
+                    return
+                self.update()
+                self._add_time("optimization", clock() - computed)
+                self.steps += 1
+                self._losses.append(loss)
 
-    def _render_rows(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Inference for encodings that are not separable: encode each chunk of rows whole."""
-        dtype = self.mlp.dtype
-        width, height = len(u), len(v)
-        n_out = self.mlp.sizes[-1]
-        image = np.empty((height, width, n_out), dtype)
-        rows = max(1, INFERENCE_CHUNK // width)
-        uv = np.empty((rows, width, 2), dtype)
-        uv[:, :, 0] = u[None, :]
-        features = np.empty((rows * width, self.encoder.n_output_dims), dtype)
-        scratch = self.encoder.make_scratch(rows * width, dtype)
-        for top in range(0, height, rows):
-            n_rows = min(rows, height - top)
-            n = n_rows * width
-            uv[:n_rows, :, 1] = v[top : top + n_rows, None]
-            if n < rows * width:  # the last, shorter chunk
-                scratch = self.encoder.make_scratch(n, dtype)
-            self.encoder.encode(uv[:n_rows].reshape(n, 2), features[:n], scratch)
-            self.mlp.infer(features[:n], image[top : top + n_rows].reshape(n, n_out))
-        return image
+    def read_losses(self) -> list[float]:
+        """Losses of the steps run by `train` since the last call (the diverged one last)."""
+        losses, self._losses = self._losses, []
+        return losses
 
+    def diverged_at(self) -> int:
+        """The first step (1-based) whose loss was not finite in `train`; 0 when none."""
+        return self._diverged_at
 
-def _one_dim_like(encoder: FusedFrequency | FusedIdentity) -> FusedFrequency | FusedIdentity:
-    """The same encoding for a single input dimension."""
-    if isinstance(encoder, FusedFrequency):
-        return FusedFrequency(encoder.n_frequencies, n_input_dims=1)
-    return FusedIdentity(n_input_dims=1)
+    # ----- inference ----------------------------------------------------------------------
+    def infer(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, n_output_dims) network output for inputs (N, n_input_dims)."""
+        start = time.perf_counter()
+        with blas_threads(self.blas_threads):
+            out = _render.infer(self.encoder, self.mlp, inputs)
+        self._add_time("inference", time.perf_counter() - start)
+        return out
+
+    def render(self, shape: tuple[int, ...] | int, height: int | None = None) -> np.ndarray:
+        """Inference on the regular grid of `shape` (the last input dimension first: (H, W)
+        for an image), (*shape, C); sample i along an axis of size n sits at i / (n - 1).
+        `render(width, height)` (two integers) is the older spelling of `render((height,
+        width))`."""
+        if isinstance(shape, int | np.integer):
+            if height is None:
+                raise TypeError("render(width, height) needs both sizes; or pass a shape tuple")
+            shape = (int(height), int(shape))
+        start = time.perf_counter()
+        with blas_threads(self.blas_threads):
+            out = _render.render_grid(self.encoder, self.mlp, tuple(shape))
+        self._add_time("inference", time.perf_counter() - start)
+        return out
+
+    # ----- parameters ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the parameters, named as `gfxnn.nn.MLP`'s plus "encoding.*"."""
+        return _state.state_dict(self.mlp, self.encoder)
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the parameters (checked first); the optimizer state restarts."""
+        _state.load_state(self.mlp, self.encoder, state)
+        self.optimizer.reset()
+        if self.encoder_optimizer is not None:
+            self.encoder_optimizer.reset()
+
+    # ----- timings ------------------------------------------------------------------------
+    def _add_time(self, phase: str, seconds: float) -> None:
+        entry = self._timings[phase]
+        entry[0] += seconds
+        entry[1] += 1
+
+    def timings_ms(self) -> dict[str, float]:
+        """Mean milliseconds per call of "sampling", "backpropagation" (encode, forward,
+        loss, backward), "optimization" (in `train`) and "inference" (one infer or render);
+        0.0 for a phase never run."""
+        return {
+            phase: 1e3 * total / count if count else 0.0
+            for phase, (total, count) in self._timings.items()
+        }

@@ -76,6 +76,7 @@ def adam_update(
     weight_decay: float,
     decoupled_weight_decay: bool,
     maximize: bool = False,
+    scratch: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
     """One Adam (or AdamW) step on `param`, `exp_avg` and `exp_avg_sq` in place.
 
@@ -97,24 +98,33 @@ def adam_update(
         exp_avg, exp_avg_sq: the moment estimates m and v (zeros before the first step),
             same shape; updated in place.
         step: t, the number of this step counting from 1 (for the bias corrections).
+        scratch: two arrays like `param` for the temporaries (the fused path passes
+            preallocated ones so that a step allocates nothing); None allocates them.
     """
     if isinstance(step, bool) or not isinstance(step, int | np.integer) or step < 1:
         raise ValueError(f"step must be an integer >= 1 (the 1-based step count), got {step!r}")
-    g = -grad if maximize else grad
+    if scratch is None:
+        scratch = (np.empty_like(param), np.empty_like(param))
+    tmp, denominator = scratch
+    # Every operation writes into tmp or denominator: the same roundings as the expressions
+    # in the docstring, without temporaries. g may live in denominator until v is updated.
+    g = np.negative(grad, out=denominator) if maximize else grad
     if weight_decay != 0:
         if decoupled_weight_decay:
             param *= 1 - lr * weight_decay
         else:
-            g = g + weight_decay * param
+            g = np.add(g, np.multiply(param, weight_decay, out=tmp), out=denominator)
     # m + (1 - beta1) (g - m) is beta1 m + (1 - beta1) g, written as PyTorch's lerp computes it.
-    exp_avg += (1 - beta1) * (g - exp_avg)
+    exp_avg += np.multiply(np.subtract(g, exp_avg, out=tmp), 1 - beta1, out=tmp)
     exp_avg_sq *= beta2
-    exp_avg_sq += (1 - beta2) * (g * g)
+    exp_avg_sq += np.multiply(np.multiply(g, g, out=tmp), 1 - beta2, out=tmp)
     bias_correction1 = 1 - beta1**step
     bias_correction2 = 1 - beta2**step
     step_size = lr / bias_correction1
-    denominator = np.sqrt(exp_avg_sq) / bias_correction2**0.5 + eps
-    param -= step_size * (exp_avg / denominator)
+    np.sqrt(exp_avg_sq, out=denominator)
+    denominator /= bias_correction2**0.5
+    denominator += eps
+    param -= np.multiply(np.divide(exp_avg, denominator, out=tmp), step_size, out=tmp)
 
 
 def rprop_update(
