@@ -95,6 +95,16 @@ class Trainer(Protocol):
         has finished."""
         ...
 
+    def set_target(self, target: Any) -> None:
+        """Draw batches from another target (same sizes) from now on; weights, optimizer
+        state and the batch generator stay."""
+        ...
+
+    def set_learning_rates(self, network: float, encoding: float | None) -> None:
+        """New learning rates for the network's and the encoding's optimizer (None: unchanged),
+        keeping the optimizers' state (Adam's moments)."""
+        ...
+
     def read_losses(self) -> list[float]:
         """Losses of the steps finished since the last call (may wait for the device)."""
         ...

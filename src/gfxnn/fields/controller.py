@@ -1,0 +1,268 @@
+"""`FitController`: the one training controller (Dx12NN's controls) over any Trainer backend.
+
+Build it from a target, `FitSettings` and a trainer factory ((ModelSpec, Target) -> Trainer);
+then `step(n)`, `reset_weights()`, change settings with `apply()`, `predict()` the full grid,
+read `steps`, `loss_history` and `timings_ms()`. `ImageFitter` is this controller with the
+NumPy fused trainer; `gfxnn.gpu.GpuImageFitter` the same controller with the Warp trainer.
+
+`apply` is atomic: the new trainer is built (and given the weights it keeps) before anything
+is swapped, so a refused change leaves settings, weights and optimizer state as they were.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from gfxnn.checks import check_int
+from gfxnn.fields.settings import FitSettings
+from gfxnn.fields.targets import Target
+from gfxnn.fields.trainer import ModelSpec, Trainer
+from gfxnn.fused.threads import blas_threads as _blas_threads
+
+__all__ = ["DivergenceError", "FitController", "TrainerFactory", "psnr"]
+
+TrainerFactory = Callable[[ModelSpec, Target], Trainer]
+# Live settings that leave the trainer as it is (read at each step), or only change its rates.
+_BATCH_ONLY = frozenset({"batch_size"})
+_RATES = frozenset({"learning_rate", "encoding_learning_rate"})
+
+
+class DivergenceError(RuntimeError):
+    """Training produced a NaN or infinite loss; the weights are those of the last good step."""
+
+
+def psnr(prediction: np.ndarray, reference: np.ndarray) -> float:
+    """10 log10(1 / MSE) in dB for signals in [0, 1]; inf when they are equal."""
+    mse = float(np.mean((prediction.astype(np.float64) - reference.astype(np.float64)) ** 2))
+    return math.inf if mse == 0.0 else 10.0 * math.log10(1.0 / mse)
+
+
+def copy_settings(settings: Any) -> FitSettings:
+    """A validated copy of `settings` (defaults for None)."""
+    if settings is None:
+        return FitSettings()
+    if not isinstance(settings, FitSettings):
+        raise TypeError(
+            f"settings must be FitSettings (FitSettings.from_dict reads a dict), "
+            f"got {type(settings).__name__}"
+        )
+    settings = dataclasses.replace(settings)
+    settings.validate()
+    return settings
+
+
+class FitController:
+    """Fits the network of `settings` to `target`, step by step, with the trainer that
+    `make_trainer(spec, target)` builds.
+
+    Args:
+        target: what is fitted (`gfxnn.fields.targets`).
+        settings: FitSettings (defaults when None); validated here.
+        make_trainer: the backend's factory.
+        blas_threads: BLAS threads inside step() and predict(); None leaves them alone.
+    """
+
+    def __init__(
+        self,
+        target: Target,
+        settings: FitSettings | None,
+        make_trainer: TrainerFactory,
+        *,
+        blas_threads: int | None = None,
+    ) -> None:
+        if blas_threads is not None:
+            check_int("blas_threads", blas_threads, 1)
+        self.blas_threads = blas_threads
+        self._make_trainer = make_trainer
+        self._target = target
+        self._settings = copy_settings(settings)
+        self._timings: dict[str, list[float]] = {
+            phase: [0.0, 0] for phase in ("initialize", "training", "inference")
+        }
+        start = time.perf_counter()
+        self._install(self._build(self._settings), reset=True)
+        self._record("initialize", start)
+
+    # ----- state ------------------------------------------------------------------------
+    @property
+    def settings(self) -> FitSettings:
+        """A copy of the current settings (change them with `apply`)."""
+        return dataclasses.replace(self._settings)
+
+    @property
+    def target(self) -> Target:
+        return self._target
+
+    @property
+    def steps(self) -> int:
+        """Training steps applied since the last (re)build."""
+        self._collect()
+        return self._steps
+
+    @property
+    def loss_history(self) -> list[float]:
+        """Batch loss of every applied step (a list the caller may trim)."""
+        self._collect()
+        return self._history
+
+    def _spec(self, settings: FitSettings) -> ModelSpec:
+        target = self._target
+        return settings.model_spec(target.n_input_dims, target.n_output_dims)
+
+    def _build(self, settings: FitSettings) -> Trainer:
+        return self._make_trainer(self._spec(settings), self._target)
+
+    def _install(self, trainer: Trainer, *, reset: bool) -> None:
+        """Make `trainer` current; with `reset`, the step counter and history restart."""
+        if reset:
+            self._steps = 0
+            self._history: list[float] = []
+        self._trainer = trainer
+        self._base = self._steps  # steps done before this trainer
+        self._read = 0  # losses read from this trainer
+
+    def _collect(self) -> int:
+        """Read the trainer's finished losses; the first diverged step (counted as `steps`
+        is) or 0. Losses of a diverged step and of any after it are left out."""
+        losses = self._trainer.read_losses()
+        diverged = self._trainer.diverged_at()
+        if diverged:
+            losses = losses[: max(0, diverged - 1 - self._read)]
+        self._read += len(losses)
+        self._steps += len(losses)
+        self._history.extend(losses)
+        return self._base + diverged if diverged else 0
+
+    def _record(self, phase: str, start: float, count: int = 1) -> None:
+        entry = self._timings[phase]
+        entry[0] += time.perf_counter() - start
+        entry[1] += count
+
+    # ----- Dx12NN's controls ------------------------------------------------------------
+    def step_async(self, n: int = 1) -> None:
+        """Start `n` training steps (a device backend may return before they finish)."""
+        check_int("n", n, 0)
+        if n:
+            with _blas_threads(self.blas_threads):
+                self._trainer.train(n, self._settings.batch_size)
+
+    def step(self, n: int = 1) -> float:
+        """Run `n` training steps; return the last batch loss (NaN when no step was ever run).
+        Raises DivergenceError on a NaN/inf loss: that step is not applied."""
+        start = time.perf_counter()
+        # A diverging run overflows before its loss turns inf/NaN; DivergenceError reports it.
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.step_async(n)
+            diverged = self._collect()
+        if n:
+            self._record("training", start, n)
+        if diverged:
+            s = self._settings
+            raise DivergenceError(
+                f"training diverged at step {diverged}: the batch loss is not finite "
+                f"({s.optimizer}, learning rate {s.learning_rate:g}); the weights are kept "
+                f"from step {diverged - 1}. Lower the learning rate or reset."
+            )
+        return self._history[-1] if self._history else math.nan
+
+    def reset_weights(self) -> None:
+        """Dx12NN's "Initialize Weights": fresh weights from the seed, fresh optimizer state
+        and batch generator, steps and loss history back to zero."""
+        start = time.perf_counter()
+        self._install(self._build(self._settings), reset=True)
+        self._record("initialize", start)
+
+    def apply(self, settings: FitSettings) -> None:
+        """Switch to `settings`. Changing only live settings (`FitSettings.TRAINING_ONLY`:
+        batch size, learning rates, optimizer, ...) keeps the weights: a new learning rate
+        keeps the optimizer state, another optimizer setting starts it afresh. Any other change
+        rebuilds the network and resets it like reset_weights(). Atomic: when the change is
+        refused (ValueError), settings, weights and optimizer state stay as they were."""
+        settings = copy_settings(settings)
+        old = self._settings
+        changed = old.changed_fields(settings)
+        if not old.keeps_weights(settings):
+            start = time.perf_counter()
+            trainer = self._build(settings)
+            self._settings = settings
+            self._install(trainer, reset=True)
+            self._record("initialize", start)
+            return
+        if changed - _BATCH_ONLY - _RATES:
+            self._collect()
+            trainer = self._build(settings)
+            trainer.load_state_dict(self._trainer.state_dict())
+            self._install(trainer, reset=False)
+        elif changed & _RATES:
+            encoding_rate = settings.encoding_learning_rate or settings.learning_rate
+            self._trainer.set_learning_rates(settings.learning_rate, encoding_rate)
+        self._settings = settings
+
+    def set_target(self, target: Target) -> None:
+        """Fit another target of the same sizes from now on; the network and optimizer state
+        stay (call reset_weights() for a fresh start)."""
+        current = self._target
+        if (target.n_input_dims, target.n_output_dims) != (
+            current.n_input_dims,
+            current.n_output_dims,
+        ):
+            raise ValueError(
+                f"the new target has {target.n_input_dims} inputs and {target.n_output_dims} "
+                f"outputs; the network has {current.n_input_dims} and {current.n_output_dims}"
+            )
+        self._trainer.set_target(target)
+        self._target = target
+
+    # ----- inference --------------------------------------------------------------------
+    def render(self, shape: tuple[int, ...] | None = None) -> np.ndarray:
+        """(*shape, n_output_dims) float32 network output on the regular grid of `shape`
+        (default: the target's), sample i of n along an axis at i / (n - 1)."""
+        shape = tuple(self._target.grid_shape if shape is None else shape)
+        if len(shape) != self._target.n_input_dims:
+            raise ValueError(f"shape needs {self._target.n_input_dims} sizes, got {shape}")
+        for i, size in enumerate(shape):
+            check_int(f"shape[{i}]", size, 1)
+        start = time.perf_counter()
+        with _blas_threads(self.blas_threads):
+            output = self._trainer.render(shape)
+        self._record("inference", start)
+        return output
+
+    def psnr(self) -> float:
+        """PSNR in dB of the full-grid prediction, clipped to [0, 1], against the target."""
+        return psnr(np.clip(self.render(), 0.0, 1.0), self._target.reference())
+
+    def timings_ms(self) -> dict[str, float]:
+        """Mean milliseconds per call: "initialize", the backend's own phases when it
+        measures them (the fused path: "backpropagation" = sampling, encoding, forward and
+        backward, and "optimization"), otherwise "training" (wall clock per step, measured
+        over whole step(n) calls), and "inference" (one full render); 0.0 for a phase never
+        run."""
+        means = {
+            phase: 1e3 * total / count if count else 0.0
+            for phase, (total, count) in self._timings.items()
+        }
+        phases = self._trainer.timings_ms()
+        middle = phases if phases else {"training": means["training"]}
+        return {"initialize": means["initialize"], **middle, "inference": means["inference"]}
+
+    # ----- weights ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the weights, "layers.{i}.weight" (out, in) and "layers.{i}.bias" (out,),
+        float32, named and laid out as `gfxnn.nn.MLP`'s state_dict(), plus "encoding.{name}"
+        for an encoding's state (a grid's flat "table", GaussianFourier's "B")."""
+        return self._trainer.state_dict()
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the weights (names and shapes checked against the current settings); the
+        optimizer state restarts, the step counter and history stay."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
+        self._collect()
+        self._trainer.load_state_dict(state)

@@ -1,0 +1,77 @@
+"""`ImageFitter`: Dx12NN in Python, an MLP learning (u, v) -> RGB of one image on the CPU.
+
+The one controller (`gfxnn.fields.controller.FitController`) with the NumPy fused trainer and
+an `ImageTarget`. Dx12NN's maths: each step draws `batch_size` uniform UVs in [0, 1)^2 and
+takes the nearest texels as targets; the UVs are encoded (identity, frequency with
+`n_frequencies` octaves, or any encoding of `gfxnn.fields.choices` with its tiny-cuda-nn
+parameters) and fed to an MLP with `n_layers` layers counting input and output, `n_neurons`
+per hidden layer and the same activation after every layer, the output layer included; the
+loss is the MSE over the batch and the 3 channels; SGD or Adam (0.9, 0.999, 1e-8); weights are
+Xavier uniform, biases zero; inference puts pixel (x, y) at uv = (x / (w - 1), y / (h - 1)).
+The trainable grids (HashGrid, DenseGrid) get their own Adam state with tiny-cuda-nn's epsilon
+1e-15 and their own learning rate (`encoding_learning_rate`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gfxnn.checks import check_int
+from gfxnn.fields.backends import fused_trainer
+from gfxnn.fields.controller import FitController
+from gfxnn.fields.settings import FitSettings
+from gfxnn.fields.targets import ImageTarget
+
+__all__ = ["ImageFitController", "ImageFitter"]
+
+
+class ImageFitController(FitController):
+    """A FitController of an image target, with the image-shaped calls (`image`,
+    `set_image`, `predict(width, height)`) every image fitter shares."""
+
+    @property
+    def image(self) -> np.ndarray:
+        """The reference image (H, W, 3) float32."""
+        return self.target.reference()
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Train on a new reference image from now on; the network and optimizer state stay
+        (call reset_weights() for a fresh start)."""
+        self.set_target(ImageTarget(image))
+
+    def predict(self, width: int | None = None, height: int | None = None) -> np.ndarray:
+        """(height, width, 3) float32 network output (not clipped), pixel (x, y) evaluated at
+        uv = (x / (width - 1), y / (height - 1)); the default size is the image's."""
+        default_height, default_width = self.target.grid_shape
+        width = default_width if width is None else width
+        height = default_height if height is None else height
+        check_int("width", width, 1)
+        check_int("height", height, 1)
+        return self.render((height, width))
+
+
+class ImageFitter(ImageFitController):
+    """Fits an MLP to one image, step by step (Dx12NN's training loop), on the CPU.
+
+    Args:
+        image: (H, W, 3) float array in [0, 1], finite (converted to float32).
+        settings: FitSettings (defaults when None); validated here.
+        blas_threads: BLAS threads inside step() and predict() (1 by default: threads gain
+            little on these small matrices and, on a busy machine, cost up to ~10x; see
+            `gfxnn.fused.threads`); None leaves the process's BLAS setting alone. Needs
+            `threadpoolctl`, otherwise ignored.
+
+    Randomness: the weights come from `np.random.default_rng(seed)` (so
+    `gfxnn.nn.MLP(..., rng=seed)` starts from the same weights) and the UVs from
+    `np.random.default_rng([seed, 1])`; `reset_weights()` restarts both, so a run is
+    reproducible from its settings alone.
+    """
+
+    def __init__(
+        self,
+        image: np.ndarray,
+        settings: FitSettings | None = None,
+        *,
+        blas_threads: int | None = 1,
+    ) -> None:
+        super().__init__(ImageTarget(image), settings, fused_trainer, blas_threads=blas_threads)
