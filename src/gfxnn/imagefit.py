@@ -6,7 +6,7 @@
     render_image                            -> gfxnn.fields.render.render_state
     autodiff_model                          -> gfxnn.fields.autodiff
     model_from_checkpoint                   -> gfxnn.fields.checkpoint.load_model
-    build_fused_trainer                     -> gfxnn.fields.backends.fused_trainer
+    build_fused_trainer                     -> gfxnn.fused.make_trainer(settings.model_spec())
 
 New code should import from `gfxnn.fields`; nothing here is removed while docs, tests or
 benchmarks use it.
@@ -14,14 +14,11 @@ benchmarks use it.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from gfxnn.checks import check_int
 from gfxnn.fields import choices
 from gfxnn.fields.autodiff import autodiff_model
-from gfxnn.fields.backends import ENCODING_TABLE, fused_trainer
 from gfxnn.fields.checkpoint import load_model as model_from_checkpoint
 from gfxnn.fields.controller import DivergenceError, psnr
 from gfxnn.fields.image import ImageFitter
@@ -34,7 +31,8 @@ from gfxnn.fields.settings import (
     FitSettings,
 )
 from gfxnn.fields.targets import check_image
-from gfxnn.fused import FusedTrainer
+from gfxnn.fused import FusedTrainer, make_trainer
+from gfxnn.fused.state import ENCODING_TABLE
 
 __all__ = [
     "ACTIVATIONS",
@@ -93,6 +91,4 @@ def render_image(
 def build_fused_trainer(settings: FitSettings, *, initialize: bool = True) -> FusedTrainer:
     """The fused path's trainer for `settings` (Xavier weights from the seed with
     `initialize`), as before the fields package."""
-    trainer: Any = fused_trainer(settings.model_spec(), initialize=initialize)
-    fused: FusedTrainer = trainer.fused
-    return fused
+    return make_trainer(settings.model_spec(), initialize=initialize)

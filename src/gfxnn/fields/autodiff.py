@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 
 from gfxnn import registry
-from gfxnn.fields.backends import fused_trainer
 from gfxnn.fields.settings import FitSettings
+from gfxnn.fused import make_trainer
 from gfxnn.nn import MLP
 
 __all__ = ["autodiff_model"]
@@ -21,7 +21,7 @@ def autodiff_model(
     """(encoding, network) for 2-D inputs with the weights `state` loaded; ValueError when
     the weights do not fit the settings (checked as the fused path checks them)."""
     spec = settings.model_spec(2, n_output_dims)  # validates
-    fused_trainer(spec, initialize=False).load_state_dict(state)  # names, shapes, finiteness
+    make_trainer(spec, initialize=False).load_state_dict(state)  # names, shapes, finiteness
     encoding = registry.build_encoding(settings.encoding_config(), spec.n_input_dims)
     network = MLP(
         encoding.n_output_dims,

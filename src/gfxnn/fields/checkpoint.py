@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from gfxnn.fields.autodiff import autodiff_model
-from gfxnn.fields.backends import fused_trainer
 from gfxnn.fields.settings import FitSettings
+from gfxnn.fused import make_trainer
 from gfxnn.io import CheckpointError, load_checkpoint, save_checkpoint
 
 __all__ = ["DEFAULT_SIZE", "FitCheckpoint", "checkpoint_config", "load", "load_model", "save"]
@@ -101,7 +101,7 @@ def load(path: str | Path) -> FitCheckpoint:
         raise CheckpointError(f"{path} has invalid settings: {error}") from None
     state = {name: _float32(path, name, value) for name, value in tensors.items()}
     try:
-        fused_trainer(settings.model_spec(), initialize=False).load_state_dict(state)
+        make_trainer(settings.model_spec(), initialize=False).load_state_dict(state)
     except ValueError as error:
         raise CheckpointError(f"{path} does not match its settings: {error}") from None
     return FitCheckpoint(Path(path), state, settings, config)

@@ -248,7 +248,11 @@ class FitController:
             phase: 1e3 * total / count if count else 0.0
             for phase, (total, count) in self._timings.items()
         }
-        phases = self._trainer.timings_ms()
+        phases = dict(self._trainer.timings_ms())
+        phases.pop("inference", None)  # measured here, the same way for every backend
+        sampling = phases.pop("sampling", None)
+        if sampling is not None and "backpropagation" in phases:
+            phases["backpropagation"] += sampling  # Dx12NN's phase includes drawing the batch
         middle = phases if phases else {"training": means["training"]}
         return {"initialize": means["initialize"], **middle, "inference": means["inference"]}
 

@@ -14,13 +14,16 @@ The trainable grids (HashGrid, DenseGrid) get their own Adam state with tiny-cud
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from gfxnn.checks import check_int
-from gfxnn.fields.backends import fused_trainer
 from gfxnn.fields.controller import FitController
 from gfxnn.fields.settings import FitSettings
-from gfxnn.fields.targets import ImageTarget
+from gfxnn.fields.targets import ImageTarget, Target
+from gfxnn.fields.trainer import ModelSpec, Trainer
+from gfxnn.fused import make_trainer
 
 __all__ = ["ImageFitController", "ImageFitter"]
 
@@ -75,3 +78,9 @@ class ImageFitter(ImageFitController):
         blas_threads: int | None = 1,
     ) -> None:
         super().__init__(ImageTarget(image), settings, fused_trainer, blas_threads=blas_threads)
+
+
+def fused_trainer(spec: ModelSpec, target: Target) -> Trainer:
+    """The NumPy fused trainer; BLAS threads are the controller's (set around each call)."""
+    # FusedTrainer.spec is Optional (hand-built trainers have none), the Protocol's is not.
+    return cast(Trainer, make_trainer(spec, target, blas_threads=None))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from gfxnn.checks import check_int
-from gfxnn.fields.backends import fused_trainer
 from gfxnn.fields.settings import FitSettings
+from gfxnn.fused import make_trainer
 
 __all__ = ["render_state"]
 
@@ -23,6 +23,6 @@ def render_state(
     for i, size in enumerate(shape):
         check_int(f"shape[{i}]", size, 1)
     spec = settings.model_spec(len(shape), n_output_dims)
-    trainer = fused_trainer(spec, initialize=False)
+    trainer = make_trainer(spec, initialize=False)
     trainer.load_state_dict(state)
     return trainer.render(tuple(shape))
