@@ -347,3 +347,10 @@ LOGITS, LABELS = class_label_pair()
 def test_bad_inputs_raise(call: Callable[[], Any], error: type[Exception], message: str) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("delta", [float("inf"), float("nan"), True, 0.0])
+def test_huber_delta_must_be_finite_and_positive(delta: Any) -> None:
+    # inf was accepted before: Huber silently became an L2 loss.
+    with pytest.raises(ValueError, match=r"delta must be a number > 0"):
+        losses.HuberLoss(delta=delta)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import gfxnn
 from gfxnn import functional as F
 from gfxnn import nn
 from gfxnn.nn import init
+from gfxnn.rng import DEFAULT_SEED
 
 
 def test_linear_layout_and_forward_match_pytorch():
@@ -159,3 +161,79 @@ def test_sequential_and_activation_modules():
     manual = F.leaky_relu(model[0](x), 0.2)
     np.testing.assert_allclose(model(x).data, model[2](manual).data)
     assert "LeakyReLU(negative_slope=0.2)" in repr(model)
+
+
+# ----- issue 15: clear messages, no OS entropy, atomic loads ---------------------------------
+@pytest.mark.parametrize("n_neurons", [8.5, "64", None, float("nan")])
+def test_mlp_names_a_bad_width(n_neurons: Any) -> None:
+    # Before: "'float' object is not iterable" from deep inside the constructor.
+    with pytest.raises(ValueError, match=r"n_neurons must be a positive integer or a list"):
+        nn.MLP(2, 1, n_neurons=n_neurons)
+    with pytest.raises(ValueError, match=r"n_neurons\[1\] must be a positive integer, got 0"):
+        nn.MLP(2, 1, n_neurons=[4, 0])
+
+
+@pytest.mark.parametrize("state", [None, [("weight", np.zeros((2, 2)))], "weights"])
+def test_load_state_dict_names_what_it_expects(state: Any) -> None:
+    # Before: "'NoneType' object is not iterable".
+    with pytest.raises(TypeError, match=r"load_state_dict expects a dict of arrays"):
+        nn.Linear(2, 2).load_state_dict(state)
+
+
+def test_a_refused_state_dict_changes_nothing() -> None:
+    mlp = nn.MLP(2, 1, n_neurons=4, n_hidden_layers=1, rng=0)
+    before = mlp.state_dict()
+    state = nn.MLP(2, 1, n_neurons=4, n_hidden_layers=1, rng=1).state_dict()
+    state["layers.1.bias"] = np.zeros(7)  # the last entry is bad: nothing may be copied
+    with pytest.raises(ValueError, match="has shape"):
+        mlp.load_state_dict(state)
+    for name, array in mlp.state_dict().items():
+        np.testing.assert_array_equal(array, before[name], err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda rng: nn.Linear(3, 4, rng=rng),
+        lambda rng: nn.MLP(3, 2, n_neurons=8, rng=rng),
+        lambda rng: nn.Conv2d(2, 3, 3, rng=rng),
+        lambda rng: nn.ConvTranspose2d(2, 3, 3, rng=rng),
+    ],
+)
+def test_rng_none_is_the_documented_fixed_seed(build: Any) -> None:
+    # Before: rng=None drew OS entropy, so the same call gave different weights.
+    first, again, seeded = build(None), build(None), build(DEFAULT_SEED)
+    for name, array in first.state_dict().items():
+        np.testing.assert_array_equal(array, again.state_dict()[name], err_msg=name)
+        np.testing.assert_array_equal(array, seeded.state_dict()[name], err_msg=name)
+    different = build(DEFAULT_SEED + 1).state_dict()
+    assert any(not np.array_equal(a, different[k]) for k, a in first.state_dict().items())
+
+
+@pytest.mark.parametrize(
+    ("build", "error", "message"),
+    [
+        (lambda: nn.Linear(2, 2, rng=-1), ValueError, r"rng must be an integer >= 0"),
+        (lambda: nn.Linear(2, 2, bias=1), TypeError, r"bias must be a bool, got 1"),
+        (lambda: nn.Linear(True, 2), ValueError, r"in_features must be a positive integer"),
+        (lambda: nn.Linear(2, 2, init="glorot"), ValueError, r"init must be one of"),
+        (lambda: nn.Linear(2, 2, init=["x"]), ValueError, r"init must be one of"),
+        (lambda: nn.MLP(2, 1, activation=["relu"]), ValueError, r"unknown activation"),
+        (lambda: nn.MLP(2, 1, n_hidden_layers=True), ValueError, r"n_hidden_layers.*True"),
+        (lambda: nn.LeakyReLU(float("nan")), ValueError, r"negative_slope must be a finite"),
+        (lambda: nn.LeakyReLU(True), TypeError, r"negative_slope must be a real number"),
+        (lambda: nn.Sine(float("inf")), ValueError, r"omega_0 must be a finite"),
+        (lambda: nn.Softmax(1.5), ValueError, r"axis must be an integer"),
+        (lambda: nn.Flatten(True), ValueError, r"start_dim must be an integer"),
+        (lambda: nn.Upsample(float("nan")), ValueError, r"scale_factor must be >= 0"),
+        (lambda: nn.Upsample(True), TypeError, r"scale_factor must be a real number"),
+        (lambda: nn.BatchNorm2d(3, eps=float("inf")), ValueError, r"eps must be a finite"),
+        (lambda: nn.BatchNorm2d(3, momentum=True), TypeError, r"momentum must be a real"),
+        (lambda: nn.BatchNorm2d(3, affine=1), TypeError, r"affine must be a bool"),
+    ],
+)
+def test_hostile_layer_arguments_are_refused_by_name(
+    build: Any, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        build()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -376,3 +377,39 @@ def test_load_state_dict_rejects_another_optimizers_state() -> None:
         ValueError, match=r"unknown hyperparameters \['dampening', 'momentum', 'nesterov'\]"
     ):
         Adam(model.parameters()).load_state_dict(sgd.state_dict())
+
+
+# ----- issue 15: infinite hyperparameters and broken state dicts ---------------------------
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (lambda: Adam(params(), lr=math.inf), r"lr must be a finite number >= 0, got inf"),
+        (lambda: AdamW(params(), eps=math.inf), r"eps must be a finite number >= 0, got inf"),
+        (lambda: SGD(params(), lr=0.1, momentum=math.inf), r"momentum must be a finite"),
+        (lambda: SGD(params(), lr=0.1, dampening=math.nan), r"dampening must be a finite"),
+        (lambda: Adam(params(), betas=(0.9, math.nan)), r"betas\[1\] must be a finite"),
+        (lambda: Adam([{"params": params(), "lr": math.inf}]), r"lr must be a finite"),
+    ],
+)
+def test_infinite_hyperparameters_are_refused(build: Callable[[], Any], message: str) -> None:
+    # Before: an infinite lr or eps was accepted (only NaN was refused) and gave NaN weights.
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        None,
+        [],
+        {"state": {}},
+        {"state": None, "param_groups": None},
+        {"state": {}, "param_groups": [{}]},
+    ],
+)
+def test_load_state_dict_refuses_what_state_dict_never_returns(state: Any) -> None:
+    optimizer = Adam(params())
+    before = optimizer.state_dict()
+    with pytest.raises(ValueError, match=r"load_state_dict|param|state dict"):
+        optimizer.load_state_dict(state)
+    assert optimizer.state_dict() == before

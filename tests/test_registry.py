@@ -4,6 +4,7 @@ and behaves (shapes, gradients, inference = training); strict errors for bad con
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 from pathlib import Path
 from typing import Any
@@ -263,3 +264,91 @@ def test_tcnn_image_sample_config_runs_unchanged() -> None:
 def test_bad_configs_name_what_is_valid(call: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ----- hostile hyperparameters (issue 15): every registered constructor, every number ------
+HOSTILE = {"True": True, "inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
+
+
+def _build_component(kind: str, name: str, **overrides: Any) -> Any:
+    cls = registry.component_class(kind, name)
+    if kind == "optimizer":
+        lr = {"lr": 0.1} if name == "SGD" else {}
+        return cls([gfxnn.nn.Parameter(np.ones(3))], **{**lr, **overrides})
+    if kind == "encoding":
+        n_dims, config = ENCODING_CASES[name]
+        if name == "Composite":
+            return cls(n_dims, [registry.build_encoding({"otype": "Identity"}, n_dims)])
+        return cls(n_dims, **overrides)
+    if kind == "network":
+        return cls(2, 1, **overrides)
+    return cls(**overrides)
+
+
+def _hostile_cases() -> list[tuple[str, str, str, str]]:
+    """(kind, name, argument, hostile label) for each numeric or flag argument with a default."""
+    cases = []
+    for kind in ("optimizer", "loss", "encoding", "network"):
+        for name in registry.names(kind):
+            signature = inspect.signature(registry.component_class(kind, name)).parameters
+            for argument, parameter in signature.items():
+                default = parameter.default
+                if isinstance(default, bool):
+                    labels = ["int 1", "'yes'"]  # a flag is a bool, not a truthy value
+                elif isinstance(default, int | float):
+                    labels = [*HOSTILE, *(["2.5"] if isinstance(default, int) else [])]
+                elif isinstance(default, tuple):
+                    labels = [f"({label}, ...)" for label in HOSTILE]
+                else:
+                    continue
+                cases += [(kind, name, argument, label) for label in labels]
+    return cases
+
+
+def _hostile_value(label: str, default: Any) -> Any:
+    values = {"int 1": 1, "'yes'": "yes", "2.5": 2.5, **HOSTILE}
+    if label.startswith("("):
+        return (HOSTILE[label[1:].split(",")[0]], *default[1:])
+    return values[label]
+
+
+@pytest.mark.parametrize(("kind", "name", "argument", "label"), _hostile_cases())
+def test_hostile_hyperparameters_are_refused_by_name(
+    kind: str, name: str, argument: str, label: str
+) -> None:
+    """Bools where numbers are meant, inf and nan: one clear error that names the argument
+    (before the fix Adam(lr=inf), MLP(n_neurons=8.5) and friends got through or crashed)."""
+    cls = registry.component_class(kind, name)
+    default = inspect.signature(cls).parameters[argument].default
+    with pytest.raises((ValueError, TypeError), match=argument):
+        _build_component(kind, name, **{argument: _hostile_value(label, default)})
+
+
+def test_hostile_cases_cover_every_kind() -> None:
+    kinds = {case[0] for case in _hostile_cases()}
+    assert kinds == {"optimizer", "loss", "encoding", "network"}
+    assert len(_hostile_cases()) > 250
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"optimizer": {"otype": "Adam", "learning_rate": float("inf")}}, r"lr must be a finite"),
+        ({"optimizer": {"otype": "Adam", "learning_rate": float("nan")}}, r"lr must be >= 0"),
+        ({"optimizer": {"otype": "SGD", "learning_rate": float("inf")}}, r"lr must be a finite"),
+        ({"network": {"otype": "MLP", "n_hidden_layers": True}}, r"n_hidden_layers.*True"),
+        ({"network": {"otype": "MLP", "n_neurons": 8.5}}, r"n_neurons must be a positive"),
+        ({"network": {"otype": "MLP", "n_neurons": True}}, r"n_neurons must be a positive"),
+        ({"network": {"otype": "MLP", "bias": 1}}, r"bias must be a bool"),
+    ],
+)
+def test_bad_config_values_are_refused(config: dict[str, Any], message: str) -> None:
+    full = {"network": {"otype": "MLP"}, **config}
+    with pytest.raises((ValueError, TypeError), match=message):
+        gfxnn.build(full, 2, 1)
+
+
+@pytest.mark.parametrize("seed", [-1, True, None, 1.5])
+def test_build_refuses_a_bad_seed_with_our_message(seed: Any) -> None:
+    with pytest.raises(ValueError, match=r"seed must be an integer >= 0"):
+        gfxnn.build({"network": {"otype": "MLP"}}, 2, 1, seed=seed)

@@ -4,18 +4,38 @@ the value it got and what is allowed (never a traceback from deep inside NumPy).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> None:
-    """An integer (bool excluded) in low..high (no upper bound when high is None)."""
-    allowed = f"{low}..{high}" if high is not None else f">= {low}"
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer in {allowed}, got {value!r}")
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """An integer (bool excluded) in low..high (no upper bound when high is None), as int."""
+    allowed = f"in {low}..{high}" if high is not None else f">= {low}"
+    if not _is_integer(value):
+        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
     if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be in {allowed}, got {value}")
+        raise ValueError(f"{name} must be {allowed}, got {value}")
+    return int(value)
+
+
+def check_positive_int(name: str, value: Any) -> int:
+    """An integer >= 1 (bool excluded: True is not a size), as int."""
+    if not _is_integer(value) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def check_seed(name: str, value: Any) -> int:
+    """A seed for np.random.default_rng: an integer >= 0 (bool excluded), as int."""
+    if not _is_integer(value) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0 (a seed), got {value!r}")
+    return int(value)
+
+
+def _is_integer(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int | np.integer)
 
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -25,22 +45,69 @@ def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
 
 
 def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(
-        value, int | float | np.floating | np.integer
-    )
+    return not isinstance(value, bool) and isinstance(value, int | float | np.floating | np.integer)
 
 
-def check_rate(name: str, value: Any) -> None:
-    """A finite number > 0 (learning rates, epsilons)."""
+def check_rate(name: str, value: Any) -> float:
+    """A finite number > 0 (learning rates, epsilons), as float."""
     if not _is_number(value):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return float(value)
 
 
-def check_fraction(name: str, value: Any) -> None:
-    """A number in [0, 1) (Adam's betas, l2_reg)."""
+def check_fraction(name: str, value: Any) -> float:
+    """A number in [0, 1) (Adam's betas, l2_reg), as float."""
     if not _is_number(value):
         raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
     if not 0 <= value < 1:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
+    return float(value)
+
+
+# ----- hyperparameters of optimizers, losses and layers (torch.optim's conventions) ------
+# A wrong type is a TypeError, a wrong value a ValueError; NaN and infinity are wrong values
+# everywhere: an infinite learning rate or epsilon only ever produces NaN weights later.
+def check_real(name: str, value: Any, *, finite: bool = True) -> float:
+    """A real number (bools excluded), finite unless `finite` is False, as float."""
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    if finite and not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def check_non_negative(name: str, value: Any, *, finite: bool = True) -> float:
+    """A number >= 0 (NaN refused; +inf only when `finite` is False), as float."""
+    number = check_real(name, value, finite=False)
+    if not number >= 0:  # also refuses NaN
+        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    if finite and math.isinf(number):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def check_interval(name: str, value: Any, low: float, high: float, *, closed: bool) -> float:
+    """A number in [low, high] (closed) or [low, high) (not closed), as float."""
+    number = check_real(name, value)
+    inside = low <= number <= high if closed else low <= number < high
+    if not inside:
+        raise ValueError(
+            f"{name} must be in [{low:g}, {high:g}{']' if closed else ')'}, got {value!r}"
+        )
+    return number
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """True or False (NumPy's bool too); 0 and 1 are refused, they are not flags."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def check_pair(name: str, value: Any, check: Callable[[str, Any], float]) -> tuple[float, float]:
+    """A pair (tuple or list of two), each entry checked by `check` as name[0] and name[1]."""
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise ValueError(f"{name} must be a pair of numbers, got {value!r}")
+    return check(f"{name}[0]", value[0]), check(f"{name}[1]", value[1])

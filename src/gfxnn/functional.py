@@ -94,7 +94,7 @@ ACTIVATIONS = {
 
 def activation_by_name(name: str) -> Any:
     """The activation function called `name` (case-insensitive), or a ValueError listing them."""
-    key = name.lower() if isinstance(name, str) else name
+    key = name.lower() if isinstance(name, str) else None  # None: never a valid name
     if key not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
     return ACTIVATIONS[key]

@@ -9,6 +9,7 @@ prediction's dtype; a target Tensor of the other float dtype is a TypeError, as 
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 from typing import Any
 
@@ -56,8 +57,12 @@ def check_reduction(reduction: str) -> str:
 
 
 def _check_delta(name: str, delta: Any) -> float:
-    if isinstance(delta, bool) or not isinstance(delta, numbers.Real) or not float(delta) > 0:
+    # inf is refused too: it would make Huber an L2 loss without saying so.
+    is_real = isinstance(delta, numbers.Real) and not isinstance(delta, bool)
+    if not is_real or not float(delta) > 0:
         raise ValueError(f"{name}: delta must be a number > 0, got {delta!r}")
+    if math.isinf(delta):
+        raise ValueError(f"{name}: delta must be a number > 0 and finite, got {delta!r}")
     return float(delta)
 
 

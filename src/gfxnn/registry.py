@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from gfxnn.checks import check_seed
 from gfxnn.encodings.base import Encoding
 from gfxnn.nn.module import Module
 from gfxnn.tensor import Tensor
@@ -426,7 +427,7 @@ def build(
     check_config_keys(config)
     if "network" not in config:
         raise ValueError(f"a model config needs a 'network'; valid keys are {list(CONFIG_KEYS)}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed("seed", seed))
     encoding = build_encoding(config.get("encoding", {"otype": "Identity"}), n_input_dims, rng=rng)
     n_features = encoding.n_output_dims
     network = build_network(config["network"], n_features, n_output_dims, rng=rng)

@@ -24,10 +24,11 @@ import numpy as np
 
 from gfxnn import ops
 from gfxnn.autograd import no_grad
-from gfxnn.data.batching import as_generator, iterate_minibatches, split_indices
+from gfxnn.data.batching import iterate_minibatches, split_indices
 from gfxnn.nn.module import Buffer, Module
 from gfxnn.optim.optimizer import Optimizer
 from gfxnn.optim.schedules import LRScheduler, ReduceLROnPlateau
+from gfxnn.rng import as_generator
 from gfxnn.tensor import Tensor
 
 __all__ = ["METRICS", "History", "Standardize", "evaluate", "fit", "predict"]

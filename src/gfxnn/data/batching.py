@@ -8,16 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from gfxnn.rng import as_generator  # the one RNG helper (None is its documented fixed seed)
+
 __all__ = ["as_generator", "iterate_minibatches", "train_val_split"]
-
-
-def as_generator(rng: Any) -> np.random.Generator:
-    """`rng` if it is a Generator, a new one if it is an int seed; anything else is an error."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"rng must be a numpy.random.Generator or an int seed, got {rng!r}")
 
 
 def _check_positive_int(name: str, value: Any) -> int:

@@ -14,9 +14,9 @@ import numpy as np
 from gfxnn.autograd import VJPResult
 from gfxnn.encodings import grid_kernels as kernels
 from gfxnn.encodings.base import Encoding, check_input
-from gfxnn.nn.linear import as_generator
 from gfxnn.nn.module import Parameter
 from gfxnn.ops import as_tensor, record
+from gfxnn.rng import as_generator
 from gfxnn.tensor import Tensor, resolve_dtype
 
 

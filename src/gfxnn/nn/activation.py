@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gfxnn import functional as F
+from gfxnn.checks import check_int, check_real
 from gfxnn.nn.module import Module
 from gfxnn.tensor import Tensor
 
@@ -22,7 +23,7 @@ class ReLU(Module):
 class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01) -> None:
         super().__init__()
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = check_real("negative_slope", negative_slope)
 
     def forward(self, x: Any) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
@@ -56,7 +57,7 @@ class Sine(Module):
 
     def __init__(self, omega_0: float = 1.0) -> None:
         super().__init__()
-        self.omega_0 = float(omega_0)
+        self.omega_0 = check_real("omega_0", omega_0)
 
     def forward(self, x: Any) -> Tensor:
         return F.sine(x, self.omega_0)
@@ -68,7 +69,7 @@ class Sine(Module):
 class Softmax(Module):
     def __init__(self, axis: int = -1) -> None:
         super().__init__()
-        self.axis = axis
+        self.axis = check_int("axis", axis, -64, 63)  # an axis index; NumPy's ndim cap is 64
 
     def forward(self, x: Any) -> Tensor:
         return F.softmax(x, self.axis)
@@ -91,7 +92,7 @@ def make_activation(name: str | Module) -> Module:
     """An activation module from its name (case-insensitive), or the module itself."""
     if isinstance(name, Module):
         return name
-    key = name.lower() if isinstance(name, str) else name
+    key = name.lower() if isinstance(name, str) else None  # None: never a valid name
     if key not in ACTIVATION_MODULES:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATION_MODULES)}")
     return ACTIVATION_MODULES[key]()

@@ -7,8 +7,9 @@ from typing import Any
 import numpy as np
 
 from gfxnn import image_ops
+from gfxnn.checks import check_bool, check_positive_int
 from gfxnn.image_ops import IntPair
-from gfxnn.nn.linear import INITIALIZERS, as_generator, check_positive_int
+from gfxnn.nn.init import initialize
 from gfxnn.nn.module import Module, Parameter
 from gfxnn.tensor import Tensor, resolve_dtype
 
@@ -37,13 +38,12 @@ class _ConvNd(Module):
         self.stride = image_ops.pair("stride", stride, 1)
         self.padding = image_ops.pair("padding", padding, 0)
         self.dilation = image_ops.pair("dilation", dilation, 1)
-        if init not in INITIALIZERS:
-            raise ValueError(f"unknown init {init!r}; choose one of {sorted(INITIALIZERS)}")
         dtype = resolve_dtype(dtype)
         channels = (in_channels, out_channels) if transposed else (out_channels, in_channels)
         self.weight = Parameter(np.zeros((*channels, *self.kernel_size), dtype=dtype))
-        INITIALIZERS[init](self.weight, as_generator(rng))
-        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if bias else None
+        initialize(self.weight, init, rng)
+        use_bias = check_bool("bias", bias)
+        self.bias = Parameter(np.zeros(out_channels, dtype=dtype)) if use_bias else None
 
     def extra_repr(self) -> str:
         return (

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from gfxnn import image_ops
-from gfxnn.nn.linear import as_generator
 from gfxnn.nn.module import Module
+from gfxnn.rng import as_generator
 from gfxnn.tensor import Tensor
 
 

@@ -3,7 +3,9 @@
 Fan-in and fan-out follow PyTorch's convention for a weight of shape (out, in, *kernel):
 fan_in = in * prod(kernel), fan_out = out * prod(kernel). Each function fills the tensor's
 array in place (keeping its dtype) and returns the tensor, so `init.xavier_uniform(w, rng)`
-reads like PyTorch's `nn.init.xavier_uniform_(w)`.
+reads like PyTorch's `nn.init.xavier_uniform_(w)`; a plain NumPy array works too (the fused
+trainers fill their weight buffers with these functions). `initialize(w, name, rng)` applies
+one by its name in INITIALIZERS, the names layers accept as `init=`.
 
 References: Glorot & Bengio 2010 (Xavier), He et al. 2015 (Kaiming,
 https://arxiv.org/abs/1502.01852), LeCun et al. 1998, Sitzmann et al. 2020 (SIREN,
@@ -13,10 +15,16 @@ https://arxiv.org/abs/2006.09661).
 from __future__ import annotations
 
 import math
+from typing import Any, TypeVar
 
 import numpy as np
 
+from gfxnn.checks import check_choice
+from gfxnn.rng import as_generator
 from gfxnn.tensor import Tensor
+
+# A Tensor or a plain array: every initialiser fills either in place and returns it.
+T = TypeVar("T", Tensor, np.ndarray)
 
 GAINS = {
     "linear": 1.0,
@@ -55,39 +63,41 @@ def _check_rng(rng: np.random.Generator) -> None:
         )
 
 
-def uniform(
-    tensor: Tensor, rng: np.random.Generator, low: float = 0.0, high: float = 1.0
-) -> Tensor:
+def _fill(tensor: T, values: Any) -> T:
+    # Tensors and plain arrays alike, so the fused trainers' weight buffers use these very
+    # formulas (one Xavier, drawn in the same order as nn.MLP's layers).
+    (tensor.data if isinstance(tensor, Tensor) else tensor)[...] = values
+    return tensor
+
+
+def uniform(tensor: T, rng: np.random.Generator, low: float = 0.0, high: float = 1.0) -> T:
     """Fill with U(low, high)."""
     _check_rng(rng)
     if not low < high:
         raise ValueError(f"uniform needs low < high, got low={low}, high={high}")
-    tensor.data[...] = rng.uniform(low, high, size=tensor.shape)
-    return tensor
+    return _fill(tensor, rng.uniform(low, high, size=tensor.shape))
 
 
-def normal(tensor: Tensor, rng: np.random.Generator, mean: float = 0.0, std: float = 1.0) -> Tensor:
+def normal(tensor: T, rng: np.random.Generator, mean: float = 0.0, std: float = 1.0) -> T:
     """Fill with N(mean, std^2)."""
     _check_rng(rng)
     if not std >= 0:
         raise ValueError(f"normal needs std >= 0, got {std}")
-    tensor.data[...] = rng.normal(mean, std, size=tensor.shape)
-    return tensor
+    return _fill(tensor, rng.normal(mean, std, size=tensor.shape))
 
 
-def zeros(tensor: Tensor) -> Tensor:
-    tensor.data[...] = 0
-    return tensor
+def zeros(tensor: T) -> T:
+    return _fill(tensor, 0)
 
 
-def xavier_uniform(tensor: Tensor, rng: np.random.Generator, gain: float = 1.0) -> Tensor:
+def xavier_uniform(tensor: T, rng: np.random.Generator, gain: float = 1.0) -> T:
     """U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)) (Glorot uniform)."""
     fan_in, fan_out = fan_in_and_out(tensor.shape)
     limit = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform(tensor, rng, -limit, limit)
 
 
-def xavier_normal(tensor: Tensor, rng: np.random.Generator, gain: float = 1.0) -> Tensor:
+def xavier_normal(tensor: T, rng: np.random.Generator, gain: float = 1.0) -> T:
     """N(0, s^2) with s = gain * sqrt(2 / (fan_in + fan_out))."""
     fan_in, fan_out = fan_in_and_out(tensor.shape)
     return normal(tensor, rng, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
@@ -101,12 +111,12 @@ def _fan(shape: tuple[int, ...], mode: str) -> int:
 
 
 def kaiming_uniform(
-    tensor: Tensor,
+    tensor: T,
     rng: np.random.Generator,
     negative_slope: float = 0.0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
-) -> Tensor:
+) -> T:
     """U(-b, b) with b = gain * sqrt(3 / fan) (He uniform; gain sqrt(2) for ReLU)."""
     gain = calculate_gain(nonlinearity, negative_slope)
     bound = gain * math.sqrt(3.0 / _fan(tensor.shape, mode))
@@ -114,44 +124,65 @@ def kaiming_uniform(
 
 
 def kaiming_normal(
-    tensor: Tensor,
+    tensor: T,
     rng: np.random.Generator,
     negative_slope: float = 0.0,
     mode: str = "fan_in",
     nonlinearity: str = "leaky_relu",
-) -> Tensor:
+) -> T:
     """N(0, s^2) with s = gain / sqrt(fan) (He normal)."""
     gain = calculate_gain(nonlinearity, negative_slope)
     return normal(tensor, rng, 0.0, gain / math.sqrt(_fan(tensor.shape, mode)))
 
 
-def lecun_uniform(tensor: Tensor, rng: np.random.Generator) -> Tensor:
+def lecun_uniform(tensor: T, rng: np.random.Generator) -> T:
     """U(-b, b) with b = sqrt(3 / fan_in)."""
     fan_in, _ = fan_in_and_out(tensor.shape)
     bound = math.sqrt(3.0 / fan_in)
     return uniform(tensor, rng, -bound, bound)
 
 
-def lecun_normal(tensor: Tensor, rng: np.random.Generator) -> Tensor:
+def lecun_normal(tensor: T, rng: np.random.Generator) -> T:
     """N(0, 1 / fan_in)."""
     fan_in, _ = fan_in_and_out(tensor.shape)
     return normal(tensor, rng, 0.0, math.sqrt(1.0 / fan_in))
 
 
 def siren_uniform(
-    tensor: Tensor, rng: np.random.Generator, omega_0: float = 30.0, is_first: bool = False
-) -> Tensor:
+    tensor: T, rng: np.random.Generator, omega_0: float = 30.0, is_first: bool = False
+) -> T:
     """SIREN: first layer U(-1/fan_in, 1/fan_in), others U(-b, b), b = sqrt(6/fan_in)/omega_0."""
     fan_in, _ = fan_in_and_out(tensor.shape)
     bound = 1.0 / fan_in if is_first else math.sqrt(6.0 / fan_in) / omega_0
     return uniform(tensor, rng, -bound, bound)
 
 
-def he_uniform(tensor: Tensor, rng: np.random.Generator) -> Tensor:
+def he_uniform(tensor: T, rng: np.random.Generator) -> T:
     """He (Kaiming) uniform for ReLU: U(-b, b), b = sqrt(6 / fan_in)."""
     return kaiming_uniform(tensor, rng, nonlinearity="relu")
 
 
-def he_normal(tensor: Tensor, rng: np.random.Generator) -> Tensor:
+def he_normal(tensor: T, rng: np.random.Generator) -> T:
     """He (Kaiming) normal for ReLU: N(0, 2 / fan_in)."""
     return kaiming_normal(tensor, rng, nonlinearity="relu")
+
+
+INITIALIZERS = {
+    "xavier_uniform": xavier_uniform,
+    "xavier_normal": xavier_normal,
+    "he_uniform": he_uniform,
+    "he_normal": he_normal,
+    "kaiming_uniform": he_uniform,
+    "kaiming_normal": he_normal,
+    "lecun_uniform": lecun_uniform,
+    "lecun_normal": lecun_normal,
+}
+
+
+def initialize(tensor: T, name: str, rng: Any) -> T:
+    """Fill `tensor` with the initialiser called `name` (one of INITIALIZERS), drawing from
+    `rng` (a Generator, a seed, or None for `gfxnn.rng.DEFAULT_SEED`)."""
+    check_choice("init", name, tuple(INITIALIZERS))
+    generator = as_generator(rng)
+    result: T = INITIALIZERS[name](tensor, generator)
+    return result

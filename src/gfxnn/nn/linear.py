@@ -7,35 +7,15 @@ from typing import Any
 import numpy as np
 
 from gfxnn import ops
-from gfxnn.nn import init
+from gfxnn.checks import check_bool, check_positive_int
+from gfxnn.nn import init as init_module  # `init` is also the constructor's argument
 from gfxnn.nn.module import Module, Parameter
+from gfxnn.rng import RNG, as_generator
 from gfxnn.tensor import Tensor, resolve_dtype
 
-INITIALIZERS = {
-    "xavier_uniform": init.xavier_uniform,
-    "xavier_normal": init.xavier_normal,
-    "he_uniform": init.he_uniform,
-    "he_normal": init.he_normal,
-    "kaiming_uniform": init.he_uniform,
-    "kaiming_normal": init.he_normal,
-    "lecun_uniform": init.lecun_uniform,
-    "lecun_normal": init.lecun_normal,
-}
+__all__ = ["INITIALIZERS", "Linear", "as_generator", "check_positive_int"]  # older imports
 
-
-def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
-    """A Generator from a Generator, a seed, or None (fresh OS entropy: not reproducible)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or (isinstance(rng, int) and not isinstance(rng, bool) and rng >= 0):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a np.random.Generator, a seed >= 0 or None, got {rng!r}")
-
-
-def check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
+INITIALIZERS = init_module.INITIALIZERS  # the names `init=` accepts (older imports read it here)
 
 
 class Linear(Module):
@@ -44,7 +24,8 @@ class Linear(Module):
     Args:
         in_features, out_features: sizes of the input and output's last dimension.
         bias: add a learned bias (initialised to zero).
-        rng: Generator or seed for the weights (Xavier uniform by default, as Dx12NN).
+        rng: Generator, seed, or None for `gfxnn.rng.DEFAULT_SEED` (never OS entropy), for
+            the weights (Xavier uniform by default, as Dx12NN).
         init: name of the weight initialiser, one of INITIALIZERS.
         dtype: float32 (default) or float64.
 
@@ -57,19 +38,18 @@ class Linear(Module):
         out_features: int,
         bias: bool = True,
         *,
-        rng: np.random.Generator | int | None = None,
+        rng: RNG = None,
         init: str = "xavier_uniform",
         dtype: Any = np.float32,
     ) -> None:
         super().__init__()
         self.in_features = check_positive_int("in_features", in_features)
         self.out_features = check_positive_int("out_features", out_features)
-        if init not in INITIALIZERS:
-            raise ValueError(f"unknown init {init!r}; choose one of {sorted(INITIALIZERS)}")
         dtype = resolve_dtype(dtype)
         self.weight = Parameter(np.zeros((out_features, in_features), dtype=dtype))
-        INITIALIZERS[init](self.weight, as_generator(rng))
-        self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
+        init_module.initialize(self.weight, init, rng)
+        use_bias = check_bool("bias", bias)
+        self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if use_bias else None
 
     def forward(self, x: Any) -> Tensor:
         # Raw arrays adopt the layer's dtype; a Tensor of another dtype is an error in linear.

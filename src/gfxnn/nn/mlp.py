@@ -7,10 +7,26 @@ from typing import Any
 
 import numpy as np
 
+from gfxnn.checks import check_bool, check_int, check_positive_int
 from gfxnn.nn.activation import make_activation
-from gfxnn.nn.linear import Linear, as_generator, check_positive_int
+from gfxnn.nn.linear import Linear
 from gfxnn.nn.module import Module, ModuleList
+from gfxnn.rng import RNG, as_generator
 from gfxnn.tensor import Tensor
+
+
+def hidden_widths(n_neurons: Any, n_hidden_layers: Any) -> list[int]:
+    """The hidden layers' widths: n_hidden_layers times n_neurons, or n_neurons itself when it
+    is a sequence of widths (n_hidden_layers is then ignored, as documented in MLP)."""
+    if isinstance(n_neurons, Sequence) and not isinstance(n_neurons, str):
+        return [check_positive_int(f"n_neurons[{i}]", w) for i, w in enumerate(n_neurons)]
+    if isinstance(n_neurons, bool) or not isinstance(n_neurons, int | np.integer):
+        raise ValueError(
+            "n_neurons must be a positive integer or a list of them (one width per hidden "
+            f"layer), got {n_neurons!r}"
+        )
+    width = check_positive_int("n_neurons", n_neurons)
+    return [width] * check_int("n_hidden_layers", n_hidden_layers, 0)
 
 
 class MLP(Module):
@@ -24,7 +40,8 @@ class MLP(Module):
         activation, output_activation: names from `gfxnn.nn.activation.ACTIVATION_MODULES`
             or Module instances.
         bias: whether the Linear layers have biases.
-        rng: Generator or seed; layers draw their weights from it first to last.
+        rng: Generator, seed, or None for `gfxnn.rng.DEFAULT_SEED` (never OS entropy);
+            the layers draw their weights from it first to last.
         init: weight initialiser name (Xavier uniform by default, as Dx12NN).
 
     Linear layer i is `self.layers[i]`, so parameters are named "layers.0.weight", ...
@@ -41,25 +58,16 @@ class MLP(Module):
         output_activation: str | Module = "none",
         bias: bool = True,
         *,
-        rng: np.random.Generator | int | None = None,
+        rng: RNG = None,
         init: str = "xavier_uniform",
         dtype: Any = np.float32,
     ) -> None:
         super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
         self.n_output_dims = check_positive_int("n_output_dims", n_output_dims)
-        if isinstance(n_neurons, int | np.integer):
-            if isinstance(n_hidden_layers, bool) or not isinstance(n_hidden_layers, int):
-                raise ValueError(
-                    f"n_hidden_layers must be an integer >= 0, got {n_hidden_layers!r}"
-                )
-            if n_hidden_layers < 0:
-                raise ValueError(f"n_hidden_layers must be >= 0, got {n_hidden_layers}")
-            widths = [check_positive_int("n_neurons", n_neurons)] * n_hidden_layers
-        else:
-            widths = [check_positive_int("n_neurons entry", w) for w in n_neurons]
+        widths = hidden_widths(n_neurons, n_hidden_layers)
         self.hidden_widths = widths
-        self.bias = bias
+        self.bias = check_bool("bias", bias)
         # Names kept for hyperparams(); a Module passed in has none (hyperparams() then fails).
         self._activation_names = (
             activation if isinstance(activation, str) else None,

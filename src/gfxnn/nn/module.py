@@ -101,17 +101,27 @@ class Module:
         return state
 
     def load_state_dict(self, state: Mapping[str, np.ndarray], strict: bool = True) -> None:
-        """Copy arrays from `state` into the parameters and buffers of the same name and shape."""
+        """Copy arrays from `state` into the parameters and buffers of the same name and shape.
+
+        All entries are checked before any is copied, so a refused state dict leaves the
+        module exactly as it was.
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                "load_state_dict expects a dict of arrays keyed by parameter name (what "
+                f"state_dict() returns), got {type(state).__name__}"
+            )
         own: dict[str, Tensor] = dict(self.named_parameters())
         own.update(self.named_buffers())
         if strict:
             missing = sorted(set(own) - set(state))
-            unexpected = sorted(set(state) - set(own))
+            unexpected = sorted(map(str, set(state) - set(own)))
             if missing or unexpected:
                 raise ValueError(
                     f"state dict does not match the model: missing {missing}, "
                     f"unexpected {unexpected}"
                 )
+        arrays = {}
         for name, value in state.items():
             if name not in own:
                 continue
@@ -121,7 +131,11 @@ class Module:
                     f"state dict entry {name!r} has shape {array.shape}, "
                     f"the model's parameter has shape {own[name].shape}"
                 )
-            own[name].data = array.astype(own[name].dtype, copy=True)
+            if array.dtype.kind not in "biuf":
+                raise TypeError(f"state dict entry {name!r} holds {array.dtype}, not numbers")
+            arrays[name] = array.astype(own[name].dtype, copy=True)
+        for name, array in arrays.items():
+            own[name].data = array
 
     def zero_grad(self) -> None:
         for p in self.parameters():

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from gfxnn import image_ops
-from gfxnn.nn.linear import check_positive_int
+from gfxnn.checks import check_bool, check_interval, check_non_negative, check_positive_int
 from gfxnn.nn.module import Buffer, Module, Parameter
 from gfxnn.tensor import Tensor, resolve_dtype
 
@@ -40,11 +40,11 @@ class BatchNorm2d(Module):
     ) -> None:
         super().__init__()
         self.num_features = check_positive_int("num_features", num_features)
-        if not eps > 0:
+        if check_non_negative("eps", eps) == 0:
             raise ValueError(f"eps must be positive, got {eps!r}")
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum!r}")
-        self.eps, self.momentum = float(eps), float(momentum)
+        self.eps = float(eps)
+        self.momentum = check_interval("momentum", momentum, 0.0, 1.0, closed=True)
+        affine = check_bool("affine", affine)
         dtype = resolve_dtype(dtype)
         self.weight = Parameter(np.ones(num_features, dtype=dtype)) if affine else None
         self.bias = Parameter(np.zeros(num_features, dtype=dtype)) if affine else None

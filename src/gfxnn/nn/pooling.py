@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from gfxnn import image_ops
+from gfxnn.checks import check_int, check_non_negative
 from gfxnn.image_ops import IntPair
 from gfxnn.nn.module import Module
 from gfxnn.tensor import Tensor
@@ -69,6 +70,10 @@ class Upsample(Module):
             raise ValueError(
                 f"unknown upsample mode {mode!r}; choose one of {image_ops.UPSAMPLE_MODES}"
             )
+        scales = scale_factor if isinstance(scale_factor, tuple | list) else (scale_factor,)
+        for scale in scales:  # checked here, not at the first forward pass
+            if check_non_negative("scale_factor", scale) == 0:
+                raise ValueError(f"scale_factor must be > 0, got {scale_factor!r}")
         self.scale_factor = scale_factor
         self.mode = mode
 
@@ -84,7 +89,7 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1) -> None:
         super().__init__()
-        self.start_dim = start_dim
+        self.start_dim = check_int("start_dim", start_dim, 0)
 
     def forward(self, x: Any) -> Tensor:
         return image_ops.flatten(x, self.start_dim)

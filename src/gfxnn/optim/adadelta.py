@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import adadelta_update
-from gfxnn.optim.optimizer import Optimizer, ParamGroup, check_non_negative, check_real
+from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, check_closed_unit_interval
 from gfxnn.tensor import Tensor
 
 
@@ -36,6 +37,14 @@ class Adadelta(Optimizer):
     the parameter.
     """
 
+    checks: ClassVar[dict[str, Checker]] = {
+        "lr": check_non_negative,
+        "rho": check_closed_unit_interval,
+        "eps": check_non_negative,
+        "weight_decay": check_non_negative,
+        "maximize": check_bool,
+    }
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -54,17 +63,6 @@ class Adadelta(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def _validate_group(self, group: ParamGroup) -> None:
-        group["lr"] = check_non_negative("lr", group["lr"])
-        rho = check_real("rho", group["rho"])
-        if not 0 <= rho <= 1:
-            raise ValueError(f"rho must be in [0, 1], got {group['rho']!r}")
-        group["rho"] = rho
-        group["eps"] = check_non_negative("eps", group["eps"])
-        group["weight_decay"] = check_non_negative("weight_decay", group["weight_decay"])
-        if not isinstance(group["maximize"], bool | np.bool_):
-            raise TypeError(f"maximize must be a bool, got {group['maximize']!r}")
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         return {

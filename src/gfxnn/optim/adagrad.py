@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import adagrad_update
-from gfxnn.optim.optimizer import Optimizer, ParamGroup, check_non_negative
+from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup
 from gfxnn.tensor import Tensor
 
 
@@ -35,6 +36,15 @@ class Adagrad(Optimizer):
     State per parameter: "step" (int) and "sum" (G), an array like the parameter.
     """
 
+    checks: ClassVar[dict[str, Checker]] = {
+        "lr": check_non_negative,
+        "lr_decay": check_non_negative,
+        "weight_decay": check_non_negative,
+        "initial_accumulator_value": check_non_negative,
+        "eps": check_non_negative,
+        "maximize": check_bool,
+    }
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -55,12 +65,6 @@ class Adagrad(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def _validate_group(self, group: ParamGroup) -> None:
-        for name in ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"):
-            group[name] = check_non_negative(name, group[name])
-        if not isinstance(group["maximize"], bool | np.bool_):
-            raise TypeError(f"maximize must be a bool, got {group['maximize']!r}")
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         # The accumulator starts at the initial value of the parameter's group.

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import adam_update
-from gfxnn.optim.optimizer import (
-    Optimizer,
-    ParamGroup,
-    check_non_negative,
-    check_unit_interval,
-)
+from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, check_unit_pair
 from gfxnn.tensor import Tensor
 
 
@@ -45,6 +41,14 @@ class Adam(Optimizer):
     # AdamW sets this: weight decay shrinks theta directly instead of joining the gradient.
     decoupled_weight_decay = False
 
+    checks: ClassVar[dict[str, Checker]] = {
+        "lr": check_non_negative,
+        "betas": check_unit_pair,
+        "eps": check_non_negative,
+        "weight_decay": check_non_negative,
+        "maximize": check_bool,
+    }
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -63,20 +67,6 @@ class Adam(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def _validate_group(self, group: ParamGroup) -> None:
-        group["lr"] = check_non_negative("lr", group["lr"])
-        betas = group["betas"]
-        if not isinstance(betas, tuple | list) or len(betas) != 2:
-            raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        group["betas"] = (
-            check_unit_interval("betas[0]", betas[0]),
-            check_unit_interval("betas[1]", betas[1]),
-        )
-        group["eps"] = check_non_negative("eps", group["eps"])
-        group["weight_decay"] = check_non_negative("weight_decay", group["weight_decay"])
-        if not isinstance(group["maximize"], bool | np.bool_):
-            raise TypeError(f"maximize must be a bool, got {group['maximize']!r}")
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         return {

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from gfxnn.optim.optimizer import check_non_negative, check_real
+from gfxnn.checks import check_non_negative, check_real
 from gfxnn.tensor import Tensor
 
 # torch.nn.utils.clip_grad_norm_ divides by (total norm + this), so a zero norm is no problem.
@@ -46,8 +46,8 @@ def clip_grad_norm_(
     Returns:
         The total norm of the gradients before clipping.
     """
-    max_norm = check_non_negative("max_norm", max_norm)
-    norm_type = check_real("norm_type", norm_type)
+    max_norm = check_non_negative("max_norm", max_norm, finite=False)  # inf: measure only
+    norm_type = check_real("norm_type", norm_type, finite=False)  # inf: the max norm
     if not norm_type > 0:
         raise ValueError(f"norm_type must be > 0 or inf, got {norm_type!r}")
     grads = _gradients(params)

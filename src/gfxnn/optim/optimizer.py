@@ -10,39 +10,44 @@ bit-identically. Subclasses define their defaults, validate hyperparameters and 
 from __future__ import annotations
 
 import copy
-import numbers
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from gfxnn.autograd import enable_grad
+from gfxnn.checks import check_interval, check_non_negative, check_pair, check_real
 from gfxnn.tensor import Tensor
 
 ParamGroup = dict[str, Any]
 
 
-def check_real(name: str, value: Any) -> float:
-    """`value` as a float, or a TypeError when it is not a real number (bools excluded)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    return float(value)
-
-
-def check_non_negative(name: str, value: Any) -> float:
-    """`value` as a float, or a ValueError naming it when it is negative or NaN."""
-    number = check_real(name, value)
-    if not number >= 0:  # also rejects NaN
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return number
-
-
 def check_unit_interval(name: str, value: Any) -> float:
-    """`value` as a float, or a ValueError naming it when it is outside [0, 1)."""
-    number = check_real(name, value)
-    if not 0 <= number < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return number
+    """A number in [0, 1) (Adam's betas), as float."""
+    return check_interval(name, value, 0.0, 1.0, closed=False)
+
+
+def check_closed_unit_interval(name: str, value: Any) -> float:
+    """A number in [0, 1] (RMSprop's alpha, Adadelta's rho), as float."""
+    return check_interval(name, value, 0.0, 1.0, closed=True)
+
+
+def check_unit_pair(name: str, value: Any) -> tuple[float, float]:
+    """A pair of numbers in [0, 1) (Adam's betas)."""
+    return check_pair(name, value, check_unit_interval)
+
+
+def check_non_negative_pair(name: str, value: Any) -> tuple[float, float]:
+    """A pair of numbers >= 0 (Rprop's step sizes)."""
+    return check_pair(name, value, check_non_negative)
+
+
+def check_real_pair(name: str, value: Any) -> tuple[float, float]:
+    """A pair of finite numbers (Rprop's etas)."""
+    return check_pair(name, value, check_real)
+
+
+Checker = Callable[[str, Any], Any]
 
 
 class Optimizer:
@@ -59,6 +64,9 @@ class Optimizer:
         state: per-parameter state dicts keyed by the parameter Tensor, created on the
             parameter's first update.
     """
+
+    # Hyperparameter name -> its checker, applied by `_validate_group` (set by subclasses).
+    checks: ClassVar[dict[str, Checker]] = {}
 
     def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
         # Checked once here so a bad default is reported even if every group overrides it.
@@ -122,7 +130,20 @@ class Optimizer:
         self.param_groups.append(new_group)
 
     def _validate_group(self, group: ParamGroup) -> None:
-        """Raise ValueError/TypeError naming any bad hyperparameter; may normalise values."""
+        """Raise ValueError/TypeError naming any bad hyperparameter; normalises the values.
+
+        Each hyperparameter goes through its checker in `checks` (finite numbers only: an
+        infinite learning rate is as wrong as a NaN one), then `_check_group` sees the
+        relations between them.
+        """
+        if not isinstance(group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(group).__name__}")
+        for name, check in self.checks.items():
+            group[name] = check(name, group[name])
+        self._check_group(group)
+
+    def _check_group(self, group: ParamGroup) -> None:
+        """Relations between hyperparameters (e.g. Nesterov needs momentum); none by default."""
 
     # ----- stepping ---------------------------------------------------------------------------
     def zero_grad(self) -> None:
@@ -199,7 +220,21 @@ class Optimizer:
         groups; the values are copied, so `state_dict` can be reused.
         """
         if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
-            raise ValueError("expected a dict with keys 'state' and 'param_groups'")
+            got = type(state_dict).__name__
+            if isinstance(state_dict, Mapping):
+                got = f"a dict with keys {sorted(map(str, state_dict))}"
+            raise ValueError(
+                "load_state_dict expects the dict that state_dict() returns, with keys "
+                f"'state' and 'param_groups'; got {got}"
+            )
+        if not isinstance(state_dict["param_groups"], list | tuple) or not isinstance(
+            state_dict["state"], Mapping
+        ):
+            raise ValueError(
+                "load_state_dict: 'param_groups' must be a list and 'state' a dict, got "
+                f"{type(state_dict['param_groups']).__name__} and "
+                f"{type(state_dict['state']).__name__}"
+            )
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(
@@ -208,6 +243,8 @@ class Optimizer:
             )
         params_by_index: dict[int, Tensor] = {}
         for number, (saved, own) in enumerate(zip(saved_groups, self.param_groups, strict=True)):
+            if not isinstance(saved, Mapping) or "params" not in saved:
+                raise ValueError(f"parameter group {number} of the state dict has no 'params'")
             if len(saved["params"]) != len(own["params"]):
                 raise ValueError(
                     f"parameter group {number} has {len(saved['params'])} parameters in the "

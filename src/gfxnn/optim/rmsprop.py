@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import rmsprop_update
-from gfxnn.optim.optimizer import Optimizer, ParamGroup, check_non_negative, check_real
+from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, check_closed_unit_interval
 from gfxnn.tensor import Tensor
 
 
@@ -41,6 +42,16 @@ class RMSprop(Optimizer):
     momentum > 0 and "grad_avg" (gbar) when centered, arrays like the parameter.
     """
 
+    checks: ClassVar[dict[str, Checker]] = {
+        "lr": check_non_negative,
+        "alpha": check_closed_unit_interval,
+        "eps": check_non_negative,
+        "weight_decay": check_non_negative,
+        "momentum": check_non_negative,
+        "centered": check_bool,
+        "maximize": check_bool,
+    }
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -63,19 +74,6 @@ class RMSprop(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def _validate_group(self, group: ParamGroup) -> None:
-        group["lr"] = check_non_negative("lr", group["lr"])
-        alpha = check_real("alpha", group["alpha"])
-        if not 0 <= alpha <= 1:
-            raise ValueError(f"alpha must be in [0, 1], got {group['alpha']!r}")
-        group["alpha"] = alpha
-        group["eps"] = check_non_negative("eps", group["eps"])
-        group["weight_decay"] = check_non_negative("weight_decay", group["weight_decay"])
-        group["momentum"] = check_non_negative("momentum", group["momentum"])
-        for flag in ("centered", "maximize"):
-            if not isinstance(group[flag], bool | np.bool_):
-                raise TypeError(f"{flag} must be a bool, got {group[flag]!r}")
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         return {"step": 0, "square_avg": np.zeros_like(param.data)}

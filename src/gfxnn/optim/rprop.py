@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import rprop_update
-from gfxnn.optim.optimizer import Optimizer, ParamGroup, check_non_negative, check_real
+from gfxnn.optim.optimizer import (
+    Checker,
+    Optimizer,
+    ParamGroup,
+    check_non_negative_pair,
+    check_real_pair,
+)
 from gfxnn.tensor import Tensor
 
 
@@ -38,6 +45,23 @@ class Rprop(Optimizer):
     the parameter.
     """
 
+    checks: ClassVar[dict[str, Checker]] = {
+        "lr": check_non_negative,
+        "etas": check_real_pair,
+        "step_sizes": check_non_negative_pair,
+        "maximize": check_bool,
+    }
+
+    def _check_group(self, group: ParamGroup) -> None:
+        etaminus, etaplus = group["etas"]
+        if not 0 < etaminus < 1 < etaplus:
+            raise ValueError(
+                f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {group['etas']!r}"
+            )
+        low, high = group["step_sizes"]
+        if low > high:
+            raise ValueError(f"step_sizes must satisfy min <= max, got {group['step_sizes']!r}")
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -49,25 +73,6 @@ class Rprop(Optimizer):
     ) -> None:
         defaults = {"lr": lr, "etas": etas, "step_sizes": step_sizes, "maximize": maximize}
         super().__init__(params, defaults)
-
-    def _validate_group(self, group: ParamGroup) -> None:
-        group["lr"] = check_non_negative("lr", group["lr"])
-        etas, bounds = group["etas"], group["step_sizes"]
-        if not isinstance(etas, tuple | list) or len(etas) != 2:
-            raise ValueError(f"etas must be a pair (eta_minus, eta_plus), got {etas!r}")
-        etaminus, etaplus = check_real("etas[0]", etas[0]), check_real("etas[1]", etas[1])
-        if not 0 < etaminus < 1 < etaplus:
-            raise ValueError(f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {etas!r}")
-        group["etas"] = (etaminus, etaplus)
-        if not isinstance(bounds, tuple | list) or len(bounds) != 2:
-            raise ValueError(f"step_sizes must be a pair (min, max), got {bounds!r}")
-        low = check_non_negative("step_sizes[0]", bounds[0])
-        high = check_non_negative("step_sizes[1]", bounds[1])
-        if low > high:
-            raise ValueError(f"step_sizes must satisfy min <= max, got {bounds!r}")
-        group["step_sizes"] = (low, high)
-        if not isinstance(group["maximize"], bool | np.bool_):
-            raise TypeError(f"maximize must be a bool, got {group['maximize']!r}")
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         # The step sizes start at the lr of the parameter's group, read at its first update.

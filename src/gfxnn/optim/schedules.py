@@ -16,7 +16,8 @@ import math
 import numbers
 from typing import Any
 
-from gfxnn.optim.optimizer import Optimizer, check_non_negative, check_real
+from gfxnn.checks import check_non_negative, check_real
+from gfxnn.optim.optimizer import Optimizer
 
 __all__ = [
     "CosineWarmupLR",
@@ -234,7 +235,7 @@ class ReduceLROnPlateau:
 
     def step(self, metric: float) -> None:
         """Record one epoch's metric and reduce the lr after too many bad epochs."""
-        value = check_real("metric", metric)
+        value = check_real("metric", metric, finite=False)  # a NaN metric is a bad epoch
         self.last_epoch += 1
         if self.is_better(value, self.best):
             self.best = value

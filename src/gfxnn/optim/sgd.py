@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from gfxnn.checks import check_bool, check_non_negative, check_real
 from gfxnn.optim.functional import sgd_update
-from gfxnn.optim.optimizer import Optimizer, ParamGroup, check_non_negative, check_real
+from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup
 from gfxnn.tensor import Tensor
 
 
@@ -40,6 +41,22 @@ class SGD(Optimizer):
     momentum is 0).
     """
 
+    checks: ClassVar[dict[str, Checker]] = {
+        "lr": check_non_negative,
+        "momentum": check_non_negative,
+        "dampening": check_real,
+        "nesterov": check_bool,
+        "weight_decay": check_non_negative,
+        "maximize": check_bool,
+    }
+
+    def _check_group(self, group: ParamGroup) -> None:
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "nesterov=True requires momentum > 0 and dampening == 0, got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -60,20 +77,6 @@ class SGD(Optimizer):
             "maximize": maximize,
         }
         super().__init__(params, defaults)
-
-    def _validate_group(self, group: ParamGroup) -> None:
-        group["lr"] = check_non_negative("lr", group["lr"])
-        group["momentum"] = check_non_negative("momentum", group["momentum"])
-        group["dampening"] = check_real("dampening", group["dampening"])
-        group["weight_decay"] = check_non_negative("weight_decay", group["weight_decay"])
-        for flag in ("nesterov", "maximize"):
-            if not isinstance(group[flag], bool | np.bool_):
-                raise TypeError(f"{flag} must be a bool, got {group[flag]!r}")
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(
-                "nesterov=True requires momentum > 0 and dampening == 0, got "
-                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
-            )
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         return {"momentum_buffer": None}
