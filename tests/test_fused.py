@@ -7,6 +7,9 @@ import pytest
 
 import gfxnn
 from gfxnn.encodings import FrequencyEncoding, IdentityEncoding
+from gfxnn.fields import choices
+from gfxnn.fields.targets import ImageTarget
+from gfxnn.fields.trainer import ModelSpec, OptimizerSpec, Trainer
 from gfxnn.fused import (
     FusedAdam,
     FusedFrequency,
@@ -16,7 +19,9 @@ from gfxnn.fused import (
     FusedTrainer,
     NearestTexelSampler,
     activations,
+    set_training,
 )
+from gfxnn.fused import make_trainer as trainer_from_spec
 
 ACTIVATIONS = ["leaky_relu", "relu", "sigmoid"]
 ENCODINGS = ["frequency", "identity"]
@@ -249,3 +254,183 @@ def test_blas_thread_limit_applies_inside_and_restores_after() -> None:
     assert counts() == before
     with blas_threads(None):
         assert counts() == before
+
+
+# ----- every activation, hidden and output ----------------------------------------------------
+ALL_ACTIVATIONS = list(choices.ACTIVATIONS)
+PAIRS = [(hidden, output) for hidden in ALL_ACTIVATIONS for output in ALL_ACTIVATIONS]
+
+
+def pair_trainer(hidden: str, output: str, dtype: type = np.float64) -> FusedTrainer:
+    encoder = FusedFrequency(2)
+    mlp = FusedMLP(encoder.n_output_dims, 3, 6, 2, hidden, dtype=dtype, output_activation=output)
+    mlp.initialize(np.random.default_rng(0))
+    for bias in mlp.biases:  # random biases: a wrong bias gradient cannot hide behind zeros
+        bias[...] = np.random.default_rng(1).uniform(-0.5, 0.5, bias.shape)
+    return FusedTrainer(encoder, mlp, FusedSGD(mlp.params, mlp.grads, lr=0.0))
+
+
+@pytest.mark.parametrize(("hidden", "output"), PAIRS)
+def test_every_activation_pair_matches_the_autodiff_engine(hidden: str, output: str) -> None:
+    """Loss and every parameter gradient of the fused path against gfxnn.nn.MLP (whose
+    derivatives the autodiff engine's gradcheck tests), float64, for each hidden x output
+    activation; plus central differences on a few parameters."""
+    from gfxnn.nn import MLP
+
+    trainer = pair_trainer(hidden, output)
+    uv, target = batch(12)
+    loss = trainer.compute_gradients(uv, target)
+    net = MLP(8, 3, 6, 2, hidden, output, dtype=np.float64, rng=0)
+    net.load_state_dict(trainer.state_dict())
+    features = FrequencyEncoding(2, 2)(gfxnn.Tensor(uv)).data
+    reference = ((net(gfxnn.Tensor(features)) - gfxnn.Tensor(target)) ** 2).mean()
+    reference.backward()
+    assert loss == pytest.approx(float(reference.data), rel=1e-12)
+    expected = np.concatenate(
+        [p.grad.ravel() for name, p in net.named_parameters()]  # weight, bias per layer
+    )
+    np.testing.assert_allclose(trainer.mlp.grads, expected, rtol=1e-9, atol=1e-13)
+    params, analytic = trainer.mlp.params, trainer.mlp.grads.copy()
+    for i in np.random.default_rng(3).choice(params.size, size=6, replace=False):
+        original = params[i]
+        params[i] = original + 1e-6
+        up = trainer.compute_gradients(uv, target)
+        params[i] = original - 1e-6
+        down = trainer.compute_gradients(uv, target)
+        params[i] = original
+        assert (up - down) / 2e-6 == pytest.approx(analytic[i], rel=1e-5, abs=1e-9)
+
+
+@pytest.mark.parametrize(("hidden", "output"), PAIRS)
+def test_infer_equals_the_training_forward(hidden: str, output: str) -> None:
+    """infer() (value-only activations, its own buffers) and render() give what the training
+    forward pass computes, in float32, for each hidden x output activation."""
+    trainer = pair_trainer(hidden, output, np.float32)
+    uv, _ = batch(40, np.float32)
+    features = np.empty((40, trainer.encoder.n_output_dims), np.float32)
+    trainer.encoder.encode(uv, features, trainer.encoder.make_scratch(40, np.float32))
+    trained = trainer.mlp.forward(features).copy()
+    np.testing.assert_array_equal(trainer.infer(uv), trained)
+    image = trainer.render((3, 4))  # (H, W): pixel (x, y) at (x / 3, y / 2)
+    grid = np.stack(np.meshgrid(np.arange(4) / 3, np.arange(3) / 2), axis=-1).reshape(-1, 2)
+    np.testing.assert_allclose(
+        image.reshape(-1, 3), trainer.infer(grid.astype(np.float32)), rtol=1e-6, atol=1e-7
+    )
+
+
+# ----- the Trainer interface, built from a ModelSpec ------------------------------------------
+def small_spec(**changes: object) -> ModelSpec:
+    spec = ModelSpec(
+        encoding={"otype": "Frequency", "n_frequencies": 4}, n_neurons=16, n_hidden_layers=2
+    )
+    return spec.replace(**changes)
+
+
+def test_make_trainer_is_a_trainer_and_trains_as_the_hand_built_one() -> None:
+    image = np.random.default_rng(0).random((9, 11, 3), dtype=np.float32)
+    trainer = trainer_from_spec(small_spec(), ImageTarget(image))
+    assert isinstance(trainer, Trainer)
+    # The same steps by hand: Xavier from the seed, UVs from default_rng([seed, 1]).
+    mlp = FusedMLP(16, 3, 16, 2, "leaky_relu")
+    mlp.initialize(np.random.default_rng(0))
+    np.testing.assert_array_equal(trainer.mlp.params, mlp.params)
+    by_hand = FusedTrainer(FusedFrequency(4), mlp, FusedAdam(mlp.params, mlp.grads, 1e-3))
+    sampler = NearestTexelSampler(image, np.random.default_rng([0, 1]))
+    uv, target = np.empty((32, 2), np.float32), np.empty((32, 3), np.float32)
+    losses = []
+    for _ in range(5):
+        sampler.sample(uv, target)
+        losses.append(by_hand.compute_gradients(uv, target))
+        by_hand.update()
+    trainer.train(5, 32)
+    assert trainer.read_losses() == losses
+    assert trainer.read_losses() == []
+    np.testing.assert_array_equal(trainer.mlp.params, mlp.params)
+    assert trainer.diverged_at() == 0
+    timings = trainer.timings_ms()
+    assert timings["backpropagation"] > 0 and timings["optimization"] > 0
+    assert trainer.render((9, 11)).shape == (9, 11, 3)
+
+
+def test_train_stops_at_the_first_non_finite_loss() -> None:
+    image = np.random.default_rng(0).random((4, 4, 3), dtype=np.float32)
+    spec = small_spec(optimizer=OptimizerSpec("sgd", learning_rate=1e6))
+    trainer = trainer_from_spec(spec, ImageTarget(image))
+    trainer.train(50, 16)
+    step = trainer.diverged_at()
+    assert step > 0
+    losses = trainer.read_losses()
+    assert len(losses) == step - 1 and np.all(np.isfinite(losses))
+    kept = trainer.state_dict()
+    trainer.train(5, 16)  # a diverged trainer does not train on
+    assert trainer.read_losses() == []
+    for name, value in trainer.state_dict().items():
+        np.testing.assert_array_equal(value, kept[name])
+
+
+def test_state_dict_round_trip_and_errors() -> None:
+    spec = small_spec(
+        encoding={"otype": "HashGrid", "n_levels": 2, "log2_hashmap_size": 6},
+        encoding_optimizer=OptimizerSpec(learning_rate=1e-2, epsilon=1e-15),
+    )
+    trainer = trainer_from_spec(spec)
+    state = trainer.state_dict()
+    assert set(state) == {f"layers.{i}.{k}" for i in range(3) for k in ("weight", "bias")} | {
+        "encoding.table"
+    }
+    other = trainer_from_spec(spec.replace(seed=1))
+    assert not np.array_equal(other.state_dict()["layers.0.weight"], state["layers.0.weight"])
+    other.load_state_dict(state)
+    for name, value in other.state_dict().items():
+        np.testing.assert_array_equal(value, state[name])
+    bad = {**state, "layers.0.weight": state["layers.0.weight"][:, :3]}
+    with pytest.raises(ValueError, match=r"layers\.0\.weight has shape"):
+        other.load_state_dict(bad)
+    with pytest.raises(ValueError, match="missing"):
+        other.load_state_dict({k: v for k, v in state.items() if k != "encoding.table"})
+    with pytest.raises(ValueError, match="encoding_optimizer"):
+        trainer_from_spec(spec.replace(encoding_optimizer=None))
+
+
+def test_render_on_one_and_three_dimensional_grids() -> None:
+    line = trainer_from_spec(small_spec(n_input_dims=1, n_output_dims=2))
+    values = line.render((5,))
+    np.testing.assert_array_equal(values, line.infer(np.linspace(0, 1, 5)[:, None]))
+    volume = trainer_from_spec(small_spec(n_input_dims=3, n_output_dims=1))
+    grid = volume.render((2, 3, 4))  # (z, y, x): x = input 0 along the last axis
+    assert grid.shape == (2, 3, 4, 1)
+    point = np.array([[1 / 3, 0.5, 1.0]], np.float32)  # x index 1, y index 1, z index 1
+    np.testing.assert_allclose(grid[1, 1, 1], volume.infer(point)[0], rtol=1e-6)
+
+
+def test_set_training_keeps_weights_and_moments_for_a_new_rate() -> None:
+    image = np.random.default_rng(0).random((6, 6, 3), dtype=np.float32)
+    trainer = trainer_from_spec(small_spec(), ImageTarget(image))
+    trainer.train(3, 16)
+    adam = trainer.optimizer
+    moments = adam.m.copy()
+    faster = small_spec(optimizer=OptimizerSpec(learning_rate=1e-2))
+    set_training(trainer, faster)
+    assert trainer.optimizer is adam and adam.lr == 1e-2
+    np.testing.assert_array_equal(adam.m, moments)
+    set_training(trainer, faster.replace(optimizer=OptimizerSpec("sgd", learning_rate=0.1)))
+    assert isinstance(trainer.optimizer, FusedSGD)
+    before = trainer.state_dict()
+    with pytest.raises(ValueError, match="rebuild"):
+        set_training(trainer, faster.replace(n_neurons=8))
+    with pytest.raises(ValueError, match="loss must be one of"):
+        set_training(trainer, trainer.spec.replace(loss="huber"))
+    assert isinstance(trainer.optimizer, FusedSGD)
+    for name, value in trainer.state_dict().items():
+        np.testing.assert_array_equal(value, before[name])
+
+
+def test_hand_built_trainer_reads_its_spec_back() -> None:
+    trainer = make_trainer("frequency", "sigmoid", dtype=np.float32)
+    spec = trainer.spec
+    assert spec.encoding == {"otype": "Frequency", "n_frequencies": 3}
+    assert (spec.n_neurons, spec.n_hidden_layers, spec.activation) == (8, 2, "sigmoid")
+    assert spec.optimizer == OptimizerSpec("sgd", 0.0)
+    rebuilt = trainer_from_spec(spec)
+    assert rebuilt.mlp.sizes == trainer.mlp.sizes
+    assert isinstance(trainer, Trainer)

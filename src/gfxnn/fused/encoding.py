@@ -41,6 +41,9 @@ class FusedIdentity:
         """x (n, n_input_dims) -> out (n, n_output_dims)."""
         np.copyto(out, x)
 
+    def hyperparams(self) -> dict[str, Any]:
+        return {"otype": "Identity", "scale": 1.0, "offset": 0.0}
+
 
 class FusedFrequency:
     """Frequency (NeRF positional) encoding with `n_frequencies` octaves per input dimension."""
@@ -71,6 +74,9 @@ class FusedFrequency:
         np.sin(scratch, out=pairs[..., 0])
         np.cos(scratch, out=pairs[..., 1])
 
+    def hyperparams(self) -> dict[str, Any]:
+        return {"otype": "Frequency", "n_frequencies": self.n_frequencies}
+
 
 class FusedAutodiffEncoding:
     """A parameter-free `gfxnn.encodings` encoding (one-blob, Gaussian Fourier features, ...)
@@ -98,6 +104,10 @@ class FusedAutodiffEncoding:
         with no_grad():
             features = self.encoding(Tensor(x, dtype=out.dtype)).data
         np.copyto(out, features)
+
+    def hyperparams(self) -> dict[str, Any]:
+        config: dict[str, Any] = self.encoding.hyperparams()
+        return config
 
 
 def make_encoder(

@@ -92,8 +92,6 @@ def set_training(trainer: FusedTrainer, spec: ModelSpec) -> None:
     learning rate alone keeps the optimizer state (Adam's moments); any other optimizer change
     starts a fresh one."""
     old = trainer.spec
-    if old is None:
-        raise ValueError("set_training needs a trainer built by make_trainer(spec)")
     same_model = dataclasses.replace(
         old, loss=spec.loss, optimizer=spec.optimizer, encoding_optimizer=spec.encoding_optimizer
     )

@@ -51,6 +51,15 @@ class FusedGrid:
         dtype: Any = np.float32,
     ) -> None:
         self.interpolation = kernels.check_interpolation(interpolation)
+        self._config = {
+            "otype": "HashGrid" if hashed else "DenseGrid",
+            "n_levels": n_levels,
+            "n_features_per_level": n_features_per_level,
+            "log2_hashmap_size": log2_hashmap_size,
+            "base_resolution": base_resolution,
+            "per_level_scale": per_level_scale,
+            "interpolation": self.interpolation,
+        }
         self.layout = kernels.grid_layout(
             n_input_dims,
             n_levels,
@@ -70,6 +79,10 @@ class FusedGrid:
         self.table_grads = self.grads.reshape(shape)
         self._n_corners = kernels.n_corners(self.layout, self.interpolation)
         self._last: tuple[np.ndarray, np.ndarray, kernels.Workspace] | None = None
+
+    def hyperparams(self) -> dict[str, Any]:
+        """The tcnn config of this grid (every parameter given)."""
+        return dict(self._config)
 
     def initialize(self, rng: np.random.Generator) -> None:
         """Draw the table uniform(-1e-4, 1e-4), in place."""

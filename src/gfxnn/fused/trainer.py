@@ -9,17 +9,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+# The contract this backend implements (gfxnn.fields.trainer imports nothing of gfxnn).
+from gfxnn.fields.trainer import ModelSpec, OptimizerSpec
 from gfxnn.fused import render as _render
 from gfxnn.fused import state as _state
 from gfxnn.fused.losses import LOSSES, l1_loss, l2_loss, relative_l2_loss
 from gfxnn.fused.mlp import FusedMLP
-from gfxnn.fused.optim import Optimizer
+from gfxnn.fused.optim import FusedAdam, Optimizer
 from gfxnn.fused.render import INFERENCE_CHUNK
 from gfxnn.fused.threads import blas_threads
 
-if TYPE_CHECKING:  # the contract's types only: gfxnn.fields sits above the backends
+if TYPE_CHECKING:
     from gfxnn.fields.targets import Target
-    from gfxnn.fields.trainer import ModelSpec
 
 __all__ = [
     "INFERENCE_CHUNK",
@@ -30,7 +31,8 @@ __all__ = [
     "relative_l2_loss",
 ]
 
-PHASES = ("sampling", "backpropagation", "optimization", "inference")
+# Dx12NN's phases; "backpropagation" includes sampling the batch, as Dx12NN's timer does.
+PHASES = ("backpropagation", "optimization", "inference")
 
 
 class FusedTrainer:
@@ -48,7 +50,8 @@ class FusedTrainer:
 
     Built from a `ModelSpec` by `gfxnn.fused.make_trainer` (which sets `spec` and, for
     `train`, the `target` and its sampling generator); the constructor takes the components
-    themselves (tests and benchmarks build them by hand; `spec` is then None).
+    themselves (tests and benchmarks build them by hand; `spec` is then read back from them,
+    seed 0).
     """
 
     def __init__(
@@ -74,7 +77,7 @@ class FusedTrainer:
         if self.trains_encoder and encoder_optimizer is None:
             raise ValueError(f"{type(encoder).__name__} is trainable: it needs encoder_optimizer")
         self.encoder_optimizer = encoder_optimizer
-        self.spec = spec
+        self.spec = spec if spec is not None else self._components_spec()
         self.target = target
         self.sample_rng = sample_rng
         self.blas_threads = blas_threads
@@ -84,6 +87,33 @@ class FusedTrainer:
         self._timings = {phase: [0.0, 0] for phase in PHASES}
         self._batch = -1
         self._sample_batch = -1
+
+    def _components_spec(self) -> ModelSpec:
+        """The ModelSpec of hand-built components."""
+        mlp = self.mlp
+
+        def optimizer_spec(optimizer: Optimizer | None) -> OptimizerSpec | None:
+            if optimizer is None:
+                return None
+            if isinstance(optimizer, FusedAdam):
+                betas = (optimizer.beta1, optimizer.beta2)
+                return OptimizerSpec("adam", optimizer.lr, betas, optimizer.eps, optimizer.l2_reg)
+            return OptimizerSpec("sgd", optimizer.lr, l2_reg=optimizer.l2_reg)
+
+        network = optimizer_spec(self.optimizer)
+        assert network is not None
+        return ModelSpec(
+            n_input_dims=self.encoder.n_input_dims,
+            n_output_dims=mlp.sizes[-1],
+            encoding=self.encoder.hyperparams(),
+            n_neurons=mlp.sizes[1] if len(mlp.sizes) > 2 else 0,
+            n_hidden_layers=len(mlp.sizes) - 2,
+            activation=mlp.activation,
+            output_activation=mlp.output_activation,
+            loss=self.loss,
+            optimizer=network,
+            encoding_optimizer=optimizer_spec(self.encoder_optimizer),
+        )
 
     def _allocate(self, batch: int) -> None:
         dtype = self.mlp.dtype
@@ -116,9 +146,31 @@ class FusedTrainer:
             self.encoder_optimizer.step()
 
     # ----- the training loop on the target's batches ------------------------------------
+    def set_target(self, target: Target) -> None:
+        """Draw batches from `target` (same sizes) from now on; weights, optimizer state and
+        the batch generator stay."""
+        old = self.target
+        if old is not None and (target.n_input_dims, target.n_output_dims) != (
+            old.n_input_dims,
+            old.n_output_dims,
+        ):
+            raise ValueError(
+                f"the new target maps {target.n_input_dims} -> {target.n_output_dims} "
+                f"dimensions, the trainer's {old.n_input_dims} -> {old.n_output_dims}"
+            )
+        self.target = target
+
+    def set_learning_rates(self, network: float, encoding: float | None) -> None:
+        """New learning rates for the network's and the encoder's optimizer (None: unchanged),
+        keeping their state (Adam's moments)."""
+        self.optimizer.lr = network
+        if self.encoder_optimizer is not None and encoding is not None:
+            self.encoder_optimizer.lr = encoding
+
     def train(self, n_steps: int, batch_size: int) -> None:
         """`n_steps` steps on batches of `batch_size` drawn from the target with `sample_rng`.
-        A step whose loss is not finite is not applied and stops training (`diverged_at`)."""
+        A step whose loss is not finite is not applied, is not among `read_losses()`, and
+        stops training (`diverged_at`)."""
         if self.target is None or self.sample_rng is None:
             raise ValueError("train() needs a target: build it by make_trainer(spec, target)")
         if self._diverged_at:
@@ -134,14 +186,11 @@ class FusedTrainer:
             for _ in range(n_steps):
                 start = clock()
                 self.target.sample(self.sample_rng, self._inputs, self._targets)
-                sampled = clock()
                 loss = self.compute_gradients(self._inputs, self._targets)
                 computed = clock()
-                self._add_time("sampling", sampled - start)
-                self._add_time("backpropagation", computed - sampled)
+                self._add_time("backpropagation", computed - start)
                 if not math.isfinite(loss):
                     self._diverged_at = self.steps + 1
-                    self._losses.append(loss)
                     return
                 self.update()
                 self._add_time("optimization", clock() - computed)
@@ -149,7 +198,7 @@ class FusedTrainer:
                 self._losses.append(loss)
 
     def read_losses(self) -> list[float]:
-        """Losses of the steps run by `train` since the last call (the diverged one last)."""
+        """Losses of the steps applied by `train` since the last call."""
         losses, self._losses = self._losses, []
         return losses
 
@@ -188,6 +237,8 @@ class FusedTrainer:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Replace the parameters (checked first); the optimizer state restarts."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
         _state.load_state(self.mlp, self.encoder, state)
         self.optimizer.reset()
         if self.encoder_optimizer is not None:
@@ -200,9 +251,9 @@ class FusedTrainer:
         entry[1] += 1
 
     def timings_ms(self) -> dict[str, float]:
-        """Mean milliseconds per call of "sampling", "backpropagation" (encode, forward,
-        loss, backward), "optimization" (in `train`) and "inference" (one infer or render);
-        0.0 for a phase never run."""
+        """Mean milliseconds per call of "backpropagation" (sampling, encoding, forward, loss,
+        backward) and "optimization" (in `train`), and "inference" (one infer or render); 0.0
+        for a phase never run."""
         return {
             phase: 1e3 * total / count if count else 0.0
             for phase, (total, count) in self._timings.items()
