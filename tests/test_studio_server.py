@@ -547,3 +547,97 @@ def test_many_clients_on_loopback_memory_stays_flat(tmp_path):
     assert steps_per_second > 20
     assert all(r["frames"] >= 3 and r["pongs"] >= 3 and r["worst"] < 2.0 for r in results)
     assert rss_end - rss_start < 40
+
+
+# ----- issue 15: bursts, disconnects and stop (a real uvicorn server) ---------------------------
+def _ws_url(base: str) -> str:
+    return base.replace("http", "ws") + "/ws"
+
+
+def _replies(ws, until, timeout: float = 30.0) -> list[dict]:
+    """Text replies (not states) read until `until(reply)` is true."""
+    got: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = ws.recv(timeout=timeout)
+        if isinstance(message, bytes):
+            continue
+        data = json.loads(message)
+        if data["type"] in ("state", "hello"):
+            continue
+        got.append(data)
+        if until(data):
+            return got
+    raise AssertionError(f"no final reply within {timeout} s; got {got[-3:]}")
+
+
+def test_a_burst_of_requests_gets_every_reply_in_order(tmp_path):
+    """Issue 15 case 12: of 200 pings sent at once, 64 to 149 pongs came back."""
+    from websockets.sync.client import connect
+
+    session = make_session(tmp_path)
+    try:
+        with running_server(create_app(session)) as base, connect(_ws_url(base)) as ws:
+            for i in range(200):
+                ws.send(json.dumps({"type": "ping", "id": i}))
+            pongs = _replies(ws, lambda r: r.get("id") == 199)
+            assert [r["id"] for r in pongs] == list(range(200))
+            for i in range(100):  # controls too: each is run and answered, in order
+                ws.send(json.dumps({"type": "step", "id": i}))
+            oks = _replies(ws, lambda r: r.get("id") == 99)
+            assert [(r["type"], r["id"]) for r in oks] == [("ok", i) for i in range(100)]
+            assert session._fitter.steps == 100
+    finally:
+        session.close()
+
+
+def _wait_for_steps(session, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while session._fitter.steps == 0:
+        assert time.monotonic() < deadline, "the queued steps never started"
+        time.sleep(0.01)
+
+
+def test_a_page_that_disconnects_leaves_no_queued_work(tmp_path):
+    """Issue 15 case 13: 30 `step n=1000` then a disconnect trained for ~34 s more."""
+    from websockets.sync.client import connect
+
+    session = make_session(tmp_path)
+    try:
+        with running_server(create_app(session)) as base:
+            with connect(_ws_url(base)) as ws:
+                for _ in range(30):
+                    ws.send(json.dumps({"type": "step", "n": 1000}))
+                _wait_for_steps(session)
+            time.sleep(0.5)  # the chunk running at the disconnect ends
+            after_close = session._fitter.steps
+            time.sleep(1.0)
+            assert session._fitter.steps == after_close
+            assert after_close < 30_000
+    finally:
+        session.close()
+
+
+def test_stop_cancels_queued_and_running_steps_and_answers_each(tmp_path):
+    from websockets.sync.client import connect
+
+    session = make_session(tmp_path)
+    try:
+        with running_server(create_app(session)) as base, connect(_ws_url(base)) as ws:
+            for i in range(30):
+                ws.send(json.dumps({"type": "step", "n": 1000, "id": i}))
+            _wait_for_steps(session)
+            ws.send(json.dumps({"type": "stop", "id": "stop"}))
+            replies = _replies(ws, lambda r: r.get("id") == "stop")
+            assert replies[-1] == {"type": "ok", "request": "stop", "id": "stop"}
+            steps = {r["id"]: r for r in replies[:-1]}
+            assert sorted(steps) == list(range(30))  # every step answered once
+            cancelled = [r for r in steps.values() if r["type"] == "cancelled"]
+            assert len(cancelled) >= 28
+            assert all(r["reason"] == "cancelled by stop" and r["steps"] < 1000 for r in cancelled)
+            stopped = session._fitter.steps
+            time.sleep(0.5)
+            assert session._fitter.steps == stopped
+            assert stopped < 3000
+    finally:
+        session.close()

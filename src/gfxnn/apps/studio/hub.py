@@ -1,13 +1,19 @@
-"""The studio's live connections: each page's WebSocket gets the newest state and frame.
+"""The studio's live connections: each page's WebSocket gets the newest state and frame, and a
+reply to every request it sent.
 
-Every open page is a `Client` with a bounded outbox of replies and a sender task that, when
-woken, sends the outbox, then the newest state (if it changed) and the newest frame (if it
-changed). So a page that reads slowly skips states and frames instead of queueing them, and
-memory per page is bounded. `Hub.notify_from_thread` is the session's listener: it wakes all
-senders from the trainer or renderer thread.
+Every open page is a `Client`. Out: an outbox of replies and a sender task that, when woken,
+sends the outbox, then the newest state (if it changed) and the newest frame (if it changed).
+States and frames are coalesced (a page that reads slowly skips to the newest); replies never
+are: each request gets exactly one. In: `receive_loop` reads the page's messages, validates them
+(`protocol.parse_message`) and queues the controls; one worker task per page runs them in
+order (`handle`, in worker threads). Memory per page is bounded by back-pressure, not by
+dropping: while the page has `OUTBOX_LIMIT` replies unsent or `QUEUE_LIMIT` controls waiting,
+its messages are not read (TCP then slows the page down).
 
-`receive_loop` reads a page's messages, validates them (`protocol.parse_message`) and runs
-them as controls (`handle`) in worker threads, replying to that page only.
+Cancelling: a page that disconnects has its waiting controls dropped and its running `step`
+stopped at the next chunk (nobody is left to see them). `stop` cancels the sending page's
+waiting controls and every page's waiting and running `step`s (each is answered with a
+"cancelled" reply), then disables learning.
 """
 
 from __future__ import annotations
@@ -26,9 +32,20 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from gfxnn.apps.studio.protocol import Message, ProtocolError, parse_message
 from gfxnn.apps.studio.session import TrainingSession
 
-__all__ = ["FRAME_TAG", "OUTBOX_LIMIT", "Client", "Hub", "export_formats", "handle", "receive_loop"]
+__all__ = [
+    "FRAME_TAG",
+    "OUTBOX_LIMIT",
+    "QUEUE_LIMIT",
+    "Cancel",
+    "Client",
+    "Hub",
+    "export_formats",
+    "handle",
+    "receive_loop",
+]
 
-OUTBOX_LIMIT = 64  # replies queued for one client; a client that never reads loses the oldest
+OUTBOX_LIMIT = 64  # replies waiting to be sent to one page before its messages are not read
+QUEUE_LIMIT = 64  # controls waiting to run for one page before its messages are not read
 FRAME_TAG = b"\x01"  # first byte of a binary WebSocket message holding a prediction PNG
 
 log = logging.getLogger("gfxnn.studio")
@@ -62,19 +79,84 @@ def _finite_only(value: Any) -> Any:
     return value
 
 
+class Cancel:
+    """A cancel flag for one running control, read by the session's thread between chunks."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+
+    def __call__(self) -> bool:
+        return self.reason is not None
+
+    def cancel(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+
+
 class Client:
-    """One WebSocket: a bounded outbox of replies plus "send the newest state and frame"."""
+    """One WebSocket: replies to send, controls to run, and "send the newest state and frame"."""
 
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
-        self.wake = asyncio.Event()
-        self.outbox: deque[dict[str, Any]] = deque(maxlen=OUTBOX_LIMIT)
+        self.wake = asyncio.Event()  # the sender has something to send
+        self.outbox: deque[dict[str, Any]] = deque()
+        self.outbox_space = asyncio.Event()
+        self.queue: deque[Message] = deque()  # controls waiting to run, in order
+        self.queued = asyncio.Event()  # the worker has something to run
+        self.queue_space = asyncio.Event()
+        self.running: tuple[Message, Cancel] | None = None
+        self.closed = False
         self.sent_state = -1
         self.sent_frame = -1
 
     def push(self, message: dict[str, Any]) -> None:
+        """Queue a reply without waiting (for the few replies `stop` adds at once)."""
         self.outbox.append(message)
         self.wake.set()
+
+    async def reply(self, message: dict[str, Any]) -> None:
+        """Queue a reply, first waiting while OUTBOX_LIMIT replies are unsent."""
+        while len(self.outbox) >= OUTBOX_LIMIT and not self.closed:
+            self.outbox_space.clear()
+            await self.outbox_space.wait()
+        self.push(message)
+
+    async def enqueue(self, message: Message) -> None:
+        """Queue a control for the worker, first waiting while QUEUE_LIMIT are waiting."""
+        while len(self.queue) >= QUEUE_LIMIT and not self.closed:
+            self.queue_space.clear()
+            await self.queue_space.wait()
+        self.queue.append(message)
+        self.queued.set()
+
+    def cancel_queued(self, reason: str, only: str | None = None) -> None:
+        """Drop waiting controls (all, or those of type `only`), each answered "cancelled"."""
+        kept: deque[Message] = deque()
+        for message in self.queue:
+            if only is None or message.type == only:
+                self.push(_cancelled(message, reason, steps=0))
+            else:
+                kept.append(message)
+        self.queue = kept
+        self.queue_space.set()
+
+    def close(self) -> None:
+        """The page is gone: drop its waiting work, stop its running step, release waiters."""
+        self.closed = True
+        self.queue.clear()
+        if self.running is not None:
+            self.running[1].cancel("the page disconnected")
+        for event in (self.outbox_space, self.queue_space, self.queued, self.wake):
+            event.set()
+
+
+def _cancelled(message: Message, reason: str, steps: int) -> dict[str, Any]:
+    reply: dict[str, Any] = {"type": "cancelled", "request": message.type, "reason": reason}
+    if message.type == "step":
+        reply["steps"] = steps  # how many of the n steps ran before the cancel
+    if message.id is not None:
+        reply["id"] = message.id
+    return reply
 
 
 class Hub:
@@ -96,6 +178,13 @@ class Hub:
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 loop.call_soon_threadsafe(self.wake_all)
 
+    def cancel_steps(self, reason: str) -> None:
+        """Cancel every page's waiting and running `step` (what `stop` means for them)."""
+        for client in self.clients:
+            client.cancel_queued(reason, only="step")
+            if client.running is not None and client.running[0].type == "step":
+                client.running[1].cancel(reason)
+
     def state_text(self) -> tuple[int, str]:
         """The newest state as JSON, serialised once per (version, number of clients)."""
         key = (self.session.version, len(self.clients))
@@ -110,17 +199,23 @@ class Hub:
             await self._send_updates(client)
         except asyncio.CancelledError:
             raise
-        except Exception:  # a closed socket ends the loop; anything else is logged
-            if client.websocket.client_state.name == "CONNECTED":
+        except (WebSocketDisconnect, OSError) as error:
+            # The page went away between two sends: ordinary, not worth a traceback.
+            log.debug("studio: a page disconnected while sending (%s)", type(error).__name__)
+        except Exception:
+            if client.websocket.client_state.name == "CONNECTED" and not client.closed:
                 log.exception("studio: sending to a page failed")
+        finally:
+            client.close()
 
     async def _send_updates(self, client: Client) -> None:
         websocket = client.websocket
-        while True:
+        while not client.closed:
             await client.wake.wait()
             client.wake.clear()
             while client.outbox:
                 await websocket.send_text(_dumps(client.outbox.popleft()))
+                client.outbox_space.set()
             version, text = self.state_text()
             if version != client.sent_state:
                 client.sent_state = version
@@ -131,34 +226,76 @@ class Hub:
                 await websocket.send_bytes(FRAME_TAG + frame)
 
 
-async def receive_loop(websocket: WebSocket, client: Client, session: TrainingSession) -> None:
-    while True:
-        try:
-            message = await websocket.receive()
-        except (WebSocketDisconnect, RuntimeError):
-            return
-        if message["type"] == "websocket.disconnect":
-            return
-        text = message.get("text")
-        if text is None:
-            client.push({"type": "error", "request": None, "message": _BINARY})
+async def receive_loop(websocket: WebSocket, client: Client, hub: Hub) -> None:
+    """Read the page's messages until it disconnects: answer pings and refusals at once,
+    queue controls for the worker; on the way out, drop what the page left queued."""
+    worker = asyncio.create_task(_run_controls(client, hub.session))
+    try:
+        while not client.closed:
+            try:
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                await client.reply({"type": "error", "request": None, "message": _BINARY})
+                continue
+            try:
+                request = parse_message(text)
+            except ProtocolError as error:
+                await client.reply({"type": "error", "request": None, "message": str(error)})
+                continue
+            if request.type == "ping":  # answered at once: it measures the server, not the queue
+                await client.reply(_with_id({"type": "pong"}, request))
+                continue
+            if request.type == "stop":
+                client.cancel_queued("cancelled by stop")
+                hub.cancel_steps("cancelled by stop")
+            await client.enqueue(request)
+    finally:
+        client.close()
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await worker
+
+
+async def _run_controls(client: Client, session: TrainingSession) -> None:
+    """The page's worker: run its queued controls one at a time, in the order sent."""
+    while not client.closed:
+        if not client.queue:
+            client.queued.clear()
+            await client.queued.wait()
             continue
+        request = client.queue.popleft()
+        client.queue_space.set()
+        cancel = Cancel()
+        client.running = (request, cancel)
         try:
-            request = parse_message(text)
-        except ProtocolError as error:
-            client.push({"type": "error", "request": None, "message": str(error)})
-            continue
-        reply = await handle(request, session)
-        if request.id is not None:
-            reply["id"] = request.id
-        client.push(reply)
+            reply = await handle(request, session, cancel)
+        finally:
+            client.running = None
+        if not client.closed:
+            await client.reply(_with_id(reply, request))
+
+
+def _with_id(reply: dict[str, Any], request: Message) -> dict[str, Any]:
+    if request.id is not None:
+        reply.setdefault("id", request.id)
+    return reply
 
 
 _BINARY = "binary messages are not accepted; send JSON text"
 
 
-async def handle(message: Message, session: TrainingSession) -> dict[str, Any]:
-    """Run one control in a worker thread (the trainer may hold the fitter for a chunk)."""
+async def handle(
+    message: Message, session: TrainingSession, cancel: Cancel | None = None
+) -> dict[str, Any]:
+    """Run one control in a worker thread (the trainer may hold the fitter for a chunk).
+
+    A `step` checks `cancel` between chunks; cut short, it is answered "cancelled" with the
+    number of steps that ran."""
     fields = message.fields
     try:
         result: dict[str, Any] = {}
@@ -167,7 +304,10 @@ async def handle(message: Message, session: TrainingSession) -> dict[str, Any]:
         if message.type in ("start", "stop"):
             await run_in_threadpool(session.set_training, message.type == "start")
         elif message.type == "step":
-            await run_in_threadpool(session.step, fields.get("n", 1))
+            n = fields.get("n", 1)
+            done = await run_in_threadpool(session.step, n, cancel)
+            if cancel is not None and cancel.reason is not None and done < n:
+                return _cancelled(message, cancel.reason, steps=done)
         elif message.type == "reset":
             await run_in_threadpool(session.reset_weights)
         elif message.type == "apply":

@@ -169,7 +169,7 @@ def create_app(
         client.push({"type": "hello", **schema})
         sender = asyncio.create_task(hub.send_loop(client))
         try:
-            await receive_loop(websocket, client, session)
+            await receive_loop(websocket, client, hub)
         finally:
             hub.clients.discard(client)
             sender.cancel()

@@ -239,17 +239,29 @@ class TrainingSession:
                 self._error = None
             self._changed_locked()
 
-    def step(self, n: int = 1) -> None:
-        """Run `n` steps now (Dx12NN's single step when n is 1), 1..MAX_STEPS_PER_REQUEST."""
+    def step(self, n: int = 1, cancelled: Callable[[], bool] | None = None) -> int:
+        """Run `n` steps now (Dx12NN's single step when n is 1), 1..MAX_STEPS_PER_REQUEST.
+
+        The steps run in chunks of about CHUNK_SECONDS, the lock released between them (other
+        controls get in) and `cancelled()` asked before each: when it says True, the rest is
+        skipped. Returns the number of steps run."""
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_STEPS_PER_REQUEST:
             raise ValueError(f"n must be an integer in 1..{MAX_STEPS_PER_REQUEST}, got {n!r}")
-        with self._lock:
-            try:
-                self._train_locked(n)
-            finally:
+        done = 0
+        try:
+            while done < n and not (cancelled is not None and cancelled()):
+                with self._lock:
+                    before = self._fitter.steps
+                    self._train_locked(min(n - done, self._chunk))
+                    done += self._fitter.steps - before
+                    if self._error is not None:
+                        raise ValueError(self._error)
+                if done < n:
+                    time.sleep(HANDOVER_SECONDS)  # hand the lock over (see _loop)
+        finally:
+            with self._lock:
                 self._changed_locked()
-            if self._error is not None:
-                raise ValueError(self._error)
+        return done
 
     def reset_weights(self) -> None:
         """Dx12NN's "Initialize Weights": fresh weights, optimizer and counters; charts cleared."""
