@@ -1,8 +1,8 @@
 """Prediction frames for the studio, rendered on their own thread from copies of the weights.
 
 The trainer hands `FrameRenderer.submit` a `FrameJob` (a copy of the weights and the settings)
-and goes on training; the renderer loads the copy into a second, inference-only ImageFitter,
-predicts the preview, measures its PSNR, encodes a PNG and calls back with a `Frame`. One job
+and goes on training; the renderer loads the copy into a second, inference-only fused trainer,
+renders the preview, measures its PSNR, encodes a PNG and calls back with a `Frame`. One job
 is in flight at a time, so frames never queue up behind a slow machine.
 """
 
@@ -19,7 +19,9 @@ import numpy as np
 from PIL import Image
 
 from gfxnn.data.images import to_uint8
-from gfxnn.imagefit import FitSettings, ImageFitter, psnr
+from gfxnn.fields.controller import psnr
+from gfxnn.fields.settings import FitSettings
+from gfxnn.fused import FusedTrainer, make_trainer
 
 __all__ = ["PREVIEW_MAX_SIDE", "Frame", "FrameJob", "FrameRenderer", "encode_frame", "preview_grid"]
 
@@ -85,7 +87,7 @@ class FrameRenderer:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._fitter: ImageFitter | None = None
+        self._trainer: FusedTrainer | None = None
         self._key = ""
         self.busy = False  # a job submitted and not yet done
 
@@ -133,15 +135,16 @@ class FrameRenderer:
 
     def _render(self, job: FrameJob) -> Frame:
         start = time.perf_counter()
-        if self._fitter is None or self._key != job.key:
-            # A second network for inference; SGD keeps no optimizer state to allocate.
+        if self._trainer is None or self._key != job.key:
+            # A second network, for inference only; SGD keeps no optimizer state to allocate.
             settings = dataclasses.replace(job.settings, optimizer="sgd")
-            self._fitter = ImageFitter(job.image, settings)
+            self._trainer = make_trainer(settings.model_spec(), initialize=False)
             self._key = job.key
-        self._fitter.load_state_dict(job.state)
+        self._trainer.load_state_dict(job.state)
+        width, height = job.size
         predict_start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):
-            pixels = np.clip(self._fitter.predict(*job.size), 0.0, 1.0)
+            pixels = np.clip(self._trainer.render((height, width)), 0.0, 1.0)
         predict_seconds = time.perf_counter() - predict_start
         value = psnr(np.nan_to_num(pixels), job.reference)
         png = encode_frame(pixels)

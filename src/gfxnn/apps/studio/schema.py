@@ -1,26 +1,18 @@
-"""The studio's settings form, derived from `gfxnn.imagefit` so new settings appear by themselves.
+"""The studio's settings form, read from the settings' own declarations.
 
-Every field of `FitSettings` becomes one control. Its kind comes from its default value (and,
-for a default of None, from its annotation); its choices and range come from the constants of
-`gfxnn.imagefit`, found by name:
-
-- choices: the plural `<NAME>S`/`<NAME>ES` (encoding -> ENCODINGS, loss -> LOSSES, a dict's
-  keys), then the same for the field's last words (output_activation -> OUTPUT_ACTIVATIONS,
-  then ACTIVATIONS);
-- range: `<NAME>_RANGE`, then the name without its `n_` prefix or `_size` suffix, singular
-  (n_frequencies -> FREQUENCY_RANGE, batch_size -> BATCH_RANGE, n_layers -> LAYER_RANGE).
-
-Settings named in `imagefit.TRAINING_ONLY` change live and keep the weights; any other change
-rebuilds the network and waits for the page's Apply button. The server validates everything
-with `FitSettings.validate()`, so the schema only guides the form.
+Every field of `FitSettings` becomes one control, described by `settings_fields()`
+(`gfxnn.fields.settings`): its kind, default, choices (from `gfxnn.fields.choices`), range,
+help, and whether a change is live (keeps the weights, applied at once) or waits for the
+page's Apply button (rebuilds the network). Nothing is listed here but Dx12NN's labels, so a
+new setting, encoding or activation appears in the form by itself. The server validates
+everything with `FitSettings.validate()`; the schema only guides the form.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
-from gfxnn import imagefit
+from gfxnn.fields.settings import settings_fields
 
 __all__ = ["LABELS", "settings_schema"]
 
@@ -38,91 +30,30 @@ LABELS = {
 }
 
 
-def _constant(name: str) -> Any:
-    return getattr(imagefit, name, None)
-
-
-def _plurals(word: str) -> list[str]:
-    forms = [word + "S", word + "ES"]
-    if word.endswith("Y"):
-        forms.append(word[:-1] + "IES")
-    return forms
-
-
-def _choices(name: str) -> list[str] | None:
-    words = name.upper().split("_")
-    for start in range(len(words)):
-        for constant in _plurals("_".join(words[start:])):
-            value = _constant(constant)
-            if isinstance(value, dict):  # e.g. LOSSES: our name -> tcnn's name
-                value = tuple(value)
-            if isinstance(value, tuple | list) and value and all(isinstance(v, str) for v in value):
-                return list(value)
-    return None
-
-
-def _singular(word: str) -> str:
-    if word.endswith("IES"):
-        return word[:-3] + "Y"
-    if word.endswith("S") and not word.endswith("SS"):
-        return word[:-1]
-    return word
-
-
-def _range(name: str) -> list[float] | None:
-    upper = name.upper()
-    stem = upper.removeprefix("N_").removesuffix("_SIZE")
-    for candidate in (upper, stem, _singular(stem)):
-        value = _constant(f"{candidate}_RANGE")
-        if isinstance(value, tuple | list) and len(value) == 2:
-            return [value[0], value[1]]
-    return None
-
-
-def _kind(field: dataclasses.Field, default: Any) -> str:
-    if isinstance(default, bool):
-        return "bool"
-    if isinstance(default, int):
-        return "int"
-    if isinstance(default, float):
-        return "float"
-    if isinstance(default, str):
-        return "str"
-    annotation = str(field.type)
-    if default is None and "str" in annotation:
-        return "str"
-    if default is None and "float" in annotation:
-        return "float"
-    if default is None and "int" in annotation:
-        return "int"
-    return "json"  # dicts, lists and anything else: edited as JSON text
-
-
 def settings_schema() -> list[dict[str, Any]]:
     """One dict per FitSettings field, in declaration order:
 
-    {"name", "label", "kind" ("int" | "float" | "str" | "bool" | "json"), "default",
-    "nullable", "choices" (list or None), "range" ([low, high] or None), "live" (True when a
-    change keeps the weights, i.e. the field is in imagefit.TRAINING_ONLY), "advanced" (True
-    for fields beyond Dx12NN's panel; the page folds them away)}.
+    {"name", "label", "kind" ("int" | "float" | "str" | "json"), "default", "nullable",
+    "choices" (list or None), "range" ([low, high] or None), "help", "allowed" (what
+    validation accepts, in words), "live" (True when a change keeps the weights),
+    "advanced" (True for fields beyond Dx12NN's panel; the page folds them away)}.
     """
-    defaults = imagefit.FitSettings().to_dict()
-    live = set(getattr(imagefit, "TRAINING_ONLY", ()))
     schema = []
-    for field in dataclasses.fields(imagefit.FitSettings):
-        default = defaults[field.name]
-        kind = _kind(field, default)
+    for field in settings_fields():
+        bounded = field.range is not None and field.range[1] is not None
         schema.append(
             {
                 "name": field.name,
                 "label": LABELS.get(field.name, field.name.replace("_", " ").capitalize()),
-                "kind": kind,
-                "default": default,
-                "nullable": default is None or "None" in str(field.type),
-                "choices": _choices(field.name) if kind == "str" else None,
-                "range": _range(field.name) if kind in ("int", "float") else None,
-                "live": field.name in live,
-                "advanced": field.name not in LABELS,
+                "kind": field.kind,
+                "default": field.default,
+                "nullable": field.nullable,
+                "choices": list(field.choices) if field.choices else None,
+                "range": list(field.range) if bounded and field.range else None,
+                "help": field.help,
+                "allowed": field.allowed,
+                "live": field.live,
+                "advanced": not field.panel,
             }
         )
     return schema
