@@ -3,11 +3,12 @@
 A step is a few dispatches in one compute pass (wgsl/*.wgsl): per slice of the batch
 `forward_backward` (one thread per row) and `weight_gradient` (one thread per parameter and
 chunk of rows, one partial sum each), then `reduce_loss` (one workgroup), `optimize` (one
-thread per parameter) and, for a grid, `optimize_table`. Many steps go into one queue submission; each step's
-numbers (its index, Adam's bias corrections) are a record of a uniform buffer bound at a
-dynamic offset, so nothing waits for the host. Losses land in a ring read back asynchronously
-(`gfxnn.webgpu.readback`); a non-finite loss marks the step on the device and every later
-kernel does nothing, so the weights stay those of the last good step.
+thread per parameter) and, for a grid, `optimize_table`. Many steps go into one queue
+submission; each step's numbers (its index, Adam's bias corrections, the activations) are a
+record of a uniform buffer bound at a dynamic offset, so nothing waits for the host. Losses
+land in a ring read back asynchronously (`gfxnn.webgpu.readback`); a non-finite loss marks the
+step on the device and every later kernel does nothing, so the weights stay those of the last
+good step.
 """
 
 from __future__ import annotations
