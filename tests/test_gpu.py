@@ -297,3 +297,117 @@ def test_fp16_fitter_reaches_the_fp32_quality() -> None:
         fitter.step(150)
         results.append(fitter.psnr())
     assert results[1] == pytest.approx(results[0], abs=0.5)
+
+
+# ----- the optimizer kernels are the pure rules of gfxnn.optim.functional -------------------
+def _run_optimizer_kernel(kernel_name: str, steps: int, l2_reg: float) -> list[np.ndarray]:
+    """`steps` launches of the Warp Adam/SGD kernel on Warp's CPU device, with the same
+    gradients as the NumPy rule gets; returns [params, m, v] after each."""
+    from gfxnn.gpu import optim
+
+    rng = np.random.default_rng(0)
+    n = 257
+    params = wp.array(rng.standard_normal(n).astype(np.float32), device="cpu")
+    m = wp.zeros(n, dtype=wp.float32, device="cpu")
+    v = wp.zeros(n, dtype=wp.float32, device="cpu")
+    counters = wp.zeros(3, dtype=wp.int32, device="cpu")
+    losses = wp.zeros(4, dtype=wp.float32, device="cpu")
+    history = []
+    for t in range(1, steps + 1):
+        g = (rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 2, n)).astype(np.float32)
+        grads = wp.array(g, device="cpu")
+        counters.assign(np.array([t - 1, t, 0], np.int32))  # the training kernel's job
+        if kernel_name == "adam":
+            inputs = [params, grads, m, v, 1e-2, 0.9, 0.999, 1e-8, l2_reg, 1.0]
+        else:
+            inputs = [params, grads, 0.5, l2_reg, 1.0]
+        kernel = getattr(optim, f"{kernel_name}_step")
+        wp.launch(kernel, dim=n, inputs=[*inputs, counters, losses], device="cpu")
+        history.append((g, params.numpy().copy(), m.numpy().copy(), v.numpy().copy()))
+        assert not grads.numpy().any()  # each thread zeroes its gradient
+    return history
+
+
+@pytest.mark.parametrize("l2_reg", [0.0, 1e-2])
+def test_adam_kernel_is_the_functional_adam_update(l2_reg: float) -> None:
+    from gfxnn.optim.functional import adam_update
+
+    history = _run_optimizer_kernel("adam", 30, l2_reg)
+    params = np.random.default_rng(0).standard_normal(257).astype(np.float32)
+    m, v = np.zeros_like(params), np.zeros_like(params)
+    for t, (g, device_params, device_m, device_v) in enumerate(history, start=1):
+        adam_update(
+            params, g, m, v, step=t, lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8,
+            weight_decay=l2_reg, decoupled_weight_decay=False,
+        )  # fmt: skip
+        # The same operations in the same order: equal up to a fused multiply-add.
+        np.testing.assert_allclose(device_m, m, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(device_v, v, rtol=1e-6, atol=1e-20)
+        np.testing.assert_allclose(device_params, params, rtol=1e-6, atol=1e-7)
+
+
+def test_sgd_kernel_is_the_functional_sgd_update() -> None:
+    from gfxnn.optim.functional import sgd_update
+
+    history = _run_optimizer_kernel("sgd", 5, 1e-2)
+    params = np.random.default_rng(0).standard_normal(257).astype(np.float32)
+    for g, device_params, _, _ in history:
+        sgd_update(
+            params, g, None, lr=0.5, momentum=0.0, dampening=0.0, nesterov=False,
+            weight_decay=1e-2,
+        )  # fmt: skip
+        np.testing.assert_allclose(device_params, params, rtol=1e-6, atol=1e-7)
+
+
+# ----- the Trainer interface, built from a ModelSpec -----------------------------------------
+def test_gpu_trainer_is_a_trainer_built_from_a_spec() -> None:
+    from gfxnn.fields.targets import ImageTarget
+    from gfxnn.fields.trainer import ModelSpec, OptimizerSpec, Trainer
+    from gfxnn.fused import make_trainer
+
+    settings = FitSettings(**SMALL, activation="tanh", learning_rate=1e-2)
+    spec = settings.model_spec()
+    assert spec.encoding == {"otype": "Frequency", "n_frequencies": 2}
+    trainer = GpuTrainer(spec, ImageTarget(_image()), device="cpu")
+    assert isinstance(trainer, Trainer)
+    fused = make_trainer(spec)
+    for name, value in fused.state_dict().items():
+        np.testing.assert_array_equal(trainer.state_dict()[name], value)
+    trainer.train(3, BATCH)
+    assert len(trainer.read_losses()) == 3
+    assert trainer.timings_ms() == {}
+    fused.load_state_dict(trainer.state_dict())
+    np.testing.assert_allclose(trainer.render((7, 13)), fused.render((7, 13)), rtol=1e-5, atol=1e-6)
+    uv = np.random.default_rng(4).random((9, 2), dtype=np.float32)
+    np.testing.assert_allclose(trainer.infer(uv), fused.infer(uv), rtol=1e-6)
+    # set_learning_rates keeps the moments; load_state_dict restarts them
+    moments = trainer.m.numpy().copy()
+    trainer.set_learning_rates(1e-3, None)
+    np.testing.assert_array_equal(trainer.m.numpy(), moments)
+    assert trainer.learning_rate == 1e-3
+    trainer.load_state_dict(fused.state_dict())
+    assert not trainer.m.numpy().any()
+    with pytest.raises(ValueError, match=r"layers\.0\.weight has shape"):
+        trainer.load_state_dict({**fused.state_dict(), "layers.0.weight": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match="2 inputs and 3 outputs"):
+        GpuTrainer(ModelSpec(n_output_dims=1), device="cpu")
+    with pytest.raises(ValueError, match="encodings"):
+        GpuTrainer(ModelSpec(encoding={"otype": "Identity", "scale": 2.0}), device="cpu")
+    with pytest.raises(ValueError, match="adam or sgd"):
+        GpuTrainer(ModelSpec(optimizer=OptimizerSpec("rmsprop")), device="cpu")
+
+
+def test_gpu_read_losses_stop_before_the_diverged_step() -> None:
+    from gfxnn.fields.trainer import ModelSpec, OptimizerSpec
+
+    spec = ModelSpec(
+        encoding={"otype": "Frequency", "n_frequencies": 2},
+        n_neurons=16,
+        optimizer=OptimizerSpec("sgd", learning_rate=1e6),
+    )
+    trainer = GpuTrainer(spec, _image(), device="cpu")
+    trainer.train(20, BATCH)
+    diverged = trainer.diverged_at()
+    assert diverged > 1
+    losses = trainer.read_losses()
+    assert len(losses) == diverged - 1 and all(math.isfinite(v) for v in losses)

@@ -143,9 +143,9 @@ def export_checkpoint(
         ExportError: as `export`.
     """
     _check_format(format)
-    from gfxnn.imagefit import model_from_checkpoint
+    from gfxnn.fields.checkpoint import load_model
 
-    encoding, network, _ = model_from_checkpoint(path)
+    encoding, network, _ = load_model(path)
     return export(encoding, network, format, name, wrapper)
 
 
@@ -154,7 +154,7 @@ def export_checkpoint_with_data(
 ) -> tuple[str | bytes, bytes | None]:
     """`export_with_data` for a checkpoint written by `gfxnn fit`."""
     _check_format(format)
-    from gfxnn.imagefit import model_from_checkpoint
+    from gfxnn.fields.checkpoint import load_model
 
-    encoding, network, _ = model_from_checkpoint(path)
+    encoding, network, _ = load_model(path)
     return export_with_data(encoding, network, format, name, wrapper)

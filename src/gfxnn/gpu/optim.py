@@ -2,12 +2,14 @@
 # (Warp kernel code: a typed DSL that mypy reads as plain Python and cannot check.)
 """Fused optimizer kernels: one thread per parameter, the whole update in one launch.
 
-The update equations are `gfxnn.fused.optim`'s (torch.optim's, with tiny-cuda-nn's l2_reg added
-to the gradient first). The step number t comes from the device (`counters[1]`, written by the
-training kernel), so a captured CUDA graph replays correct bias corrections; thread 0 then
-advances the step counter `counters[0]`. Each thread zeroes its gradient after use, so the
-next training pass can accumulate into it without a separate memset. `unscale` undoes the
-training kernel's gradient scaling (1 in fp32; 2 / (B C) in fp16, the loss scaling).
+The update equations are `gfxnn.optim.functional`'s `adam_update` and `sgd_update`
+(torch.optim's, with tiny-cuda-nn's l2_reg as coupled weight decay), operation for operation in
+the same order: a Warp kernel cannot call the NumPy rule, so tests/test_gpu.py runs both on the
+same numbers. The step number t comes from the device (`counters[1]`, written by the training
+kernel), so a captured CUDA graph replays correct bias corrections; thread 0 then advances the
+step counter `counters[0]`. Each thread zeroes its gradient after use, so the next training
+pass can accumulate into it without a separate memset. `unscale` undoes the training kernel's
+gradient scaling (1 in fp32; 2 / (B C) in fp16, the loss scaling).
 
 Divergence, without a host synchronisation: when this step's loss (`losses[(t-1) % R]`) is not
 finite, or an earlier step diverged, the parameters and moments are left alone and
@@ -55,12 +57,13 @@ def adam_step(
     grads[i] = 0.0
     if not diverged:
         p = params[i]
-        g = g + p * l2_reg
-        # Bias corrections in float64, rounded once, as the NumPy path computes them.
+        # adam_update, line by line (its docstring has the equations):
+        g = g + p * l2_reg  # g <- g + lambda theta
+        m_new = m[i] + (g - m[i]) * float(wp.float64(1.0) - beta1)  # m + (1 - b1)(g - m)
+        v_new = v[i] * float(beta2) + g * g * float(wp.float64(1.0) - beta2)
+        # Bias corrections in float64, rounded once, as the NumPy rule computes them.
         step_size = float(lr / (wp.float64(1.0) - wp.pow(beta1, wp.float64(t))))
         sqrt_c2 = float(wp.sqrt(wp.float64(1.0) - wp.pow(beta2, wp.float64(t))))
-        m_new = m[i] * float(beta1) + g * float(wp.float64(1.0) - beta1)
-        v_new = v[i] * float(beta2) + g * g * float(wp.float64(1.0) - beta2)
         m[i] = m_new
         v[i] = v_new
         params[i] = p - m_new / (wp.sqrt(v_new) / sqrt_c2 + eps) * step_size

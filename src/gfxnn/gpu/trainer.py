@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from gfxnn.fused import render as fused_render
+from gfxnn.fused import state as fused_state
+from gfxnn.fused.encoding import FusedFrequency, FusedIdentity
 from gfxnn.fused.mlp import FusedMLP
 from gfxnn.gpu.activations import activation_id
 from gfxnn.gpu.layout import layer_views, n_parameters, output_mask
@@ -25,37 +28,30 @@ from gfxnn.gpu.mlp_kernels import TileShape, mlp_kernels, pad8
 from gfxnn.gpu.optim import adam_step, sgd_step
 from gfxnn.gpu.runtime import resolve_device, warp
 from gfxnn.gpu.sampling import sample_batch
-from gfxnn.imagefit import FitSettings
+from gfxnn.gpu.spec import ENCODINGS, check_supported, image_of, n_frequencies
 
-ENCODINGS = ("frequency", "identity")
+__all__ = ["ENCODINGS", "PRECISIONS", "GpuTrainer", "check_supported", "precompile"]
+
 PRECISIONS = ("fp32", "fp16")
 # batch rows per block (64 rows x 64 neurons: 96 KB of shared memory, see docs/gpu.md)
 TRAIN_ROWS = {"cuda": 64, "cpu": 64}
 # pixels per block: the training shape's rows, so one compiled module serves both
 INFER_ROWS = TRAIN_ROWS
 BLOCK_DIM = {"cuda": 128, "cpu": 64}  # threads per block (Warp runs a CPU block serially)
-
-
-def check_supported(settings: FitSettings) -> None:
-    """ValueError naming what the GPU path cannot do yet."""
-    settings.validate()
-    if settings.encoding not in ENCODINGS or settings.encoding_params:
-        raise ValueError(
-            f"the GPU path supports the encodings {ENCODINGS} without encoding_params; "
-            f"got {settings.encoding!r} {settings.encoding_params or ''}"
-        )
-    if settings.loss != "l2":
-        raise ValueError(f"the GPU path trains with the L2 loss; got {settings.loss!r}")
+DEFAULT_BATCH = 2048  # Dx12NN's batch, when train() is given none
 
 
 class GpuTrainer:
-    """Encoding + MLP + L2 loss + optimizer for `settings` on `device`.
+    """Encoding + MLP + L2 loss + optimizer of a `ModelSpec` on `device`, the Warp backend of
+    `gfxnn.fields.trainer.Trainer`.
 
     Args:
-        settings: FitSettings (frequency or identity encoding, L2 loss; any activation,
-            Adam or SGD, any layer count and width).
-        image: (H, W, C) float array the sampler draws targets from; None for a trainer fed
-            only through `compute_gradients` (tests) or used for rendering.
+        spec: the ModelSpec (frequency or identity encoding, 2 -> 3, L2 loss; any activation,
+            Adam or SGD, any layer count and width); settings with a `model_spec()` (FitSettings)
+            are read through it, and their batch_size is train()'s default.
+        target: what the device sampler draws from: an `ImageTarget` (or an (H, W, 3) float
+            array); None for a trainer fed only through `compute_gradients` (tests) or used for
+            rendering.
         device: "cuda" (or "cuda:N") or "cpu" (Warp's CPU device).
         tile_rows: batch rows per block (default 128 on CUDA, 64 on the CPU).
         loss_slots: length of the on-device loss ring (>= 2).
@@ -68,8 +64,8 @@ class GpuTrainer:
 
     def __init__(
         self,
-        settings: FitSettings,
-        image: np.ndarray | None = None,
+        spec: Any,
+        target: Any = None,
         *,
         device: str = "cuda",
         tile_rows: int | None = None,
@@ -78,7 +74,9 @@ class GpuTrainer:
         mathdx: bool = True,
         precision: str = "fp32",
     ) -> None:
-        check_supported(settings)
+        self.spec = check_supported(spec)
+        self.default_batch = getattr(spec, "batch_size", DEFAULT_BATCH)
+        spec = self.spec
         if tile_rows is not None and tile_rows < 1:
             raise ValueError(f"tile_rows must be >= 1, got {tile_rows}")
         if precision not in PRECISIONS:
@@ -94,22 +92,21 @@ class GpuTrainer:
         self.is_cuda = self.device.startswith("cuda")
         kind = "cuda" if self.is_cuda else "cpu"
         self.block_dim = BLOCK_DIM[kind]
-        self.settings = settings
-        self.n_frequencies = settings.n_frequencies if settings.encoding == "frequency" else 0
+        self.n_frequencies = n_frequencies(spec)
         n_features = 4 * self.n_frequencies if self.n_frequencies else 2
-        self.sizes = [n_features] + [settings.n_neurons] * (settings.n_layers - 2) + [3]
+        self.sizes = [n_features] + [spec.n_neurons] * spec.n_hidden_layers + [3]
         self.shape = TileShape(
             rows=tile_rows or TRAIN_ROWS[kind],
             n_in=pad8(n_features),
-            n_neurons=settings.n_neurons,
-            n_mid=settings.n_layers - 3,
+            n_neurons=spec.n_neurons,
+            n_mid=spec.n_hidden_layers - 1,
             n_out=pad8(3),
             mathdx=mathdx,
             half=precision == "fp16",
         )
         self.infer_shape = dataclasses.replace(self.shape, rows=INFER_ROWS[kind])
-        self.act = activation_id(settings.activation)
-        self.out_act = activation_id(settings.output_activation or settings.activation)
+        self.act = activation_id(spec.activation)
+        self.out_act = activation_id(spec.output_activation)
         n = n_parameters(self.sizes)
         self.params = wp.zeros(n, dtype=wp.float32, device=self.device)
         self.grads = wp.zeros(n, dtype=wp.float32, device=self.device)
@@ -121,14 +118,17 @@ class GpuTrainer:
         # optimizer completes (Adam's t), [2] first diverged step (0: none)
         self.counters = wp.zeros(3, dtype=wp.int32, device=self.device)
         self.losses = wp.zeros(loss_slots, dtype=wp.float32, device=self.device)
-        self.seed = settings.seed
+        self.seed = spec.seed
+        self.learning_rate = spec.optimizer.learning_rate  # set_learning_rates changes it
         self.steps = 0  # steps launched
         self._read = 0  # steps whose loss the host has read
-        self._pending: list[float] = []  # losses read while the ring was full, not yet handed out
+        # (step, loss) read while the ring was full, not yet handed out
+        self._pending: list[tuple[int, float]] = []
         self._batch = -1
         self._graphs: dict[int, Any] = {}  # steps per replay -> captured CUDA graph
-        self.set_image(image if image is not None else np.zeros((1, 1, 3), np.float32))
-        self.initialize(np.random.default_rng(settings.seed))
+        self.source = target  # what the sampler draws from (self.target: the batch)
+        self.set_image(image_of(target) if target is not None else np.zeros((1, 1, 3), np.float32))
+        self.initialize(np.random.default_rng(spec.seed))
 
     def warp_modules(self) -> list[tuple[Any, int | None]]:
         """(Warp module, block_dim) pairs this trainer launches; see `precompile`."""
@@ -144,7 +144,7 @@ class GpuTrainer:
     def initialize(self, rng: np.random.Generator) -> None:
         """Xavier-uniform weights and zero biases drawn exactly as `FusedMLP.initialize(rng)`
         (on the host, so both paths start from the same numbers); fresh optimizer state."""
-        mlp = FusedMLP(self.sizes[0], 3, self.settings.n_neurons, self.settings.n_layers - 2)
+        mlp = self._host_mlp()
         mlp.initialize(rng)
         self.load_params(mlp.params)
 
@@ -164,6 +164,33 @@ class GpuTrainer:
         """Copy of the flat parameters (FusedMLP.params layout)."""
         return self.params.numpy().copy()
 
+    def _host_mlp(self) -> FusedMLP:
+        """The same network as a NumPy FusedMLP (zero weights): its layout is the device's."""
+        spec = self.spec
+        return FusedMLP(
+            self.sizes[0],
+            3,
+            spec.n_neurons,
+            spec.n_hidden_layers,
+            spec.activation,
+            output_activation=spec.output_activation,
+        )
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the weights under gfxnn.nn.MLP's names (the encodings have no state)."""
+        mlp = self._host_mlp()
+        mlp.params[...] = self.parameters()
+        return fused_state.state_dict(mlp, None)
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the weights (names, shapes, finiteness checked first); the optimizer state
+        and the step counters restart."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
+        mlp = self._host_mlp()
+        fused_state.load_state(mlp, None, state)
+        self.load_params(mlp.params)
+
     def gradients(self) -> np.ndarray:
         """Copy of the flat gradients of the last `compute_gradients` (before `update`),
         unscaled in fp16."""
@@ -172,10 +199,20 @@ class GpuTrainer:
     # ----- data -------------------------------------------------------------------------
     def set_image(self, image: np.ndarray) -> None:
         """The image (H, W, 3) the on-device sampler draws targets from."""
-        image = np.ascontiguousarray(image, np.float32)
-        if image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"image must have shape (H, W, 3), got {image.shape}")
+        image = image_of(image)
         self.image = self.wp.array(image, dtype=self.wp.float32, device=self.device)
+        self._graphs = {}
+
+    def set_target(self, target: Any) -> None:
+        """Draw batches from another image target from now on; weights, optimizer state and
+        the step counter (which seeds the device's generator) stay."""
+        self.set_image(image_of(target))
+        self.source = target
+
+    def set_learning_rates(self, network: float, encoding: float | None) -> None:
+        """A new learning rate, keeping Adam's moments (the encodings here have no
+        parameters: `encoding` is ignored). Captured graphs are re-captured with it."""
+        self.learning_rate = network
         self._graphs = {}
 
     def _allocate(self, batch: int) -> None:
@@ -186,8 +223,7 @@ class GpuTrainer:
         self.target = wp.zeros((padded, self.shape.n_out), dtype=wp.float32, device=self.device)
         mask = output_mask(batch, padded, 3, self.shape.n_out)
         self.mask = wp.array(mask, dtype=wp.float32, device=self.device)
-        n_hidden = self.settings.n_layers - 2
-        shape = (n_hidden, padded, self.settings.n_neurons)
+        shape = (self.spec.n_hidden_layers, padded, self.spec.n_neurons)
         self.hidden_z = wp.zeros(shape, dtype=wp.float32, device=self.device)
         self._batch, self._padded = batch, padded
         self._graphs = {}
@@ -238,14 +274,14 @@ class GpuTrainer:
         )
 
     def _launch_update(self) -> None:
-        s = self.settings
-        if s.optimizer == "adam":
+        s, lr = self.spec.optimizer, self.learning_rate
+        if s.name == "adam":
             kernel = adam_step
-            inputs = [self.params, self.grads, self.m, self.v, s.learning_rate, s.beta1, s.beta2]
+            inputs = [self.params, self.grads, self.m, self.v, lr, *s.betas]
             inputs += [s.epsilon, s.l2_reg, self._grad_scale()[1]]
         else:
             kernel = sgd_step
-            inputs = [self.params, self.grads, s.learning_rate, s.l2_reg, self._grad_scale()[1]]
+            inputs = [self.params, self.grads, lr, s.l2_reg, self._grad_scale()[1]]
         self.wp.launch(
             kernel,
             dim=self.params.shape[0],
@@ -293,11 +329,11 @@ class GpuTrainer:
 
     # ----- the training loop (device-side sampling, no synchronisation) ----------------
     def train(self, n: int, batch_size: int | None = None) -> None:
-        """Launch `n` training steps on batches of `batch_size` (default: the settings')
+        """Launch `n` training steps on batches of `batch_size` (default: `default_batch`)
         uniform random uvs; returns without waiting for the device, except once per
         `loss_slots` steps to collect the losses. On CUDA, whole chunks of `graph_steps`
         steps are one graph launch (the host's launch cost is paid once per chunk)."""
-        batch = batch_size or self.settings.batch_size
+        batch = batch_size or self.default_batch
         if batch != self._batch:
             self._allocate(batch)
         slots = self.losses.shape[0]
@@ -334,27 +370,38 @@ class GpuTrainer:
     def _collect(self) -> None:
         self._pending += self._read_ring()
 
-    def _read_ring(self) -> list[float]:
+    def _read_ring(self) -> list[tuple[int, float]]:
+        """(step, loss) of the steps not read yet, step 1-based."""
         ring = self.losses.numpy()
         slots = ring.shape[0]
-        values = [float(ring[s % slots]) for s in range(self._read, self.steps)]
+        values = [(s + 1, float(ring[s % slots])) for s in range(self._read, self.steps)]
         self._read = self.steps
         return values
 
     def read_losses(self) -> list[float]:
-        """The losses of the steps launched since the last call (synchronises)."""
+        """The losses of the steps launched since the last call (synchronises); from a
+        diverged step on (see `diverged_at`) none: those steps were not applied."""
         values = self._pending + self._read_ring()
         self._pending = []
-        return values
+        diverged = self.diverged_at()
+        return [loss for step, loss in values if not diverged or step < diverged]
 
     def diverged_at(self) -> int:
         """The first step (1-based) whose loss was not finite, 0 when none (synchronises)."""
         return int(self.counters.numpy()[2])
 
     # ----- inference ----------------------------------------------------------------------
-    def render(self, width: int, height: int) -> np.ndarray:
-        """(height, width, 3) float32 output, pixel (x, y) at uv = (x / (width-1),
-        y / (height-1)), as FusedTrainer.render; one launch."""
+    def render(self, shape: tuple[int, ...] | int, height: int | None = None) -> np.ndarray:
+        """(H, W, 3) float32 output on the (H, W) grid `shape`, pixel (x, y) at
+        uv = (x / (W - 1), y / (H - 1)), as FusedTrainer.render; one launch.
+        `render(width, height)` is the older spelling of `render((height, width))`."""
+        if isinstance(shape, int | np.integer):
+            if height is None:
+                raise TypeError("render(width, height) needs both sizes; or pass a shape tuple")
+            shape = (int(height), int(shape))
+        if len(shape) != 2:
+            raise ValueError(f"the GPU path renders (H, W) grids, got shape {tuple(shape)}")
+        height, width = (int(n) for n in shape)
         wp = self.wp
         n_pixels = width * height
         out = wp.empty((n_pixels, 3), dtype=wp.float32, device=self.device)
@@ -382,6 +429,19 @@ class GpuTrainer:
             block_dim=self.block_dim,
             device=self.device,
         )
+
+    def infer(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, 3) float32 output for inputs (N, 2). The kernels infer on pixel grids only, so
+        this runs the same network on the host (NumPy's fused path) with the device's weights."""
+        encoder = FusedFrequency(self.n_frequencies) if self.n_frequencies else FusedIdentity()
+        mlp = self._host_mlp()
+        mlp.params[...] = self.parameters()
+        return fused_render.infer(encoder, mlp, np.asarray(inputs, np.float32))
+
+    def timings_ms(self) -> dict[str, float]:
+        """Empty: the device runs the phases without the host timing them (the controller
+        measures wall-clock training instead)."""
+        return {}
 
 
 def precompile(trainers: list[GpuTrainer], max_workers: int | None = None) -> None:

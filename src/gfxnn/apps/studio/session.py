@@ -37,8 +37,9 @@ from PIL import Image
 
 from gfxnn.apps.studio.frames import Frame, FrameJob, FrameRenderer, encode_frame, preview_grid
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, to_uint8
+from gfxnn.fields import checkpoint as fit_checkpoint
 from gfxnn.imagefit import TRAINING_ONLY, DivergenceError, FitSettings, ImageFitter
-from gfxnn.io import atomic_write_bytes, save_checkpoint
+from gfxnn.io import atomic_write_bytes
 
 log = logging.getLogger("gfxnn.studio")
 
@@ -311,18 +312,16 @@ class TrainingSession:
         out_dir, in `gfxnn fit`'s checkpoint format (so `gfxnn render`/`export` read it)."""
         with self._lock:
             state = self._fitter.state_dict()
-            settings = self._fitter.settings.to_dict()
             height, width = self._fitter.image.shape[:2]
             steps = self._fitter.steps
-            config = {
-                "settings": settings,
-                "image": {"source": self._image_source, "width": width, "height": height},
-                "app": "gfxnn studio",
-            }
-            metadata = {"steps": steps, "weights_step": steps, "psnr": self._last_psnr}
+            image = {"source": self._image_source, "width": width, "height": height}
+            config = fit_checkpoint.checkpoint_config(
+                self._fitter.settings, image=image, app="gfxnn studio"
+            )
+            psnr = self._last_psnr
         self.out_dir.mkdir(parents=True, exist_ok=True)
         path = self._new_path(f"step{steps}", ".safetensors")
-        save_checkpoint(path, state, config, metadata)
+        fit_checkpoint.save(path, state, config, psnr=psnr, steps=steps, weights_step=steps)
         return self._remember(path, "checkpoint")
 
     def export(self, format: str) -> tuple[SavedFile, str | None]:
