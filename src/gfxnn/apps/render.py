@@ -7,8 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from gfxnn.data.images import encode_png
-from gfxnn.imagefit import FitSettings, render_image
-from gfxnn.io import CheckpointError, atomic_write_bytes, load_checkpoint
+from gfxnn.fields import checkpoint as fit_checkpoint
+from gfxnn.fields.render import render_state
+from gfxnn.fields.settings import FitSettings
+from gfxnn.io import atomic_write_bytes
 
 __all__ = ["MAX_RENDER_PIXELS", "default_render_path", "load_fit_checkpoint", "render_checkpoint"]
 
@@ -17,27 +19,14 @@ MAX_RENDER_PIXELS = 4096 * 4096
 
 
 def load_fit_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], FitSettings, dict]:
-    """Load a `gfxnn fit` checkpoint: (float32 weights, settings, the whole config).
+    """(float32 weights, settings, the whole config) of a fit checkpoint; see
+    `gfxnn.fields.checkpoint.load`, the reader this calls.
 
     Raises:
         CheckpointError: unreadable file, or not a checkpoint written by `gfxnn fit`.
     """
-    tensors, config = load_checkpoint(path)
-    if not isinstance(config.get("settings"), dict):
-        raise CheckpointError(f"{path} is not a `gfxnn fit` checkpoint: its config has no settings")
-    try:
-        settings = FitSettings.from_dict(config["settings"])
-        settings.validate()
-    except (ValueError, TypeError) as error:
-        raise CheckpointError(f"{path} has invalid settings: {error}") from None
-    weights: dict[str, np.ndarray] = {}
-    for name, value in tensors.items():
-        if value.dtype.kind != "f":
-            raise CheckpointError(
-                f"{path}: tensor {name!r} has dtype {value.dtype}; weights must be floating point"
-            )
-        weights[name] = value.astype(np.float32)
-    return weights, settings, config
+    loaded = fit_checkpoint.load(path)
+    return loaded.state, loaded.settings, loaded.config
 
 
 def default_render_path(checkpoint: str | Path, width: int, height: int) -> Path:
@@ -56,12 +45,10 @@ def render_checkpoint(
     Returns the path written. Raises CheckpointError for a bad checkpoint and ValueError for a
     bad size.
     """
-    weights, settings, config = load_fit_checkpoint(checkpoint)
-    image = config.get("image")
-    if not isinstance(image, dict):
-        image = {}
-    width = width if width is not None else _int_or(image.get("width"), 256)
-    height = height if height is not None else _int_or(image.get("height"), 256)
+    loaded = fit_checkpoint.load(checkpoint)
+    fitted_width, fitted_height = loaded.image_size()
+    width = width if width is not None else fitted_width
+    height = height if height is not None else fitted_height
     if width < 1 or height < 1:
         raise ValueError(f"width and height must be >= 1, got {width}x{height}")
     if width * height > MAX_RENDER_PIXELS:
@@ -69,15 +56,7 @@ def render_checkpoint(
             f"{width}x{height} = {width * height} pixels is too large; "
             f"the limit is {MAX_RENDER_PIXELS} pixels (e.g. 4096x4096)"
         )
-    try:
-        pixels = render_image(weights, settings, width, height)
-    except (KeyError, ValueError) as error:
-        # Missing or mis-shaped weights for the stored settings.
-        raise CheckpointError(f"{checkpoint} does not match its settings: {error}") from None
+    pixels = render_state(loaded.state, loaded.settings, (height, width))
     path = Path(output) if output is not None else default_render_path(checkpoint, width, height)
     atomic_write_bytes(path, encode_png(np.clip(pixels, 0.0, 1.0)))
     return path
-
-
-def _int_or(value: object, default: int) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
