@@ -7,7 +7,7 @@ configs) and a fused, fast path for real-time image fitting (Dx12NN in Python).
 
 from gfxnn import functional, losses, nn, optim, registry
 from gfxnn.autograd import enable_grad, is_grad_enabled, no_grad
-from gfxnn.gradcheck import GradcheckError, gradcheck
+from gfxnn.gradcheck import GradcheckError, gradcheck, gradcheck_module
 from gfxnn.ops import (
     concatenate,
     cos,
@@ -39,6 +39,7 @@ __all__ = [
     "float64",
     "functional",
     "gradcheck",
+    "gradcheck_module",
     "is_grad_enabled",
     "log",
     "losses",
