@@ -20,6 +20,7 @@ from PIL import Image
 
 from gfxnn.apps.sweep import SweepError, run_sweep
 from gfxnn.apps.sweep.plan import expand_points, parse_grid, parse_space
+from gfxnn.apps.sweep.results import best_point, ranked_psnr
 from gfxnn.apps.sweep.schedule import Budget, rung_budgets, survivors
 from gfxnn.cli import main
 from gfxnn.imagefit import FitSettings
@@ -150,6 +151,25 @@ def test_successive_halving_rule():
     assert survivors([(0, None)], eta=3) == set()
     assert rung_budgets(Budget(steps=900), "asha", 3, 3) == [Budget(100), Budget(300), Budget(900)]
     assert rung_budgets(Budget(steps=900), "none", 3, 3) == [Budget(900)]
+
+
+def test_an_exact_fit_ranks_first():
+    # JSON has no infinity: an exact fit (a binary image can be matched after clipping) is
+    # stored as psnr null with status ok, and must win, not be dropped as if it had failed.
+    def row(index, lr, psnr, status="ok"):
+        settings = FitSettings(learning_rate=lr).to_dict()
+        return {
+            "index": index,
+            "point": {"learning_rate": lr, "seed": 0},
+            "status": status,
+            "psnr": psnr,
+            "settings": settings,
+        }
+
+    rows = [row(0, 1e-3, 20.0), row(1, 1e-2, None), row(2, 3e-2, None, "diverged")]
+    assert best_point(rows)["point"] == {"learning_rate": 1e-2}
+    assert ranked_psnr(rows[1]) == math.inf and ranked_psnr(rows[2]) is None
+    assert survivors([(0, 20.0), (1, ranked_psnr(rows[1]))], eta=2) == {1}
 
 
 def test_grid_and_space_parsing():

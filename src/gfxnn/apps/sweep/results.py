@@ -26,6 +26,7 @@ __all__ = [
     "REUSABLE",
     "best_point",
     "make_row",
+    "ranked_psnr",
     "read_previous_runs",
     "write_best_config",
     "write_results",
@@ -154,6 +155,16 @@ def read_previous_runs(out_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
     return previous
 
 
+def ranked_psnr(run: Mapping[str, Any]) -> float | None:
+    """A run's or row's PSNR for ranking: JSON has no infinity, so an exact fit (the clipped
+    prediction equals the reference, as a binary image can) is stored as null with status
+    "ok", and ranks above everything."""
+    psnr = run.get("psnr")
+    if psnr is None and run.get("status") == "ok":
+        return math.inf
+    return psnr
+
+
 def best_point(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
     """The swept point (seed aside) that finished the most trials at the full budget ("ok"),
     then the highest mean PSNR over them; None when no trial finished."""
@@ -163,7 +174,8 @@ def best_point(rows: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
         groups.setdefault(repr(sorted(point.items())), []).append(row)
     scored = []
     for group in groups.values():
-        done = [r["psnr"] for r in group if r["status"] == "ok" and _finite(r["psnr"])]
+        ranked = [ranked_psnr(r) for r in group if r["status"] == "ok"]
+        done = [psnr for psnr in ranked if psnr is not None and not math.isnan(psnr)]
         if done:
             scored.append((len(done), sum(done) / len(done), -group[0]["index"], group))
     if not scored:
@@ -186,7 +198,3 @@ def write_best_config(out_dir: Path, best: dict[str, Any]) -> Path:
     path = out_dir / BEST_CONFIG_FILE
     atomic_write_json(path, config)
     return path
-
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and math.isfinite(value)

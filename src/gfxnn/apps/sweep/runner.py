@@ -32,6 +32,7 @@ from gfxnn.apps.sweep.results import (
     REUSABLE,
     best_point,
     make_row,
+    ranked_psnr,
     read_previous_runs,
     write_best_config,
     write_results,
@@ -157,7 +158,8 @@ def run_sweep(
                 sweep.run_rung(pool, budget, name)
                 if sweep.stop.is_set():
                     break
-                sweep.decide(budget, eta, last=rung == len(budgets) - 1)
+                if rung < len(budgets) - 1:
+                    sweep.decide(budget, eta)
     finally:
         pool.close()
         rows = sweep.save()
@@ -233,19 +235,28 @@ class _Sweep:
         self.runs[trial.key][budget.key] = {**run, "budget": budget.key}
         if run["status"] in FINAL:
             self.ends[trial.key] = (run["status"], budget.key, run["message"])
+        elif budget.key == self.summary["rungs"][-1]:  # the full budget: nothing left to decide
+            self.ends[trial.key] = ("ok", budget.key, None)
 
-    def decide(self, budget: Budget, eta: int, last: bool) -> None:
-        """After a rung: on the last one every live trial is done; before it, the rule of
-        `schedule.survivors` stops all but the best of each image."""
-        live = [t for t in self.trials if t.key not in self.ends]
+    def decide(self, budget: Budget, eta: int) -> None:
+        """After a rung before the last: the rule of `schedule.survivors`, for each image over
+        the trials that ran this rung (those that diverged or failed in it count, and lose),
+        stops all but the best. (On the last rung every trial ends as its result comes in.)"""
         for image in self.images:
-            mine = [t for t in live if t.image == image.label]
-            results = [(t.index, self.runs[t.key][budget.key]["psnr"]) for t in mine]
-            keep = {t.index for t in mine} if last else survivors(results, eta)
+            mine = [
+                t
+                for t in self.trials
+                if t.image == image.label
+                and budget.key in self.runs[t.key]
+                and self.ends.get(t.key, (None, budget.key))[1] == budget.key
+            ]
+            results = [
+                (t.index, None if t.key in self.ends else ranked_psnr(self.runs[t.key][budget.key]))
+                for t in mine
+            ]
+            keep = survivors(results, eta)
             for trial, (_, psnr) in zip(mine, results, strict=True):
-                if trial.index in keep:
-                    if last:
-                        self.ends[trial.key] = ("ok", budget.key, None)
+                if trial.index in keep or psnr is None:
                     continue
                 self.ends[trial.key] = (
                     "stopped",

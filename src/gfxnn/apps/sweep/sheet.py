@@ -12,6 +12,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from gfxnn.apps.sweep.plan import SweepImage, Trial
+from gfxnn.apps.sweep.results import ranked_psnr
 from gfxnn.apps.sweep.trial import PREDICTION_FILE
 from gfxnn.data.images import to_uint8
 
@@ -93,13 +94,17 @@ def _prediction(out_dir: Path, trial: Trial, row: dict[str, Any]) -> Image.Image
 
 
 def _result(row: dict[str, Any]) -> str:
-    psnr = row["psnr"]
-    text = f"{psnr:.2f} dB" if isinstance(psnr, float) and math.isfinite(psnr) else "-"
+    psnr = ranked_psnr(row)
+    if psnr is None or math.isnan(psnr):
+        text = "-"
+    else:
+        text = f"{psnr:.2f} dB" if math.isfinite(psnr) else "exact (inf dB)"
     return text if row["status"] == "ok" else f"{row['status']} {text}"
 
 
 def _best_index(mine: Sequence[tuple[Trial, dict[str, Any]]]) -> int | None:
-    done = [(r["psnr"], -t.index) for t, r in mine if r["status"] == "ok" and r["psnr"] is not None]
+    ranked = [(ranked_psnr(r), -t.index) for t, r in mine if r["status"] == "ok"]
+    done = [(psnr, index) for psnr, index in ranked if psnr is not None]
     return -max(done)[1] if done else None
 
 
