@@ -2,8 +2,9 @@
 
 One straight loop: train in chunks of steps, evaluate the full-image PSNR about once a second
 (it costs a full inference, so not every step), keep a copy of the last good weights, and stop
-after `steps` steps or `seconds` seconds, whichever comes first. Ctrl-C and divergence end the
-loop early; the outputs are written either way:
+after `steps` steps or `seconds` seconds, whichever comes first. Ctrl-C, SIGTERM and divergence
+end the loop early; the outputs are written either way, all together at the end (see
+`gfxnn.apps.outputs`: the directory always holds one whole run):
 
     reference.png  prediction.png  comparison.png  curves.png
     metrics.json   config.json     checkpoint.safetensors
@@ -11,14 +12,10 @@ loop early; the outputs are written either way:
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
+import argparse
 import io
 import math
-import signal
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +24,39 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gfxnn.apps.command import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TERMINATED,
+    StopRequest,
+    UsageError,
+    nonempty_path,
+    positive_float,
+    positive_int,
+    print_error,
+    stdout_to_stderr,
+    stop_requests,
+)
+from gfxnn.apps.outputs import OutputDirError, RunDirectory, default_output_dir, prepare_output_dir
+from gfxnn.apps.settings_options import add_settings_options, settings_from_args
 from gfxnn.data.images import encode_png
+from gfxnn.fields import checkpoint as fit_checkpoint
 from gfxnn.imagefit import DivergenceError, FitSettings, ImageFitter
-from gfxnn.io import atomic_write_bytes, atomic_write_json, save_checkpoint
+from gfxnn.io import atomic_write_bytes, atomic_write_json
 
-__all__ = ["FitResult", "OutputDirError", "default_output_dir", "prepare_output_dir", "run_fit"]
+__all__ = [
+    "HELP",
+    "FitResult",
+    "OutputDirError",
+    "add_arguments",
+    "default_output_dir",
+    "prepare_output_dir",
+    "run",
+    "run_fit",
+]
+
+HELP = "train an MLP to learn an image, (u, v) -> RGB (Dx12NN)"
 
 CHUNK_SECONDS = 0.05  # train this long between checks of the clock, the stop flag and the bar
 PSNR_EVERY_SECONDS = 1.0  # evaluate the full-image PSNR (and snapshot weights) this often
@@ -48,10 +73,6 @@ OUTPUT_FILES = (
 )
 
 
-class OutputDirError(ValueError):
-    """The output directory cannot be created or written."""
-
-
 @dataclass
 class FitResult:
     """What a run ended with.
@@ -59,7 +80,8 @@ class FitResult:
     Attributes:
         out_dir: where the outputs are.
         metrics: the contents of metrics.json.
-        stopped_by: "steps", "seconds", "interrupted" or "diverged".
+        stopped_by: "steps", "seconds", "interrupted" (Ctrl-C), "terminated" (SIGTERM) or
+            "diverged".
         message: the divergence message, if any.
     """
 
@@ -79,36 +101,6 @@ class _History:
     last_eval_seconds: float = 0.0
 
 
-def default_output_dir(base: str | Path = "runs") -> Path:
-    """runs/fit-YYYYmmdd-HHMMSS (with a -2, -3, ... suffix if that already exists)."""
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    candidate = Path(base) / f"fit-{stamp}"
-    suffix = 2
-    while candidate.exists():
-        candidate = Path(base) / f"fit-{stamp}-{suffix}"
-        suffix += 1
-    return candidate
-
-
-def prepare_output_dir(path: str | Path) -> Path:
-    """Create `path` (and parents) and check a file can be written there.
-
-    Raises:
-        OutputDirError: it exists as a file, lies under a file, or is not writable.
-    """
-    path = Path(path)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(path / ".gfxnn-write-test", b"")
-        (path / ".gfxnn-write-test").unlink()
-    except FileExistsError:
-        raise OutputDirError(f"cannot use output directory {path}: a file has that name") from None
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise OutputDirError(f"cannot write to output directory {path}: {reason}") from None
-    return path
-
-
 def make_fitter(pixels: np.ndarray, settings: FitSettings, device: str = "cpu") -> Any:
     """The CPU `ImageFitter`, or for device "cuda" the GPU path's `GpuImageFitter` (same API)."""
     if device == "cpu":
@@ -121,7 +113,7 @@ def make_fitter(pixels: np.ndarray, settings: FitSettings, device: str = "cpu") 
 def run_fit(
     pixels: np.ndarray,
     settings: FitSettings,
-    out_dir: Path,
+    out_dir: str | Path | RunDirectory,
     *,
     steps: int = 5000,
     seconds: float | None = None,
@@ -132,32 +124,59 @@ def run_fit(
 ) -> FitResult:
     """Fit `pixels` ((H, W, 3) float32 in [0, 1]) and write every output into `out_dir`.
 
-    `out_dir` must exist and be writable (see `prepare_output_dir`). The config is written
-    first, the images, curves, metrics and checkpoint at the end, also after Ctrl-C or
-    divergence (then with the last good weights).
+    `out_dir` is a path (checked with `RunDirectory.check`: it must not hold files gfxnn did
+    not write) or a `RunDirectory` the caller has checked. The outputs appear together at the
+    end, also after Ctrl-C, SIGTERM or divergence (then with the last good weights); a run that
+    fails on the way leaves the directory as it was.
+
+    Raises:
+        OutputDirError: `out_dir` cannot be used (nothing was written).
     """
-    console = console or Console(stderr=True)
-    config = {
-        "settings": settings.to_dict(),
-        "run": {"steps": steps, "seconds": seconds, "device": device},
-        "image": dict(image_info or {}, height=pixels.shape[0], width=pixels.shape[1]),
-    }
-    atomic_write_json(out_dir / "config.json", config)
-    # Ctrl-C from here on only asks the loop to stop; the outputs are still written.
-    with _stop_on_sigint() as stop:
+    console = console or Console(stderr=True, soft_wrap=True)
+    run_dir = out_dir if isinstance(out_dir, RunDirectory) else RunDirectory(out_dir, OUTPUT_FILES)
+    if not isinstance(out_dir, RunDirectory):
+        run_dir.check()
+    config = fit_checkpoint.checkpoint_config(
+        settings,
+        image=dict(image_info or {}, height=pixels.shape[0], width=pixels.shape[1]),
+        app="gfxnn fit",
+        run={"steps": steps, "seconds": seconds, "device": device, "id": run_dir.run_id},
+    )
+    # Ctrl-C and SIGTERM from here on only ask the loop to stop; the outputs are still written.
+    with stop_requests() as stop:
         fitter = make_fitter(pixels, settings, device)
-        history = _History(good_state=fitter.state_dict())
-        started = time.perf_counter()
-        stopped_by, message = _train(fitter, history, steps, seconds, stop, console, show_progress)
-        wall_seconds = time.perf_counter() - started
-        if stopped_by == "diverged":
-            fitter.load_state_dict(history.good_state)
-            weights_step = history.good_step
-        else:
-            weights_step = fitter.steps
-        metrics = _metrics(fitter, history, wall_seconds, weights_step, stopped_by, message)
-        _write_outputs(out_dir, fitter, pixels, history, metrics, config)
-    return FitResult(out_dir=out_dir, metrics=metrics, stopped_by=stopped_by, message=message)
+        staging = run_dir.stage()
+        try:
+            atomic_write_json(staging / "config.json", config)
+            history = _History(good_state=fitter.state_dict())
+            started = time.perf_counter()
+            stopped_by, message = _train(
+                fitter, history, steps, seconds, stop, console, show_progress
+            )
+            wall_seconds = time.perf_counter() - started
+            if stopped_by == "diverged":
+                fitter.load_state_dict(history.good_state)
+                weights_step = history.good_step
+                message = _divergence_text(message, weights_step)
+            else:
+                weights_step = fitter.steps
+            metrics = _metrics(fitter, history, wall_seconds, weights_step, stopped_by, message)
+            metrics["run_id"] = run_dir.run_id
+            _write_outputs(staging, fitter, pixels, history, metrics, config)
+            run_dir.commit()
+        finally:
+            run_dir.discard()  # after a commit there is nothing left to discard
+    return FitResult(out_dir=run_dir.path, metrics=metrics, stopped_by=stopped_by, message=message)
+
+
+def _divergence_text(message: str | None, weights_step: int) -> str:
+    """The fitter's message speaks of its own weights (the step before the NaN); the outputs
+    hold the last good snapshot, usually older: say which."""
+    what = (message or "training diverged").split(";")[0].rstrip(".")
+    return (
+        f"{what}; the outputs hold the weights of step {weights_step} (the last snapshot whose "
+        "weights and PSNR were finite); lower the learning rate"
+    )
 
 
 def _train(
@@ -165,7 +184,7 @@ def _train(
     history: _History,
     steps: int,
     seconds: float | None,
-    stop: threading.Event,
+    stop: StopRequest,
     console: Console,
     show_progress: bool,
 ) -> tuple[str, str | None]:
@@ -182,7 +201,7 @@ def _train(
                 if seconds is not None and time.perf_counter() - started >= seconds:
                     return "seconds", None
                 if stop.is_set():
-                    return "interrupted", None
+                    return stop.reason(), None
                 before, tick = fitter.steps, time.perf_counter()
                 try:
                     loss = fitter.step(min(chunk, steps - fitter.steps))
@@ -205,7 +224,7 @@ def _train(
         except DivergenceError as error:
             return "diverged", str(error)
         except KeyboardInterrupt:  # a second Ctrl-C, or one outside the main thread
-            return "interrupted", None
+            return stop.reason(), None
     return "steps", None
 
 
@@ -241,28 +260,6 @@ def _evaluate(fitter: ImageFitter, history: _History) -> None:
         history.good_step = fitter.steps
     history.last_eval_end = time.perf_counter()
     history.last_eval_seconds = history.last_eval_end - start
-
-
-@contextlib.contextmanager
-def _stop_on_sigint() -> Iterator[threading.Event]:
-    """The first Ctrl-C sets the event (the loop stops between chunks); a second one raises
-    KeyboardInterrupt (abort). Outside the main thread signals cannot be caught: no-op."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = signal.getsignal(signal.SIGINT)
-
-    def handle(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        stop.set()
-
-    signal.signal(signal.SIGINT, handle)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _metrics(
@@ -312,9 +309,13 @@ def _write_outputs(
     atomic_write_bytes(out_dir / "comparison.png", encode_png(comparison))
     atomic_write_bytes(out_dir / "curves.png", plot_curves(fitter.loss_history, history))
     atomic_write_json(out_dir / "metrics.json", metrics)
-    checkpoint_metadata = {key: metrics[key] for key in ("psnr", "steps", "weights_step")}
-    save_checkpoint(
-        out_dir / "checkpoint.safetensors", fitter.state_dict(), config, checkpoint_metadata
+    fit_checkpoint.save(
+        out_dir / "checkpoint.safetensors",
+        fitter.state_dict(),
+        config,
+        psnr=metrics["psnr"],
+        steps=metrics["steps"],
+        weights_step=metrics["weights_step"],
     )
 
 
@@ -345,3 +346,181 @@ def plot_curves(losses: list[float], history: _History) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return buffer.getvalue()
+
+
+# ----- the command: `gfxnn fit` ----------------------------------------------------------------
+_EXIT_CODES = {
+    "diverged": EXIT_FAILED,
+    "interrupted": EXIT_INTERRUPTED,
+    "terminated": EXIT_TERMINATED,
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare `gfxnn fit`'s arguments on `parser`."""
+    from gfxnn.data.images import BUNDLED_IMAGES
+
+    parser.description = (
+        "Train an MLP to learn an image, (u, v) -> RGB, with Dx12NN's controls. Stops after "
+        "--steps steps or --seconds seconds, whichever comes first. Writes reference/"
+        "prediction/comparison/curves PNGs, metrics.json, config.json and "
+        "checkpoint.safetensors into --out, all together at the end."
+    )
+    parser.add_argument(
+        "image",
+        nargs="?",
+        type=nonempty_path,
+        metavar="IMAGE",
+        help="PNG/JPEG to fit (default: the bundled --image-name)",
+    )
+    parser.add_argument(
+        "--image-name",
+        choices=BUNDLED_IMAGES,
+        default=None,
+        help=f"bundled image to fit when IMAGE is omitted (default: {BUNDLED_IMAGES[0]})",
+    )
+    parser.add_argument(
+        "--steps", metavar="N", type=positive_int, default=5000, help="training steps (5000)"
+    )
+    parser.add_argument(
+        "--seconds",
+        metavar="T",
+        type=positive_float,
+        default=None,
+        help="stop after this many seconds even if --steps is not reached",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        type=nonempty_path,
+        default=None,
+        help="output directory (default: runs/fit-<date>-<time>); a previous gfxnn run there "
+        "is replaced whole",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="write into an --out that holds files gfxnn did not write (they are kept; files "
+        "named like an output are replaced, inputs never)",
+    )
+    add_settings_options(parser)
+    parser.add_argument(
+        "--max-pixels",
+        metavar="N",
+        type=positive_int,
+        default=None,
+        help="refuse larger images (default: 4096*4096)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="cuda: the GPU path (pip install 'gfxnn[gpu]'); auto: cuda when a CUDA GPU is "
+        "present and supports the settings, else the CPU with a one-line notice (auto)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """`gfxnn fit`: check everything, then train and write; returns the exit code."""
+    from gfxnn.data.images import BUNDLED_IMAGES, ImageError
+
+    settings = settings_from_args(args)
+    if args.image is not None and args.image_name is not None:
+        raise UsageError("give either IMAGE or --image-name, not both")
+    inputs = [p for p in (args.image, args.config) if p is not None]
+    run_dir = RunDirectory(
+        args.out if args.out is not None else default_output_dir(), OUTPUT_FILES, inputs, args.force
+    )
+    try:
+        run_dir.check()
+        loaded = _load_image(args)
+    except (ImageError, OutputDirError) as error:
+        image = args.image
+        if image is not None and str(image) in BUNDLED_IMAGES and not image.exists():
+            raise UsageError(f"{error} (for the bundled image: --image-name {image})") from None
+        raise UsageError(error) from None
+    # soft_wrap: a pipe is not an 80-column terminal; a note is one line however long.
+    console, errors = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
+    device, notice = _resolve_device(args.device, settings)
+    if notice:
+        errors.print(notice, markup=False, highlight=False)
+    for note in loaded.notes:
+        errors.print(f"note: {note}", markup=False, highlight=False)
+    height, width = loaded.pixels.shape[:2]
+    image_info = {"source": loaded.source, "notes": loaded.notes}
+    out = run_dir.path
+    errors.print(f"fitting {loaded.source} ({width}x{height}) -> {out}", markup=False)
+    try:
+        result = run_fit(
+            loaded.pixels,
+            settings,
+            run_dir,
+            steps=args.steps,
+            seconds=args.seconds,
+            image_info=image_info,
+            console=errors,
+            show_progress=not args.quiet,
+            device=device,
+        )
+    except OutputDirError as error:
+        raise UsageError(error) from None
+    except OSError as error:
+        print_error(f"gfxnn fit: error: cannot write outputs to {out}: {error}; {out} is unchanged")
+        return EXIT_FAILED
+    metrics = result.metrics
+    if result.stopped_by == "diverged":
+        print_error(f"gfxnn fit: {result.message}")
+    elif result.stopped_by in ("interrupted", "terminated"):
+        how = "interrupted" if result.stopped_by == "interrupted" else "terminated (SIGTERM)"
+        print_error(f"gfxnn fit: {how} at step {metrics['steps']}; outputs written")
+    console.print(
+        f"PSNR {metrics['psnr']:.2f} dB after {metrics['weights_step']} steps "
+        f"({metrics['steps_per_second']:.0f} steps/s, {metrics['seconds']:.1f} s); "
+        f"outputs in {out}/ (comparison.png, curves.png, metrics.json, "
+        f"checkpoint.safetensors)",
+        markup=False,
+        highlight=False,
+    )
+    return _EXIT_CODES.get(result.stopped_by, EXIT_OK)
+
+
+def _load_image(args: argparse.Namespace) -> Any:
+    from gfxnn.data.images import (
+        BUNDLED_IMAGES,
+        DEFAULT_MAX_PIXELS,
+        LoadedImage,
+        bundled_image_source,
+        load_bundled,
+        read_image,
+    )
+
+    if args.image is None:
+        name = args.image_name or BUNDLED_IMAGES[0]
+        return LoadedImage(load_bundled(name), bundled_image_source(name))
+    return read_image(args.image, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
+
+
+def _resolve_device(requested: str, settings: FitSettings) -> tuple[str, str | None]:
+    """("cpu" | "cuda", a notice to print or None) for `gfxnn fit --device`."""
+    if requested == "cpu":
+        return "cpu", None
+    from gfxnn import gpu
+
+    with stdout_to_stderr():  # Warp's start-up banner is not a result
+        found = gpu.available()
+    if not found:
+        if requested == "cuda":
+            raise UsageError(
+                "--device cuda: no CUDA GPU found (or Warp is missing: pip install 'gfxnn[gpu]')"
+            )
+        return "cpu", "gfxnn fit: no CUDA GPU found, training on the CPU"
+    from gfxnn.gpu.trainer import check_supported
+
+    try:
+        check_supported(settings)
+    except ValueError as error:
+        if requested == "cuda":
+            raise UsageError(f"--device cuda: {error}") from None
+        return "cpu", f"gfxnn fit: training on the CPU ({error})"
+    return "cuda", None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -10,9 +11,17 @@ from gfxnn.data.images import encode_png
 from gfxnn.fields import checkpoint as fit_checkpoint
 from gfxnn.fields.render import render_state
 from gfxnn.fields.settings import FitSettings
-from gfxnn.io import atomic_write_bytes
+from gfxnn.io import CheckpointError, atomic_write_bytes
 
-__all__ = ["MAX_RENDER_PIXELS", "default_render_path", "load_fit_checkpoint", "render_checkpoint"]
+__all__ = [
+    "HELP",
+    "MAX_RENDER_PIXELS",
+    "add_arguments",
+    "default_render_path",
+    "load_fit_checkpoint",
+    "render_checkpoint",
+    "run",
+]
 
 MAX_RENDER_PIXELS = 4096 * 4096
 """Largest width * height `render_checkpoint` produces (inference memory grows with it)."""
@@ -60,3 +69,49 @@ def render_checkpoint(
     path = Path(output) if output is not None else default_render_path(checkpoint, width, height)
     atomic_write_bytes(path, encode_png(np.clip(pixels, 0.0, 1.0)))
     return path
+
+
+# ----- the command: `gfxnn render` (declared here, run by gfxnn.cli) -------------------------
+HELP = "render a `gfxnn fit` checkpoint at any resolution"
+
+
+def add_arguments(parser: Any) -> None:
+    """Declare `gfxnn render`'s arguments on `parser` (an argparse.ArgumentParser)."""
+    from gfxnn.apps.command import nonempty_path, positive_int
+
+    parser.description = (
+        "Evaluate a checkpoint written by `gfxnn fit` at WIDTH x HEIGHT (default: the fitted "
+        "image's size) and write a PNG (never over the checkpoint)."
+    )
+    parser.add_argument(
+        "checkpoint", type=nonempty_path, metavar="CHECKPOINT", help="written by gfxnn fit"
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="PNG",
+        type=nonempty_path,
+        default=None,
+        help="PNG to write (default: render-WxH.png next to the checkpoint)",
+    )
+    parser.add_argument("--width", metavar="W", type=positive_int, help="(default: as fitted)")
+    parser.add_argument("--height", metavar="H", type=positive_int, help="(default: as fitted)")
+
+
+def run(args: Any) -> int:
+    """`gfxnn render`: returns the exit code; bad input is a UsageError."""
+    from gfxnn.apps.command import EXIT_OK, UsageError
+    from gfxnn.apps.outputs import same_file
+
+    if args.output is not None and args.output.suffix.lower() != ".png":
+        raise UsageError(f"the output must be a .png file, got {args.output}")
+    if args.output is not None and same_file(args.checkpoint, args.output):
+        raise UsageError(f"the output {args.output} is the checkpoint itself; give another -o")
+    try:
+        path = render_checkpoint(args.checkpoint, args.output, args.width, args.height)
+    except (CheckpointError, ValueError) as error:
+        raise UsageError(error) from None
+    except OSError as error:
+        raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from None
+    print(f"wrote {path}")
+    return EXIT_OK

@@ -5,11 +5,21 @@ from __future__ import annotations
 import ipaddress
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, read_image
 
-__all__ = ["DEVICES", "StudioError", "is_loopback", "load_first_image", "resolve_device", "serve"]
+__all__ = [
+    "DEVICES",
+    "HELP",
+    "StudioError",
+    "add_arguments",
+    "is_loopback",
+    "load_first_image",
+    "resolve_device",
+    "run",
+    "serve",
+]
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -102,3 +112,60 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     print(f"gfxnn studio: open http://{shown}:{port}/  (Ctrl-C to stop; files go to {out}/)")
     uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+# ----- the command: `gfxnn studio` (declared here, run by gfxnn.cli) -------------------------
+HELP = "Dx12NN's window in the browser: live training with every control"
+
+
+def add_arguments(parser: Any) -> None:
+    """Declare `gfxnn studio`'s arguments on `parser` (an argparse.ArgumentParser)."""
+    from gfxnn.apps.command import nonempty_path, positive_int
+
+    parser.description = (
+        "Serve a local web page that trains an MLP on an image while you watch (reference "
+        "left, prediction right, loss/PSNR charts, every Dx12NN control). Needs the studio "
+        "extra: pip install 'gfxnn[studio]'. See docs/studio.md."
+    )
+    parser.add_argument(
+        "image", nargs="?", metavar="IMAGE", help="PNG/JPEG or a bundled name (astronaut)"
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument("--port", type=positive_int, default=8000, help="(8000)")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="(auto: CPU for now)")
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        type=nonempty_path,
+        default=Path("studio-runs"),
+        help="where checkpoints and exports are written (./studio-runs)",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (no authentication: anyone who reaches the port "
+        "controls the studio)",
+    )
+
+
+def run(args: Any) -> int:
+    """`gfxnn studio`: serve until Ctrl-C; bad input is a UsageError."""
+    from gfxnn.apps.command import EXIT_OK, UsageError
+
+    try:  # the extra's presence, checked before anything starts
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as error:
+        raise UsageError(f"{error}; install the extra: pip install 'gfxnn[studio]'") from None
+    try:
+        serve(
+            args.image,
+            host=args.host,
+            port=args.port,
+            device=args.device,
+            out_dir=args.out,
+            allow_remote=args.allow_remote,
+        )
+    except StudioError as error:
+        raise UsageError(error) from None
+    return EXIT_OK
