@@ -11,13 +11,14 @@ code of their own, so they cannot have a wrong derivative.
 from __future__ import annotations
 
 import builtins
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from gfxnn.autograd import VJP, VJPResult, is_grad_enabled
-from gfxnn.tensor import Tensor, to_float_array
+from gfxnn.tensor import Tensor, bind_ops, to_float_array
 
 Axis = int | tuple[int, ...] | None
 
@@ -535,3 +536,7 @@ def mean(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
 
 def min(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
     return neg(max(neg(x), axis, keepdims))
+
+
+# Tensor's operators (a + b, x.sum(), ...) are the functions of this module.
+bind_ops(sys.modules[__name__])

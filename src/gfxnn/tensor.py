@@ -245,5 +245,15 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
-# Imported last: ops needs the Tensor class defined above.
-from gfxnn import ops as _ops  # noqa: E402
+# Tensor's operators and methods forward to the primitives of `gfxnn.ops`, which needs the
+# Tensor class itself; so ops binds itself here when it loads (`bind_ops`, the last line of
+# ops.py) instead of this module importing ops, which would make the two an import cycle.
+# Importing any part of gfxnn runs gfxnn/__init__.py, which imports ops, so the binding is in
+# place before user code holds a Tensor.
+_ops: Any = None
+
+
+def bind_ops(module: Any) -> None:
+    """Make `module` (gfxnn.ops) the implementation of Tensor's operators and methods."""
+    global _ops
+    _ops = module
