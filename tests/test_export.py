@@ -359,3 +359,17 @@ def test_cli_unwritable_output(tmp_path: Path, capsys) -> None:
     target = tmp_path / "no" / "such" / "dir" / "net.glsl"
     assert main(["export", str(path), "--format", "glsl", "-o", str(target)]) == 2
     assert "cannot write" in _one_line_error(capsys)
+
+
+def test_encodings_lower_themselves_and_the_error_lists_those_that_do() -> None:
+    from gfxnn.export.lower import lower_encoding, lowerable_encodings
+
+    assert lowerable_encodings() == [
+        "Identity", "Frequency", "OneBlob", "OneHot", "TriangleWave", "GaussianFourier",
+        "HashGrid", "DenseGrid",
+    ]  # fmt: skip
+    encoding = FrequencyEncoding(2, 3)
+    assert lower_encoding(encoding) == encoding.lower()
+    harmonics = SphericalHarmonicsEncoding(3, degree=2)
+    with pytest.raises(ExportError, match=r"no lower\(\) method; export supports the Identity, "):
+        lower_encoding(harmonics)

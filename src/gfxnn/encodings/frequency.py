@@ -9,7 +9,7 @@ This is the seed's gamma(p) and tiny-cuda-nn's feature order, and the one the fu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from gfxnn import ops
 from gfxnn.encodings.base import Encoding, check_input, check_positive_int
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
+
+if TYPE_CHECKING:  # lower()'s node type; gfxnn.export is imported only when lowering
+    from gfxnn.export.ir import Node
 
 
 class FrequencyEncoding(Encoding):
@@ -43,6 +46,12 @@ class FrequencyEncoding(Encoding):
         phase = ops.mul(ops.reshape(x, (batch, self.n_input_dims, 1)), frequencies)
         pairs = ops.stack([ops.sin(phase), ops.cos(phase)], axis=-1)  # (batch, dims, F, 2)
         return ops.reshape(pairs, (batch, self.n_output_dims))
+
+    def lower(self) -> Node:
+        """This encoding as an export IR node (`gfxnn.export`)."""
+        from gfxnn.export.encoders import FrequencyEncode
+
+        return FrequencyEncode(self.n_input_dims, self.n_frequencies)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "Frequency", "n_frequencies": self.n_frequencies}

@@ -13,7 +13,7 @@ bandwidth: too small blurs, too large overfits with noisy artefacts (the paper's
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from gfxnn.encodings.base import Encoding, check_input, check_positive_int
 from gfxnn.nn.module import Buffer
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor, resolve_dtype
+
+if TYPE_CHECKING:  # lower()'s node type; gfxnn.export is imported only when lowering
+    from gfxnn.export.ir import Node
 
 
 class GaussianFourierEncoding(Encoding):
@@ -75,6 +78,13 @@ class GaussianFourierEncoding(Encoding):
             return (d_phase @ projection.T,)
 
         return ops.record(out, (x,), vjp)
+
+    def lower(self) -> Node:
+        """This encoding as an export IR node (`gfxnn.export`): 2 pi B^T rounded to float32
+        as the forward pass rounds it."""
+        from gfxnn.export.encoders import GaussianFourierEncode
+
+        return GaussianFourierEncode((2.0 * np.pi * self.B.data.T).astype(np.float32))
 
     def hyperparams(self) -> dict[str, Any]:
         return {

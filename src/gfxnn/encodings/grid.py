@@ -7,7 +7,7 @@ https://arxiv.org/abs/2201.05989, with tiny-cuda-nn's conventions).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from gfxnn.nn.module import Parameter
 from gfxnn.ops import as_tensor, record
 from gfxnn.rng import as_generator
 from gfxnn.tensor import Tensor, resolve_dtype
+
+if TYPE_CHECKING:  # lower()'s node type; gfxnn.export is imported only when lowering
+    from gfxnn.export.ir import Node
 
 
 def grid_encode(
@@ -142,6 +145,23 @@ class GridEncoding(Encoding):
         x = as_tensor(x)
         check_input(self, x)
         return grid_encode(x, self.table, self.layout, self.interpolation, self._workspace)
+
+    def lower(self) -> Node:
+        """This grid as an export IR node (`gfxnn.export`); its table goes into a buffer."""
+        from gfxnn.export.grid import GridEncode
+
+        layout = self.layout
+        return GridEncode(
+            otype=self.otype,
+            n_dims=layout.n_input_dims,
+            scales=tuple(float(np.float32(s)) for s in layout.scales),
+            resolutions=layout.resolutions,
+            sizes=layout.sizes,
+            offsets=layout.offsets,
+            hashed=layout.hashed,
+            interpolation=self.interpolation,
+            table=np.array(self.table.data, np.float32),
+        )
 
     def hyperparams(self) -> dict[str, Any]:
         return {

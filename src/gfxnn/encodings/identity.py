@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gfxnn import ops
 from gfxnn.encodings.base import Encoding, check_input, check_positive_int
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
+
+if TYPE_CHECKING:  # lower()'s node type; gfxnn.export is imported only when lowering
+    from gfxnn.export.ir import Node
 
 
 class IdentityEncoding(Encoding):
@@ -29,6 +32,12 @@ class IdentityEncoding(Encoding):
         if self.scale == 1.0 and self.offset == 0.0:
             return x
         return ops.add(ops.mul(x, self.scale), self.offset)
+
+    def lower(self) -> Node:
+        """This encoding as an export IR node (`gfxnn.export`)."""
+        from gfxnn.export.encoders import IdentityEncode
+
+        return IdentityEncode(self.n_input_dims, self.scale, self.offset)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "Identity", "scale": self.scale, "offset": self.offset}

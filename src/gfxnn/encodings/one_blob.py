@@ -20,7 +20,7 @@ kernels; the formula does not, so any n_bins >= 1 is accepted here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from gfxnn.autograd import VJPResult
 from gfxnn.encodings.base import Encoding, check_input, check_positive_int
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
+
+if TYPE_CHECKING:  # lower()'s node type; gfxnn.export is imported only when lowering
+    from gfxnn.export.ir import Node
 
 
 def quartic(u: np.ndarray) -> np.ndarray:
@@ -87,6 +90,12 @@ class OneBlobEncoding(Encoding):
             return (d_x,)
 
         return ops.record(out.reshape(batch, self.n_output_dims), (x,), vjp)
+
+    def lower(self) -> Node:
+        """This encoding as an export IR node (`gfxnn.export`)."""
+        from gfxnn.export.bins import OneBlobEncode
+
+        return OneBlobEncode(self.n_input_dims, self.n_bins)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "OneBlob", "n_bins": self.n_bins}

@@ -11,7 +11,7 @@ This is the limit of the one-blob encoding as its kernel shrinks to a point (Mü
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ from gfxnn.autograd import VJPResult
 from gfxnn.encodings.base import Encoding, check_input, check_positive_int
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
+
+if TYPE_CHECKING:  # lower()'s node type; gfxnn.export is imported only when lowering
+    from gfxnn.export.ir import Node
 
 
 class OneHotEncoding(Encoding):
@@ -46,6 +49,12 @@ class OneHotEncoding(Encoding):
             return (np.zeros(shape, dtype=g.dtype),)
 
         return ops.record(out.reshape(shape[0], self.n_output_dims), (x,), vjp)
+
+    def lower(self) -> Node:
+        """This encoding as an export IR node (`gfxnn.export`)."""
+        from gfxnn.export.bins import OneHotEncode
+
+        return OneHotEncode(self.n_input_dims, self.n_bins)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "OneHot", "n_bins": self.n_bins}

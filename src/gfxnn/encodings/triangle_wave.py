@@ -13,7 +13,7 @@ frac(.) is 0 or 1/2; the backward pass uses it everywhere else.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from gfxnn import ops
 from gfxnn.encodings.base import Encoding, check_input, check_positive_int
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
+
+if TYPE_CHECKING:  # lower()'s node type; gfxnn.export is imported only when lowering
+    from gfxnn.export.ir import Node
 
 
 class TriangleWaveEncoding(Encoding):
@@ -50,6 +53,12 @@ class TriangleWaveEncoding(Encoding):
         centred = ops.sub(v, np.floor(v.data) + 0.5)
         wave = ops.sub(ops.mul(ops.abs(centred), 4.0), 1.0)
         return ops.reshape(wave, (batch, self.n_output_dims))
+
+    def lower(self) -> Node:
+        """This encoding as an export IR node (`gfxnn.export`)."""
+        from gfxnn.export.encoders import TriangleWaveEncode
+
+        return TriangleWaveEncode(self.n_input_dims, self.n_frequencies)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "TriangleWave", "n_frequencies": self.n_frequencies}

@@ -1,6 +1,7 @@
 """Lower an autodiff model (encoding + nn.MLP) to the export IR, reading only its numbers.
 
-Each supported component maps to one IR node; anything else is an ExportError naming the
+An encoding lowers itself (its `lower()`, in the encoding's own file, builds its IR node); the
+MLP's layers and activations are lowered here. Anything else is an ExportError naming the
 component, so an unsupported model fails before any code is written.
 """
 
@@ -8,23 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from gfxnn.encodings import (
-    FrequencyEncoding,
-    GaussianFourierEncoding,
-    IdentityEncoding,
-    OneBlobEncoding,
-    OneHotEncoding,
-    TriangleWaveEncoding,
-)
-from gfxnn.encodings.grid import GridEncoding
-from gfxnn.export.bins import OneBlobEncode, OneHotEncode
-from gfxnn.export.encoders import (
-    FrequencyEncode,
-    GaussianFourierEncode,
-    IdentityEncode,
-    TriangleWaveEncode,
-)
-from gfxnn.export.grid import GridEncode
 from gfxnn.export.ir import Activation, Dense, ExportError, Node, Program
 from gfxnn.nn import (
     MLP,
@@ -40,7 +24,7 @@ from gfxnn.nn import (
     Tanh,
 )
 
-__all__ = ["lower", "lower_activation", "lower_encoding"]
+__all__ = ["lower", "lower_activation", "lower_encoding", "lowerable_encodings"]
 
 _ACTIVATION_KINDS: dict[type[Module], str] = {
     ReLU: "relu",
@@ -54,39 +38,29 @@ _ACTIVATION_KINDS: dict[type[Module], str] = {
 
 
 def lower_encoding(encoding: Module) -> Node:
-    """The IR node of an encoding, or an ExportError naming it."""
-    if isinstance(encoding, IdentityEncoding):
-        return IdentityEncode(encoding.n_input_dims, encoding.scale, encoding.offset)
-    if isinstance(encoding, FrequencyEncoding):
-        return FrequencyEncode(encoding.n_input_dims, encoding.n_frequencies)
-    if isinstance(encoding, TriangleWaveEncoding):
-        return TriangleWaveEncode(encoding.n_input_dims, encoding.n_frequencies)
-    if isinstance(encoding, GaussianFourierEncoding):
-        # The same float32 rounding of 2 pi B^T as the encoding's forward.
-        projection = (2.0 * np.pi * encoding.B.data.T).astype(np.float32)
-        return GaussianFourierEncode(projection)
-    if isinstance(encoding, OneBlobEncoding):
-        return OneBlobEncode(encoding.n_input_dims, encoding.n_bins)
-    if isinstance(encoding, OneHotEncoding):
-        return OneHotEncode(encoding.n_input_dims, encoding.n_bins)
-    if isinstance(encoding, GridEncoding):
-        layout = encoding.layout
-        return GridEncode(
-            otype=encoding.otype,
-            n_dims=layout.n_input_dims,
-            scales=tuple(float(np.float32(s)) for s in layout.scales),
-            resolutions=layout.resolutions,
-            sizes=layout.sizes,
-            offsets=layout.offsets,
-            hashed=layout.hashed,
-            interpolation=encoding.interpolation,
-            table=np.array(encoding.table.data, np.float32),
+    """The IR node of an encoding: the one its own `lower()` gives, or an ExportError naming
+    it (an encoding without `lower()` has no emitter)."""
+    lower_method = getattr(encoding, "lower", None)
+    if not callable(lower_method):
+        raise ExportError(
+            f"no emitter for the encoding {_describe(encoding)}: it has no lower() method; "
+            f"export supports the {', '.join(lowerable_encodings())} encodings"
         )
-    raise ExportError(
-        f"no emitter for the encoding {_describe(encoding)}; export supports the Identity, "
-        "Frequency, TriangleWave, GaussianFourier, OneBlob, OneHot, HashGrid and DenseGrid "
-        "encodings"
-    )
+    node = lower_method()
+    if not isinstance(node, Node):
+        raise ExportError(f"{_describe(encoding)}.lower() gave {node!r}, not an export IR node")
+    return node
+
+
+def lowerable_encodings() -> list[str]:
+    """The registered encodings (otypes) that lower themselves to the IR."""
+    from gfxnn import registry
+
+    return [
+        otype
+        for otype in registry.ENCODINGS
+        if callable(getattr(registry.component_class("encoding", otype), "lower", None))
+    ]
 
 
 def lower_activation(module: Module, width: int, index: int) -> Activation | None:
@@ -111,7 +85,8 @@ def lower(encoding: Module, network: Module) -> Program:
     """The Program computing network(encoding(x)).
 
     Args:
-        encoding: a gfxnn.encodings Encoding (Identity, Frequency or OneBlob).
+        encoding: a gfxnn.encodings Encoding with a `lower()` method (see
+            `lowerable_encodings()`).
         network: a gfxnn.nn.MLP; its weights are copied as float32.
     """
     if not isinstance(network, MLP):
