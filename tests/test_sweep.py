@@ -207,6 +207,8 @@ def test_grid_and_space_parsing():
         (["circle", "--random", "2", "--space", "learning_rate=0:1:log"], "LOW > 0"),
         (["circle", "--random", "2", "--space", "encoding=1:2"], "numeric"),
         (["circle", "--seeds", "1,1"], "repeats"),
+        (["circle", "--grid", "learning_rate=1e-3,0.001"], "comes twice"),
+        (["circle", "circle"], "given twice"),
         (["circle", "--steps", "0"], "--steps"),
         ([], "no images"),
         (["no-such-image.png"], "no-such-image.png"),

@@ -251,8 +251,7 @@ def _settings_for(base: FitSettings, point: Mapping[str, Any], seed: int) -> dic
     try:
         return FitSettings.from_dict(values).to_dict()
     except (ValueError, TypeError) as error:
-        shown = ", ".join(f"{k}={_format(v)}" for k, v in point.items())
-        raise SweepError(f"settings {{{shown}}}: {error}") from None
+        raise SweepError(f"settings {_describe(point)}: {error}") from None
 
 
 def plan_trials(
@@ -275,12 +274,19 @@ def plan_trials(
     if len(set(seeds)) != len(seeds):
         raise SweepError(f"--seeds: {seeds} repeats a seed")
     trials: list[Trial] = []
+    seen: set[str] = set()
     for image in images:
         for point in points:
             for seed in seeds:
                 settings = _settings_for(base, point, seed)
                 key = _trial_key(image.digest, settings, budget)
                 shown = {**point, "seed": seed}
+                if key in seen:
+                    raise SweepError(
+                        f"{image.label} with {_describe(shown)} comes twice (a repeated --grid "
+                        "value, or --random drew the same point twice)"
+                    )
+                seen.add(key)
                 trials.append(Trial(len(trials), key, image.label, shown, settings))
     return trials
 
@@ -295,6 +301,10 @@ _SHORT = {"learning_rate": "lr", "encoding_learning_rate": "enc_lr", "batch_size
 
 def _short(key: str) -> str:
     return _SHORT.get(key, key.removeprefix(ENCODING_PARAM_PREFIX))
+
+
+def _describe(point: Mapping[str, Any]) -> str:
+    return "{" + ", ".join(f"{k}={_format(v)}" for k, v in point.items()) + "}"
 
 
 def _format(value: Any) -> str:
