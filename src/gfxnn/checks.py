@@ -12,11 +12,14 @@ import numpy as np
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     """An integer (bool excluded) in low..high (no upper bound when high is None), as int."""
-    allowed = f"in {low}..{high}" if high is not None else f">= {low}"
+    if high is None:
+        if not _is_integer(value) or value < low:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        return int(value)
     if not _is_integer(value):
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be {allowed}, got {value}")
+        raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
     return int(value)
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from gfxnn import ops
 from gfxnn.autograd import no_grad
+from gfxnn.checks import check_int
 from gfxnn.data.batching import iterate_minibatches, split_indices
 from gfxnn.nn.module import Buffer, Module
 from gfxnn.optim.optimizer import Optimizer
@@ -232,17 +233,11 @@ def _check_labels(model: Module, x: np.ndarray, y: np.ndarray) -> None:
         )
 
 
-def _check_count(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 # ----- evaluation ----------------------------------------------------------------------------
 def predict(model: Module, x: Any, batch_size: int = 1024) -> np.ndarray:
     """The model's outputs for inputs x (N, ...), in eval mode and without a graph."""
     x = np.asarray(x, dtype=_model_dtype(model))
-    batch_size = _check_count("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     model.eval()
     with no_grad():
         outputs = [
@@ -412,12 +407,10 @@ def fit(
     Returns:
         The `History` of all epochs, including those before a resume.
     """
-    epochs = _check_count("epochs", epochs, 1)
-    batch_size = _check_count("batch_size", batch_size, 1)
+    epochs = check_int("epochs", epochs, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     if early_stopping_patience is not None:
-        early_stopping_patience = _check_count(
-            "early_stopping_patience", early_stopping_patience, 1
-        )
+        early_stopping_patience = check_int("early_stopping_patience", early_stopping_patience, 1)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a gfxnn Optimizer, got {type(optimizer).__name__}")
     rng = as_generator(rng)

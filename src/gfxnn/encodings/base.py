@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+from gfxnn.checks import check_int
 from gfxnn.nn.module import Module
 from gfxnn.tensor import Tensor
 
@@ -50,9 +51,5 @@ def check_input(encoding: Encoding, x: Tensor) -> None:
 
 
 def check_positive_int(name: str, value: Any, low: int = 1, high: int | None = None) -> int:
-    allowed = f"{low}..{high}" if high is not None else f">= {low}"
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
-    if high is not None and value > high:
-        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
-    return value
+    """An integer in low..high (bools refused), through the package's one checker."""
+    return check_int(name, value, low, high)

@@ -13,10 +13,9 @@ its base), call `scheduler.step()` once per epoch (or per step) after `optimizer
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
-from gfxnn.checks import check_non_negative, check_real
+from gfxnn.checks import check_int, check_non_negative, check_real
 from gfxnn.optim.optimizer import Optimizer
 
 __all__ = [
@@ -31,23 +30,17 @@ __all__ = [
 ]
 
 
-def _check_count(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 # ----- pure schedules ---------------------------------------------------------------------
 def step_decay(step: int, lr: float, step_size: int, gamma: float = 0.1) -> float:
     """lr * gamma^floor(step / step_size): lr multiplied by gamma every `step_size` steps."""
-    step = _check_count("step", step, 0)
-    step_size = _check_count("step_size", step_size, 1)
+    step = check_int("step", step, 0)
+    step_size = check_int("step_size", step_size, 1)
     return check_non_negative("lr", lr) * check_non_negative("gamma", gamma) ** (step // step_size)
 
 
 def exponential_decay(step: int, lr: float, gamma: float) -> float:
     """lr * gamma^step: lr multiplied by gamma every step."""
-    step = _check_count("step", step, 0)
+    step = check_int("step", step, 0)
     return check_non_negative("lr", lr) * check_non_negative("gamma", gamma) ** step
 
 
@@ -64,9 +57,9 @@ def cosine_warmup(
     first step already learns and step W - 1 reaches lr; the cosine part is SGDR's
     (Loshchilov & Hutter, https://arxiv.org/abs/1608.03983) without restarts.
     """
-    step = _check_count("step", step, 0)
-    warmup_steps = _check_count("warmup_steps", warmup_steps, 0)
-    total_steps = _check_count("total_steps", total_steps, 1)
+    step = check_int("step", step, 0)
+    warmup_steps = check_int("warmup_steps", warmup_steps, 0)
+    total_steps = check_int("total_steps", total_steps, 1)
     if warmup_steps >= total_steps:
         raise ValueError(
             f"warmup_steps must be < total_steps, got {warmup_steps} and {total_steps}"
@@ -127,7 +120,7 @@ class LRScheduler:
                 f"the state has {len(state['base_lrs'])} base lrs, the optimizer has "
                 f"{len(self.optimizer.param_groups)} parameter groups"
             )
-        self.last_epoch = _check_count("last_epoch", state["last_epoch"], 0)
+        self.last_epoch = check_int("last_epoch", state["last_epoch"], 0)
         self.base_lrs = [float(lr) for lr in state["base_lrs"]]
         self._apply()
 
@@ -136,7 +129,7 @@ class StepLR(LRScheduler):
     """torch.optim.lr_scheduler.StepLR: lr = base_lr * gamma^(epoch // step_size)."""
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> None:
-        self.step_size = _check_count("step_size", step_size, 1)
+        self.step_size = check_int("step_size", step_size, 1)
         self.gamma = check_non_negative("gamma", gamma)
         super().__init__(optimizer)
 
@@ -213,8 +206,8 @@ class ReduceLROnPlateau:
             raise ValueError(f"factor must be in [0, 1), got {factor!r}")
         self.optimizer = optimizer
         self.mode, self.threshold_mode, self.factor = mode, threshold_mode, factor
-        self.patience = _check_count("patience", patience, 0)
-        self.cooldown = _check_count("cooldown", cooldown, 0)
+        self.patience = check_int("patience", patience, 0)
+        self.cooldown = check_int("cooldown", cooldown, 0)
         self.threshold = check_non_negative("threshold", threshold)
         self.min_lr = check_non_negative("min_lr", min_lr)
         self.eps = check_non_negative("eps", eps)
@@ -269,4 +262,4 @@ class ReduceLROnPlateau:
         initial = math.inf if self.mode == "min" else -math.inf
         self.best = initial if state["best"] is None else float(state["best"])
         for key in ("num_bad_epochs", "cooldown_counter", "last_epoch"):
-            setattr(self, key, _check_count(key, state[key], 0))
+            setattr(self, key, check_int(key, state[key], 0))
