@@ -9,7 +9,13 @@ import numpy as np
 
 from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import adadelta_update
-from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, check_closed_unit_interval
+from gfxnn.optim.optimizer import (
+    Checker,
+    Optimizer,
+    ParamGroup,
+    check_closed_unit_interval,
+    hyperparameters,
+)
 from gfxnn.tensor import Tensor
 
 
@@ -55,14 +61,7 @@ class Adadelta(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = {
-            "lr": lr,
-            "rho": rho,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, hyperparameters(locals()))
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         return {

@@ -9,7 +9,7 @@ import numpy as np
 
 from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import adagrad_update
-from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup
+from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, hyperparameters
 from gfxnn.tensor import Tensor
 
 
@@ -56,15 +56,7 @@ class Adagrad(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = {
-            "lr": lr,
-            "lr_decay": lr_decay,
-            "weight_decay": weight_decay,
-            "initial_accumulator_value": initial_accumulator_value,
-            "eps": eps,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, hyperparameters(locals()))
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         # The accumulator starts at the initial value of the parameter's group.

@@ -9,7 +9,7 @@ import numpy as np
 
 from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import adam_update
-from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, check_unit_pair
+from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, check_unit_pair, hyperparameters
 from gfxnn.tensor import Tensor
 
 
@@ -59,14 +59,7 @@ class Adam(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = {
-            "lr": lr,
-            "betas": betas,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, hyperparameters(locals()))
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         return {

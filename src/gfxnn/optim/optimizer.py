@@ -50,6 +50,16 @@ def check_real_pair(name: str, value: Any) -> tuple[float, float]:
 Checker = Callable[[str, Any], Any]
 
 
+def hyperparameters(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """An optimizer constructor's `locals()` without self and params: its hyperparameters.
+
+    Each optimizer's signature is the one place its hyperparameters and defaults are written
+    (the registry reads config keys from it too); this turns the call's values into the
+    `defaults` dict without spelling every name a second time.
+    """
+    return {k: v for k, v in arguments.items() if k not in ("self", "params", "__class__")}
+
+
 class Optimizer:
     """Base class: parameter groups, lazy per-parameter state, zero_grad, state_dict.
 

@@ -9,7 +9,13 @@ import numpy as np
 
 from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import rmsprop_update
-from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, check_closed_unit_interval
+from gfxnn.optim.optimizer import (
+    Checker,
+    Optimizer,
+    ParamGroup,
+    check_closed_unit_interval,
+    hyperparameters,
+)
 from gfxnn.tensor import Tensor
 
 
@@ -64,16 +70,7 @@ class RMSprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = {
-            "lr": lr,
-            "alpha": alpha,
-            "eps": eps,
-            "weight_decay": weight_decay,
-            "momentum": momentum,
-            "centered": centered,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, hyperparameters(locals()))
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         return {"step": 0, "square_avg": np.zeros_like(param.data)}

@@ -15,6 +15,7 @@ from gfxnn.optim.optimizer import (
     ParamGroup,
     check_non_negative_pair,
     check_real_pair,
+    hyperparameters,
 )
 from gfxnn.tensor import Tensor
 
@@ -71,8 +72,7 @@ class Rprop(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = {"lr": lr, "etas": etas, "step_sizes": step_sizes, "maximize": maximize}
-        super().__init__(params, defaults)
+        super().__init__(params, hyperparameters(locals()))
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         # The step sizes start at the lr of the parameter's group, read at its first update.

@@ -9,7 +9,7 @@ import numpy as np
 
 from gfxnn.checks import check_bool, check_non_negative, check_real
 from gfxnn.optim.functional import sgd_update
-from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup
+from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, hyperparameters
 from gfxnn.tensor import Tensor
 
 
@@ -68,15 +68,7 @@ class SGD(Optimizer):
         *,
         maximize: bool = False,
     ) -> None:
-        defaults = {
-            "lr": lr,
-            "momentum": momentum,
-            "dampening": dampening,
-            "nesterov": nesterov,
-            "weight_decay": weight_decay,
-            "maximize": maximize,
-        }
-        super().__init__(params, defaults)
+        super().__init__(params, hyperparameters(locals()))
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         return {"momentum_buffer": None}
