@@ -12,16 +12,13 @@ import pytest
 
 import gfxnn
 from gfxnn import losses
+from gfxnn.fields.autodiff import autodiff_model
+from gfxnn.fields.checkpoint import load_model as model_from_checkpoint
+from gfxnn.fields.choices import ENCODINGS, LOSSES
+from gfxnn.fields.image import ImageFitter
+from gfxnn.fields.render import render_state
+from gfxnn.fields.settings import FitSettings
 from gfxnn.fused import FusedMLP, FusedSGD, FusedTrainer, make_encoder
-from gfxnn.imagefit import (
-    ENCODINGS,
-    LOSSES,
-    FitSettings,
-    ImageFitter,
-    autodiff_model,
-    model_from_checkpoint,
-    render_image,
-)
 from gfxnn.io import save_checkpoint
 
 # Small parameters per encoding so each fit takes a fraction of a second.
@@ -122,7 +119,7 @@ def test_grid_checkpoint_renders_and_loads_as_autodiff_model(tmp_path: Path) -> 
     save_checkpoint(path, state, {"settings": settings.to_dict()})
     encoding, network, loaded = model_from_checkpoint(path)
     assert loaded == settings
-    np.testing.assert_array_equal(render_image(state, settings, 24, 24), fitter.predict(24, 24))
+    np.testing.assert_array_equal(render_state(state, settings, (24, 24)), fitter.predict(24, 24))
     fresh = ImageFitter(blobs_image(), settings)
     fresh.load_state_dict(state)
     np.testing.assert_array_equal(fresh.predict(), fitter.predict())

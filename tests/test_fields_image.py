@@ -1,4 +1,5 @@
-"""ImageFitter: settings validation, Dx12NN's controls, divergence, inference convention, quality."""
+"""ImageFitter (moved from tests/test_imagefit.py): settings validation, Dx12NN's controls,
+divergence, inference convention, quality."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import math
 import numpy as np
 import pytest
 
-from gfxnn.imagefit import DivergenceError, FitSettings, ImageFitter, render_image
+from gfxnn.fields.controller import DivergenceError
+from gfxnn.fields.image import ImageFitter
+from gfxnn.fields.render import render_state
+from gfxnn.fields.settings import FitSettings
 
 
 def disc_image(size: int = 32) -> np.ndarray:
@@ -165,7 +169,7 @@ def test_predict_evaluates_pixel_x_y_at_uv_x_over_w_minus_1() -> None:
     assert fitter.predict().shape == (16, 24, 3)  # the reference's size by default
     big = fitter.predict(700, 40)  # more pixels than one inference chunk
     np.testing.assert_allclose(big[-1, -1], [1, 1, 0], atol=1e-7)
-    np.testing.assert_array_equal(render_image(uv_network_state(), settings, 5, 3), image)
+    np.testing.assert_array_equal(render_state(uv_network_state(), settings, (3, 5)), image)
 
 
 def test_load_state_dict_checks_names_and_shapes() -> None:
