@@ -151,5 +151,7 @@ def test_gpu_tables_are_subsets_of_the_choices() -> None:
     from gfxnn.gpu.activations import ACTIVATION_IDS
     from gfxnn.gpu.trainer import ENCODINGS as GPU_ENCODINGS
 
+    assert ACTIVATION_IDS is choices.KERNEL_ACTIVATION_IDS
     assert set(ACTIVATION_IDS) == set(choices.ACTIVATIONS)
+    assert sorted(ACTIVATION_IDS.values()) == list(range(len(ACTIVATION_IDS)))
     assert set(GPU_ENCODINGS) <= set(choices.ENCODINGS)

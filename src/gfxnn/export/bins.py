@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gfxnn.export.ir import Node
+from gfxnn.export.ir import PerDimensionEncode
 
 if TYPE_CHECKING:
     from gfxnn.export.onnx import OnnxGraph
@@ -33,19 +33,22 @@ def _quartic_cdf(u: np.ndarray) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class BinnedEncode(Node):
+class BinnedEncode(PerDimensionEncode):
     """An encoding with `n_bins` features per input dimension, all bins of input 0 first."""
 
     n_dims: int
     n_bins: int
 
     @property
-    def n_inputs(self) -> int:
-        return self.n_dims
+    def per_dimension(self) -> int:
+        return self.n_bins
 
-    @property
-    def n_outputs(self) -> int:
-        return self.n_bins * self.n_dims
+    def _onnx_scaled(self, graph: OnnxGraph, value: str) -> str:
+        """n_bins x, shaped (batch, dims, 1)."""
+        axis_2 = graph.constant("axis_2", np.array([2], np.int64))
+        return graph.node(
+            "Mul", [graph.node("Unsqueeze", [value, axis_2]), _f32(graph, self.n_bins)]
+        )
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,7 @@ class OneBlobEncode(BinnedEncode):
 
     def emit_onnx(self, graph: OnnxGraph, value: str) -> str:
         n = self.n_bins
-        axis_2 = graph.constant("axis_2", np.array([2], np.int64))
-        scaled = graph.node("Mul", [graph.node("Unsqueeze", [value, axis_2]), _f32(graph, n)])
+        scaled = self._onnx_scaled(graph, value)
         u = graph.node("Sub", [graph.constant("bins", np.arange(n + 1, dtype=np.float32)), scaled])
         cdfs = [_onnx_cdf(graph, graph.node(op, [u, _f32(graph, n)])) for op in ("Sub", "Add")]
         total = graph.node("Sum", [cdfs[0], _onnx_cdf(graph, u), cdfs[1]])
@@ -142,8 +144,7 @@ class OneHotEncode(BinnedEncode):
 
     def emit_onnx(self, graph: OnnxGraph, value: str) -> str:
         n = self.n_bins
-        axis_2 = graph.constant("axis_2", np.array([2], np.int64))
-        scaled = graph.node("Mul", [graph.node("Unsqueeze", [value, axis_2]), _f32(graph, n)])
+        scaled = self._onnx_scaled(graph, value)
         bins = graph.node(
             "Clip", [graph.node("Floor", [scaled]), _f32(graph, 0), _f32(graph, n - 1)]
         )

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from gfxnn.export.ir import Node
+from gfxnn.export.ir import Node, PerDimensionEncode
 
 if TYPE_CHECKING:
     from gfxnn.export.onnx import OnnxGraph
@@ -24,20 +24,13 @@ __all__ = ["FrequencyEncode", "GaussianFourierEncode", "IdentityEncode", "Triang
 
 
 @dataclass(frozen=True)
-class IdentityEncode(Node):
+class IdentityEncode(PerDimensionEncode):
     """features = scale * x + offset (gfxnn.encodings.IdentityEncoding)."""
 
     n_dims: int
     scale: float = 1.0
     offset: float = 0.0
-
-    @property
-    def n_inputs(self) -> int:
-        return self.n_dims
-
-    @property
-    def n_outputs(self) -> int:
-        return self.n_dims
+    per_dimension = 1
 
     @property
     def _plain(self) -> bool:
@@ -71,7 +64,7 @@ class IdentityEncode(Node):
 
 
 @dataclass(frozen=True)
-class FrequencyEncode(Node):
+class FrequencyEncode(PerDimensionEncode):
     """sin(pi 2^k x_d), cos(pi 2^k x_d) for each dimension d, each k < n_frequencies, in that
     order (gfxnn.encodings.FrequencyEncoding); pi 2^k is rounded to float32 once, as there."""
 
@@ -79,12 +72,8 @@ class FrequencyEncode(Node):
     n_frequencies: int
 
     @property
-    def n_inputs(self) -> int:
-        return self.n_dims
-
-    @property
-    def n_outputs(self) -> int:
-        return 2 * self.n_frequencies * self.n_dims
+    def per_dimension(self) -> int:
+        return 2 * self.n_frequencies
 
     @property
     def frequencies(self) -> np.ndarray:
@@ -123,7 +112,7 @@ class FrequencyEncode(Node):
 
 
 @dataclass(frozen=True)
-class TriangleWaveEncode(Node):
+class TriangleWaveEncode(PerDimensionEncode):
     """4 |frac(2^(k-1) x_d + k/4) - 1/2| - 1 for each dimension d, each k < n_frequencies,
     in that order (gfxnn.encodings.TriangleWaveEncoding); frac(v) - 1/2 = v - (floor(v) + 1/2)."""
 
@@ -131,12 +120,8 @@ class TriangleWaveEncode(Node):
     n_frequencies: int
 
     @property
-    def n_inputs(self) -> int:
-        return self.n_dims
-
-    @property
-    def n_outputs(self) -> int:
-        return self.n_frequencies * self.n_dims
+    def per_dimension(self) -> int:
+        return self.n_frequencies
 
     @property
     def scales(self) -> np.ndarray:

@@ -29,7 +29,15 @@ if TYPE_CHECKING:
     from gfxnn.export.onnx import OnnxGraph
     from gfxnn.export.shader import ShaderWriter
 
-__all__ = ["ACTIVATIONS", "Activation", "Dense", "ExportError", "Node", "Program"]
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "Dense",
+    "ExportError",
+    "Node",
+    "PerDimensionEncode",
+    "Program",
+]
 
 
 class ExportError(ValueError):
@@ -66,6 +74,26 @@ class Node(ABC):
     @abstractmethod
     def describe(self) -> str:
         """A short human-readable summary for the header comment."""
+
+
+class PerDimensionEncode(Node):
+    """An encoding node that gives `per_dimension` features for each of its `n_dims` inputs
+    (subclasses are dataclasses with an `n_dims` field)."""
+
+    n_dims: int
+
+    @property
+    @abstractmethod
+    def per_dimension(self) -> int:
+        """Features per input dimension."""
+
+    @property
+    def n_inputs(self) -> int:
+        return self.n_dims
+
+    @property
+    def n_outputs(self) -> int:
+        return self.per_dimension * self.n_dims
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,17 @@ ACTIVATIONS: tuple[str, ...] = (
     "softplus",
     "none",
 )
+#: activation -> the integer the GPU kernels (Warp's and the WGSL shaders) switch on: their ABI,
+#: so new names take new numbers
+KERNEL_ACTIVATION_IDS: dict[str, int] = {
+    "none": 0,
+    "relu": 1,
+    "leaky_relu": 2,
+    "sigmoid": 3,
+    "tanh": 4,
+    "sine": 5,
+    "softplus": 6,
+}
 #: losses -> their tiny-cuda-nn otype
 LOSSES: dict[str, str] = {"l2": "L2", "relative_l2": "RelativeL2", "l1": "L1"}
 #: optimizers -> their tiny-cuda-nn otype

@@ -51,24 +51,16 @@ class FusedGrid:
         dtype: Any = np.float32,
     ) -> None:
         self.interpolation = kernels.check_interpolation(interpolation)
-        self._config = {
-            "otype": "HashGrid" if hashed else "DenseGrid",
+        sizes: dict[str, Any] = {
             "n_levels": n_levels,
             "n_features_per_level": n_features_per_level,
             "log2_hashmap_size": log2_hashmap_size,
             "base_resolution": base_resolution,
             "per_level_scale": per_level_scale,
-            "interpolation": self.interpolation,
         }
-        self.layout = kernels.grid_layout(
-            n_input_dims,
-            n_levels,
-            n_features_per_level,
-            log2_hashmap_size,
-            base_resolution,
-            per_level_scale,
-            hashed=bool(hashed),
-        )
+        self.layout = kernels.grid_layout(n_input_dims, **sizes, hashed=bool(hashed))
+        otype = "HashGrid" if hashed else "DenseGrid"
+        self._config = {"otype": otype, **sizes, "interpolation": self.interpolation}
         self.n_input_dims = n_input_dims
         self.n_output_dims = self.layout.n_output_dims
         self.dtype = resolve_dtype(dtype)  # float32 or float64, else TypeError

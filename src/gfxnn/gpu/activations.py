@@ -14,18 +14,10 @@ from __future__ import annotations
 
 import warp as wp
 
+from gfxnn.fields.choices import KERNEL_ACTIVATION_IDS as ACTIVATION_IDS
 from gfxnn.fused.activations import LEAKY_RELU_SLOPE
 
-#: activation name -> the id the kernels take
-ACTIVATION_IDS: dict[str, int] = {
-    "none": 0,
-    "relu": 1,
-    "leaky_relu": 2,
-    "sigmoid": 3,
-    "tanh": 4,
-    "sine": 5,
-    "softplus": 6,
-}
+__all__ = ["ACTIVATION_IDS", "act_derivative", "act_value", "activation_id"]
 
 _SLOPE = wp.constant(float(LEAKY_RELU_SLOPE))
 

@@ -28,6 +28,14 @@ def _diverged(counters: wp.array[wp.int32], losses: wp.array[float], t: int) -> 
 
 
 @wp.func
+def _take_gradient(grads: wp.array[float], i: int, unscale: float) -> float:
+    # Read and zero: the next training pass accumulates into a clean gradient.
+    g = grads[i] * unscale
+    grads[i] = 0.0
+    return g
+
+
+@wp.func
 def _finish(tid: int, counters: wp.array[wp.int32], t: int, diverged: bool):
     if tid == 0:
         counters[0] = t
@@ -53,11 +61,10 @@ def adam_step(
     i = wp.tid()
     t = counters[1]
     diverged = _diverged(counters, losses, t)
-    g = grads[i] * unscale
-    grads[i] = 0.0
+    g = _take_gradient(grads, i, unscale)
     if not diverged:
-        p = params[i]
         # adam_update, line by line (its docstring has the equations):
+        p = params[i]
         g = g + p * l2_reg  # g <- g + lambda theta
         m_new = m[i] + (g - m[i]) * float(wp.float64(1.0) - beta1)  # m + (1 - b1)(g - m)
         v_new = v[i] * float(beta2) + g * g * float(wp.float64(1.0) - beta2)
@@ -83,9 +90,8 @@ def sgd_step(
     i = wp.tid()
     t = counters[1]
     diverged = _diverged(counters, losses, t)
-    g = grads[i] * unscale
-    grads[i] = 0.0
+    g = _take_gradient(grads, i, unscale)
     if not diverged:
-        p = params[i]
-        params[i] = p - (g + p * l2_reg) * lr
+        # sgd_update without momentum: theta <- theta - lr (g + lambda theta)
+        params[i] = params[i] - (g + params[i] * l2_reg) * lr
     _finish(i, counters, t, diverged)

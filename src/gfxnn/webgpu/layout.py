@@ -15,6 +15,7 @@ import numpy as np
 
 from gfxnn import registry
 from gfxnn.encodings import grid_kernels
+from gfxnn.fields.choices import KERNEL_ACTIVATION_IDS
 from gfxnn.fields.trainer import LOSSES, OPTIMIZERS, ModelSpec
 
 __all__ = ["BatchPlan", "ModelPlan", "batch_plan", "model_plan"]
@@ -26,15 +27,8 @@ META_LEVELS = 8
 ROWS_PER_WORKGROUP = 64
 MAX_CHUNKS = 256  # partial gradient sums per step, at most
 
-ACTIVATION_IDS = {
-    "none": 0,
-    "relu": 1,
-    "leaky_relu": 2,
-    "sigmoid": 3,
-    "tanh": 4,
-    "sine": 5,
-    "softplus": 6,
-}
+# The ids the kernels switch on, shared with the Warp kernels (one table, gfxnn.fields.choices).
+ACTIVATION_IDS = KERNEL_ACTIVATION_IDS
 ENCODING_IDS = {"Identity": 0, "Frequency": 1, "OneBlob": 2, "TriangleWave": 3}
 GRID_ID = 4
 INTERPOLATION_IDS = {"Nearest": 0, "Linear": 1, "Smoothstep": 2}
