@@ -641,3 +641,31 @@ def test_stop_cancels_queued_and_running_steps_and_answers_each(tmp_path):
             assert stopped < 3000
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("failure", ["disconnect", "oserror"])
+def test_ordinary_disconnects_are_not_logged_as_errors(tmp_path, caplog, failure):
+    """Issue 15: a page that went away while its receive loop was busy (so Starlette still
+    called it CONNECTED) was logged with two chained tracebacks when the next send failed."""
+    import asyncio
+
+    from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+    from gfxnn.apps.studio.hub import Client, Hub
+
+    class GonePage:
+        client_state = WebSocketState.CONNECTED
+
+        async def send_text(self, text: str) -> None:
+            raise WebSocketDisconnect(1006) if failure == "disconnect" else BrokenPipeError(32)
+
+    session = make_session(tmp_path)
+    try:
+        client = Client(GonePage())  # type: ignore[arg-type]
+        client.push({"type": "pong"})
+        asyncio.run(Hub(session).send_loop(client))
+    finally:
+        session.close()
+    assert client.closed  # the page's queued work is dropped with it
+    noisy = [r for r in caplog.records if r.name.startswith("gfxnn") and r.levelno >= 30]
+    assert not noisy, [r.getMessage() for r in noisy]
