@@ -46,6 +46,7 @@ APPS: dict[str, str] = {
     "export": "gfxnn.apps.export",
     "bench": "gfxnn.apps.bench",
     "studio": "gfxnn.apps.studio.run",
+    "sweep": "gfxnn.apps.sweep.command",
 }
 """command -> the module that declares its arguments and runs it."""
 
