@@ -483,6 +483,28 @@ def test_cli_refuses_bad_arguments(capsys, argv, fragment):
     assert fragment in capsys.readouterr().err
 
 
+def test_a_busy_port_is_one_line_and_exit_2_before_any_announcement(capsys, tmp_path):
+    """Issue 15 case 14: it printed "open http://127.0.0.1:P/" and then exited 3."""
+    from test_studio_support import free_socket
+
+    from gfxnn.cli import main
+
+    busy = free_socket()
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        argv = ["circle", "--device", "cpu", "--port", str(port), "--out", str(tmp_path / "out")]
+        code = main(["studio", *argv])
+    finally:
+        busy.close()
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "open http" not in out + err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "another --port" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()  # exit 2: nothing written
+
+
 # ----- load on loopback -----------------------------------------------------------------------
 def _rss_mib() -> float:
     with open("/proc/self/status") as status:

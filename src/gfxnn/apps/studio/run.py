@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
+import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any, TextIO
@@ -95,9 +98,13 @@ def serve(
         raise StudioError(f"--port must be in 1..65535, got {port}")
     resolve_device(device)
     loaded = load_first_image(image, DEFAULT_MAX_UPLOAD_PIXELS)
+    # Bind before anything is written or announced: a busy port is one line and exit 2,
+    # not "open http://..." followed by uvicorn's own exit 3.
+    listener = listen_socket(host, port)
     try:
         out = prepare_output_dir(out_dir)
     except OutputDirError as error:
+        listener.close()
         raise StudioError(str(error)) from None
     if not loopback:
         print(
@@ -110,8 +117,48 @@ def serve(
     allowed = None if allow_remote else (*LOOPBACK_HOSTS, host)
     app = create_app(session, allowed_hosts=allowed)
     shown = f"[{host}]" if ":" in host else host
-    print(f"gfxnn studio: open http://{shown}:{port}/  (Ctrl-C to stop; files go to {out}/)")
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    bound_port = listener.getsockname()[1]
+    print(f"gfxnn studio: open http://{shown}:{bound_port}/  (Ctrl-C to stop; files go to {out}/)")
+    config = uvicorn.Config(app, log_level=log_level, ws_max_size=MAX_WEBSOCKET_BYTES)
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        listener.close()
+
+
+MAX_WEBSOCKET_BYTES = 16 * 1024 * 1024
+"""Largest WebSocket message the server reads (uvicorn's default, stated here). A message
+over protocol.MAX_MESSAGE_CHARS and under this gets an error reply; one over this cannot be
+answered without buffering it, so the connection is closed with code 1009 (RFC 6455)."""
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to (host, port) and listening; a busy or unusable address is a
+    StudioError naming it."""
+    bare = host.strip("[]")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            bare, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise StudioError(f"--host {host}: cannot resolve it ({error.strerror})") from None
+    listener = socket.socket(family, kind, proto)
+    try:
+        if os.name != "nt":  # as uvicorn does: rebinding right after a restart is allowed
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address)
+        listener.listen(128)
+    except OSError as error:
+        listener.close()
+        hint = (
+            "; is another gfxnn studio running? choose another --port"
+            if (error.errno == errno.EADDRINUSE)
+            else ""
+        )
+        raise StudioError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}{hint}"
+        ) from None
+    return listener
 
 
 # ----- the command: `gfxnn studio` (declared here, run by gfxnn.cli) -------------------------
