@@ -230,6 +230,43 @@ def test_save_checkpoint_download_and_render(client, session):
     )
 
 
+def test_saves_stop_at_the_session_cap_with_a_message(tmp_path):
+    """Issue 15: --out had no bound; now at most max_files files / max_bytes bytes."""
+    session = make_session(tmp_path / "out", max_files=3)
+    try:
+        for _ in range(3):
+            session.save_checkpoint()
+        with pytest.raises(ValueError, match=r"has written 3 files .* cap is 3 files"):
+            session.save_checkpoint()
+        assert len(list((tmp_path / "out").iterdir())) == 3
+        by_bytes = make_session(tmp_path / "bytes", max_bytes=1)
+        by_bytes.save_checkpoint()  # the first file may pass the byte cap; none after it
+        with pytest.raises(ValueError, match=r"or 1 bytes"):
+            by_bytes.save_checkpoint()
+        by_bytes.close()
+        with pytest.raises(ValueError, match="max_files must be an integer >= 1"):
+            make_session(tmp_path, max_files=0)
+    finally:
+        session.close()
+
+
+def test_saves_never_replace_a_file_sharing_their_name(tmp_path, session, monkeypatch):
+    """An export writes NAME.glsl beside NAME.safetensors: a NAME.glsl already in --out
+    (another run in the same second) must not be replaced."""
+    import datetime as dt
+
+    fixed = dt.datetime(2026, 1, 2, 3, 4, 5)
+    monkeypatch.setattr(
+        "gfxnn.apps.studio.session.dt.datetime", type("D", (), {"now": staticmethod(lambda: fixed)})
+    )
+    foreign = session.out_dir / "studio-20260102-030405-step0.glsl"
+    session.out_dir.mkdir(parents=True, exist_ok=True)
+    foreign.write_text("someone else's shader")
+    saved = session.save_checkpoint()
+    assert saved.name == "studio-20260102-030405-step0-2.safetensors"
+    assert foreign.read_text() == "someone else's shader"
+
+
 def test_download_prediction_png(client, session):
     response = client.get("/api/prediction.png")
     assert response.status_code == 200

@@ -57,7 +57,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def _schema(max_upload_bytes: int, max_upload_pixels: int) -> dict[str, Any]:
+def _schema(session: TrainingSession, max_upload_bytes: int, max_upload_pixels: int) -> dict:
     return {
         "settings": settings_schema(),
         "bundled_images": list(BUNDLED_IMAGES),
@@ -67,6 +67,8 @@ def _schema(max_upload_bytes: int, max_upload_pixels: int) -> dict[str, Any]:
             "max_upload_bytes": max_upload_bytes,
             "max_upload_pixels": max_upload_pixels,
             "max_steps_per_request": MAX_STEPS_PER_REQUEST,
+            "max_session_files": session.max_files,
+            "max_session_bytes": session.max_bytes,
         },
     }
 
@@ -96,7 +98,7 @@ def create_app(
         max_upload_bytes, max_upload_pixels: upload limits.
     """
     hub = Hub(session)
-    schema = _schema(max_upload_bytes, max_upload_pixels)
+    schema = _schema(session, max_upload_bytes, max_upload_pixels)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

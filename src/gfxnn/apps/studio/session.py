@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import glob
 import io
 import json
 import logging
@@ -43,13 +44,22 @@ from gfxnn.io import atomic_write_bytes
 
 log = logging.getLogger("gfxnn.studio")
 
-__all__ = ["HISTORY_POINTS", "MAX_STEPS_PER_REQUEST", "SavedFile", "TrainingSession"]
+__all__ = [
+    "HISTORY_POINTS",
+    "MAX_SESSION_BYTES",
+    "MAX_SESSION_FILES",
+    "MAX_STEPS_PER_REQUEST",
+    "SavedFile",
+    "TrainingSession",
+]
 
 CHUNK_SECONDS = 0.02  # the fitter lock is held this long at most; controls wait no longer
 HANDOVER_SECONDS = 0.001  # pause between chunks so waiters get the lock (see _loop)
 PUBLISH_SECONDS = 0.1  # state updates while training: at most 10 per second
 HISTORY_POINTS = 600  # per chart series
 MAX_STEPS_PER_REQUEST = 1000
+MAX_SESSION_FILES = 200  # files one session writes to --out (each is listed in every state)
+MAX_SESSION_BYTES = 1024**3  # bytes one session writes to --out
 MAX_LOSS_HISTORY = 10_000  # the fitter's own per-step list is trimmed to this (memory stays flat)
 PHASES = {
     "initialize": "Initialize",
@@ -112,6 +122,8 @@ class TrainingSession:
             directory the session writes to. File names are chosen here, never by a client.
         frame_interval: shortest time between two prediction frames, in seconds.
         inference_share: the renderer thread is busy at most this share of the time.
+        max_files, max_bytes: the session's cap on what it writes to out_dir: no save or
+            export starts once it has written max_files files or max_bytes bytes.
 
     Call `start()` to start the trainer and renderer threads and `close()` to stop them.
     Control methods are thread-safe; they raise ValueError/TypeError for bad values (the
@@ -126,12 +138,20 @@ class TrainingSession:
         out_dir: str | Path = "studio-runs",
         frame_interval: float = 0.1,
         inference_share: float = 0.5,
+        max_files: int = MAX_SESSION_FILES,
+        max_bytes: int = MAX_SESSION_BYTES,
     ) -> None:
         if not (isinstance(frame_interval, int | float) and frame_interval > 0):
             raise ValueError(f"frame_interval must be seconds > 0, got {frame_interval!r}")
         if not (isinstance(inference_share, int | float) and 0 < inference_share <= 1):
             raise ValueError(f"inference_share must be in (0, 1], got {inference_share!r}")
+        for name, value in (("max_files", max_files), ("max_bytes", max_bytes)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         self.out_dir = Path(out_dir)
+        self.max_files = max_files
+        self.max_bytes = max_bytes
+        self._bytes_written = 0
         self.frame_interval = frame_interval
         self.inference_share = inference_share
         self._fitter = ImageFitter(image.pixels, settings)
@@ -511,16 +531,30 @@ class TrainingSession:
 
     # ----- files ------------------------------------------------------------------------
     def _new_path(self, label: str, suffix: str) -> Path:
+        """A fresh name in out_dir: no file there shares its stem, whatever its suffix (an
+        export writes NAME.glsl and NAME.grid.bin beside NAME.safetensors), so nothing the
+        session writes replaces a file. Refused once the session's cap is reached."""
+        if len(self._saved) >= self.max_files or self._bytes_written >= self.max_bytes:
+            raise ValueError(
+                f"this studio session has written {len(self._saved)} files "
+                f"({self._bytes_written} bytes) to {self.out_dir}; its cap is {self.max_files} "
+                f"files or {self.max_bytes} bytes: restart gfxnn studio to write more"
+            )
         stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        path = self.out_dir / f"studio-{stamp}-{label}{suffix}"
-        counter = 2
-        while path.exists() or path.name in self._saved:
-            path = self.out_dir / f"studio-{stamp}-{label}-{counter}{suffix}"
-            counter += 1
-        return path
+        stem, counter = f"studio-{stamp}-{label}", 2
+        while self._stem_taken(stem):
+            stem, counter = f"studio-{stamp}-{label}-{counter}", counter + 1
+        return self.out_dir / f"{stem}{suffix}"
+
+    def _stem_taken(self, stem: str) -> bool:
+        if any(Path(name).name.split(".")[0] == stem for name in self._saved):
+            return True
+        return any(self.out_dir.glob(glob.escape(stem) + ".*"))
 
     def _remember(self, path: Path, kind: str) -> SavedFile:
         saved = SavedFile(path.name, path, kind)
+        with contextlib.suppress(OSError):
+            self._bytes_written += path.stat().st_size
         with self._lock:
             self._saved[path.name] = saved
             self._publish_locked()
