@@ -728,3 +728,31 @@ def test_ordinary_disconnects_are_not_logged_as_errors(tmp_path, caplog, failure
     assert client.closed  # the page's queued work is dropped with it
     noisy = [r for r in caplog.records if r.name.startswith("gfxnn") and r.levelno >= 30]
     assert not noisy, [r.getMessage() for r in noisy]
+
+
+def test_oversized_messages_get_an_error_reply_up_to_the_frame_limit_then_1009(tmp_path):
+    """Up to run.MAX_WEBSOCKET_BYTES a too-long message is answered and the page stays
+    connected; beyond it the server cannot read it without buffering it: close 1009."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from gfxnn.apps.studio.run import MAX_WEBSOCKET_BYTES
+
+    session = make_session(tmp_path)
+    try:
+        with running_server(create_app(session)) as base:
+            with connect(_ws_url(base)) as ws:
+                ws.send("x" * (MAX_WEBSOCKET_BYTES // 2))
+                error = _replies(ws, lambda r: r["type"] == "error")[-1]
+                assert "message too long" in error["message"]
+                ws.send(json.dumps({"type": "ping", "id": 1}))
+                assert _replies(ws, lambda r: r.get("id") == 1)[-1]["type"] == "pong"
+                ws.send("x" * (MAX_WEBSOCKET_BYTES + 1))
+                with pytest.raises(ConnectionClosed) as closed:
+                    _replies(ws, lambda r: False, timeout=10)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+            with connect(_ws_url(base)) as again:  # the server goes on
+                again.send(json.dumps({"type": "ping", "id": 2}))
+                assert _replies(again, lambda r: r.get("id") == 2)[-1]["type"] == "pong"
+    finally:
+        session.close()
