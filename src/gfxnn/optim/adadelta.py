@@ -13,8 +13,10 @@ from gfxnn.optim.optimizer import (
     Checker,
     Optimizer,
     ParamGroup,
+    State,
     check_closed_unit_interval,
     hyperparameters,
+    options,
 )
 from gfxnn.tensor import Tensor
 
@@ -22,14 +24,10 @@ from gfxnn.tensor import Tensor
 class Adadelta(Optimizer):
     """Adadelta (Zeiler 2012, https://arxiv.org/abs/1212.5701), torch.optim.Adadelta's rule.
 
-    With g the gradient (negated when `maximize`), lambda the weight decay, v the running
-    mean of g^2 and u the running mean of the squared updates (both starting at zero):
-
-        g <- g + lambda * theta                     (when lambda != 0)
-        v <- rho * v + (1 - rho) * g^2
-        delta = sqrt(u + eps) / sqrt(v + eps) * g
-        u <- rho * u + (1 - rho) * delta^2
-        theta <- theta - lr * delta
+    Each step applies `gfxnn.optim.functional.adadelta_update` to every parameter: with g
+    the gradient, v and u (both starting at zero) the running means of g^2 and of the
+    squared steps, the step is delta = sqrt(u + eps) / sqrt(v + eps) * g and
+    theta <- theta - lr * delta (the full equations, weight decay included, are there).
 
     Args:
         params: Tensors to optimise, or parameter groups (dicts with "params").
@@ -51,6 +49,8 @@ class Adadelta(Optimizer):
         "maximize": check_bool,
     }
 
+    state_arrays = ("square_avg", "acc_delta")
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -63,25 +63,11 @@ class Adadelta(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
-    def _init_state(self, param: Tensor) -> dict[str, Any]:
-        return {
-            "step": 0,
-            "square_avg": np.zeros_like(param.data),
-            "acc_delta": np.zeros_like(param.data),
-        }
-
-    def _update(
-        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: ParamGroup
-    ) -> None:
-        state["step"] += 1
+    def _update(self, param: Tensor, grad: np.ndarray, state: State, group: ParamGroup) -> None:
         adadelta_update(
             param.data,
             grad,
             state["square_avg"],
             state["acc_delta"],
-            lr=group["lr"],
-            rho=group["rho"],
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            maximize=group["maximize"],
+            **options(group, "lr", "rho", "eps", "weight_decay", "maximize"),
         )

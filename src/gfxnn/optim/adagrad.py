@@ -9,7 +9,7 @@ import numpy as np
 
 from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import adagrad_update
-from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, hyperparameters
+from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, State, hyperparameters, options
 from gfxnn.tensor import Tensor
 
 
@@ -45,6 +45,8 @@ class Adagrad(Optimizer):
         "maximize": check_bool,
     }
 
+    lazy_state = ("sum",)  # G starts at the group's initial_accumulator_value
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -58,24 +60,13 @@ class Adagrad(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
-    def _init_state(self, param: Tensor) -> dict[str, Any]:
-        # The accumulator starts at the initial value of the parameter's group.
-        return {"step": 0, "sum": None}
-
-    def _update(
-        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: ParamGroup
-    ) -> None:
+    def _update(self, param: Tensor, grad: np.ndarray, state: State, group: ParamGroup) -> None:
         if state["sum"] is None:
             state["sum"] = np.full_like(param.data, group["initial_accumulator_value"])
-        state["step"] += 1
         adagrad_update(
             param.data,
             grad,
             state["sum"],
             step=state["step"],
-            lr=group["lr"],
-            lr_decay=group["lr_decay"],
-            weight_decay=group["weight_decay"],
-            eps=group["eps"],
-            maximize=group["maximize"],
+            **options(group, "lr", "lr_decay", "weight_decay", "eps", "maximize"),
         )

@@ -9,7 +9,15 @@ import numpy as np
 
 from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import adam_update
-from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, check_unit_pair, hyperparameters
+from gfxnn.optim.optimizer import (
+    Checker,
+    Optimizer,
+    ParamGroup,
+    State,
+    check_unit_pair,
+    hyperparameters,
+    options,
+)
 from gfxnn.tensor import Tensor
 
 
@@ -49,6 +57,8 @@ class Adam(Optimizer):
         "maximize": check_bool,
     }
 
+    state_arrays = ("exp_avg", "exp_avg_sq")
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -61,17 +71,7 @@ class Adam(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
-    def _init_state(self, param: Tensor) -> dict[str, Any]:
-        return {
-            "step": 0,
-            "exp_avg": np.zeros_like(param.data),
-            "exp_avg_sq": np.zeros_like(param.data),
-        }
-
-    def _update(
-        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: ParamGroup
-    ) -> None:
-        state["step"] += 1
+    def _update(self, param: Tensor, grad: np.ndarray, state: State, group: ParamGroup) -> None:
         beta1, beta2 = group["betas"]
         adam_update(
             param.data,
@@ -79,13 +79,10 @@ class Adam(Optimizer):
             state["exp_avg"],
             state["exp_avg_sq"],
             step=state["step"],
-            lr=group["lr"],
             beta1=beta1,
             beta2=beta2,
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
             decoupled_weight_decay=self.decoupled_weight_decay,
-            maximize=group["maximize"],
+            **options(group, "lr", "eps", "weight_decay", "maximize"),
         )
 
 

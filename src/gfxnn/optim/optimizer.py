@@ -20,6 +20,7 @@ from gfxnn.checks import check_interval, check_non_negative, check_pair, check_r
 from gfxnn.tensor import Tensor
 
 ParamGroup = dict[str, Any]
+State = dict[str, Any]  # one parameter's optimizer state
 
 
 def check_unit_interval(name: str, value: Any) -> float:
@@ -50,6 +51,11 @@ def check_real_pair(name: str, value: Any) -> tuple[float, float]:
 Checker = Callable[[str, Any], Any]
 
 
+def options(group: ParamGroup, *names: str) -> dict[str, Any]:
+    """The hyperparameters `names` of a group, as the keywords of an update rule."""
+    return {name: group[name] for name in names}
+
+
 def hyperparameters(arguments: Mapping[str, Any]) -> dict[str, Any]:
     """An optimizer constructor's `locals()` without self and params: its hyperparameters.
 
@@ -77,6 +83,9 @@ class Optimizer:
 
     # Hyperparameter name -> its checker, applied by `_validate_group` (set by subclasses).
     checks: ClassVar[dict[str, Checker]] = {}
+    # Per-parameter state (see `_init_state`), named as in torch.optim.
+    state_arrays: ClassVar[tuple[str, ...]] = ()
+    lazy_state: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
         # Checked once here so a bad default is reported even if every group overrides it.
@@ -184,16 +193,19 @@ class Optimizer:
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = self._init_state(p)
+                if "step" in state:  # the 1-based count of this parameter's updates
+                    state["step"] += 1
                 self._update(p, p.grad, state, group)
         return loss
 
     def _init_state(self, param: Tensor) -> dict[str, Any]:
-        """The state of a parameter before its first update."""
-        return {}
+        """The state of a parameter before its first update: a step count, a zero array like
+        the parameter for each name in `state_arrays`, None for each in `lazy_state` (made
+        by `_update` when it first needs the group's values)."""
+        zeros = {name: np.zeros_like(param.data) for name in self.state_arrays}
+        return {"step": 0, **zeros, **dict.fromkeys(self.lazy_state)}
 
-    def _update(
-        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: ParamGroup
-    ) -> None:
+    def _update(self, param: Tensor, grad: np.ndarray, state: State, group: ParamGroup) -> None:
         """Update one parameter in place, using and updating its `state`."""
         raise NotImplementedError(f"{type(self).__name__} must define _update()")
 

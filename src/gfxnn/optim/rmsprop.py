@@ -13,8 +13,10 @@ from gfxnn.optim.optimizer import (
     Checker,
     Optimizer,
     ParamGroup,
+    State,
     check_closed_unit_interval,
     hyperparameters,
+    options,
 )
 from gfxnn.tensor import Tensor
 
@@ -58,6 +60,8 @@ class RMSprop(Optimizer):
         "maximize": check_bool,
     }
 
+    state_arrays = ("square_avg",)
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -72,29 +76,18 @@ class RMSprop(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
-    def _init_state(self, param: Tensor) -> dict[str, Any]:
-        return {"step": 0, "square_avg": np.zeros_like(param.data)}
-
-    def _update(
-        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: ParamGroup
-    ) -> None:
+    def _update(self, param: Tensor, grad: np.ndarray, state: State, group: ParamGroup) -> None:
         # Buffers appear when a group first needs them, so momentum or centering can be
         # switched on between steps, as in PyTorch.
         if group["momentum"] > 0 and "momentum_buffer" not in state:
             state["momentum_buffer"] = np.zeros_like(param.data)
         if group["centered"] and "grad_avg" not in state:
             state["grad_avg"] = np.zeros_like(param.data)
-        state["step"] += 1
         rmsprop_update(
             param.data,
             grad,
             state["square_avg"],
             state["grad_avg"] if group["centered"] else None,
             state["momentum_buffer"] if group["momentum"] > 0 else None,
-            lr=group["lr"],
-            alpha=group["alpha"],
-            eps=group["eps"],
-            weight_decay=group["weight_decay"],
-            momentum=group["momentum"],
-            maximize=group["maximize"],
+            **options(group, "lr", "alpha", "eps", "weight_decay", "momentum", "maximize"),
         )

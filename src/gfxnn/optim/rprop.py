@@ -13,6 +13,7 @@ from gfxnn.optim.optimizer import (
     Checker,
     Optimizer,
     ParamGroup,
+    State,
     check_non_negative_pair,
     check_real_pair,
     hyperparameters,
@@ -53,16 +54,6 @@ class Rprop(Optimizer):
         "maximize": check_bool,
     }
 
-    def _check_group(self, group: ParamGroup) -> None:
-        etaminus, etaplus = group["etas"]
-        if not 0 < etaminus < 1 < etaplus:
-            raise ValueError(
-                f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {group['etas']!r}"
-            )
-        low, high = group["step_sizes"]
-        if low > high:
-            raise ValueError(f"step_sizes must satisfy min <= max, got {group['step_sizes']!r}")
-
     def __init__(
         self,
         params: Iterable[Any],
@@ -74,16 +65,22 @@ class Rprop(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
-    def _init_state(self, param: Tensor) -> dict[str, Any]:
-        # The step sizes start at the lr of the parameter's group, read at its first update.
-        return {"step": 0, "prev": np.zeros_like(param.data), "step_size": None}
+    def _check_group(self, group: ParamGroup) -> None:
+        etaminus, etaplus = group["etas"]
+        if not 0 < etaminus < 1 < etaplus:
+            raise ValueError(
+                f"etas must satisfy 0 < eta_minus < 1 < eta_plus, got {group['etas']!r}"
+            )
+        low, high = group["step_sizes"]
+        if low > high:
+            raise ValueError(f"step_sizes must satisfy min <= max, got {group['step_sizes']!r}")
 
-    def _update(
-        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: ParamGroup
-    ) -> None:
+    state_arrays = ("prev",)
+    lazy_state = ("step_size",)  # Delta starts at the group's lr, read at the first update
+
+    def _update(self, param: Tensor, grad: np.ndarray, state: State, group: ParamGroup) -> None:
         if state["step_size"] is None:
             state["step_size"] = np.full_like(param.data, group["lr"])
-        state["step"] += 1
         etaminus, etaplus = group["etas"]
         step_size_min, step_size_max = group["step_sizes"]
         rprop_update(

@@ -9,7 +9,7 @@ import numpy as np
 
 from gfxnn.checks import check_bool, check_non_negative, check_real
 from gfxnn.optim.functional import sgd_update
-from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, hyperparameters
+from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, State, hyperparameters, options
 from gfxnn.tensor import Tensor
 
 
@@ -50,13 +50,6 @@ class SGD(Optimizer):
         "maximize": check_bool,
     }
 
-    def _check_group(self, group: ParamGroup) -> None:
-        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
-            raise ValueError(
-                "nesterov=True requires momentum > 0 and dampening == 0, got "
-                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
-            )
-
     def __init__(
         self,
         params: Iterable[Any],
@@ -70,20 +63,20 @@ class SGD(Optimizer):
     ) -> None:
         super().__init__(params, hyperparameters(locals()))
 
+    def _check_group(self, group: ParamGroup) -> None:
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "nesterov=True requires momentum > 0 and dampening == 0, got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
+
     def _init_state(self, param: Tensor) -> dict[str, Any]:
         return {"momentum_buffer": None}
 
-    def _update(
-        self, param: Tensor, grad: np.ndarray, state: dict[str, Any], group: ParamGroup
-    ) -> None:
+    def _update(self, param: Tensor, grad: np.ndarray, state: State, group: ParamGroup) -> None:
         state["momentum_buffer"] = sgd_update(
             param.data,
             grad,
             state["momentum_buffer"],
-            lr=group["lr"],
-            momentum=group["momentum"],
-            dampening=group["dampening"],
-            nesterov=group["nesterov"],
-            weight_decay=group["weight_decay"],
-            maximize=group["maximize"],
+            **options(group, "lr", "momentum", "dampening", "nesterov", "weight_decay", "maximize"),
         )
