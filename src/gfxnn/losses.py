@@ -11,7 +11,8 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -277,35 +278,39 @@ class _Loss(Module):
     """
 
     otype = ""
+    # The functional form, called as function(prediction, target, reduction, *extra), where
+    # extra are the values of `extra_arguments` (HuberLoss's delta, ...).
+    function: ClassVar[Callable[..., Tensor]]
+    extra_arguments: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         self.reduction = check_reduction(reduction)
+
+    def forward(self, prediction: Any, target: Any) -> Tensor:
+        extra = [getattr(self, name) for name in self.extra_arguments]
+        return type(self).function(prediction, target, self.reduction, *extra)
 
     def hyperparams(self) -> dict[str, Any]:
         names = list(inspect.signature(type(self)).parameters)
         return {"otype": self.otype, **{name: getattr(self, name) for name in names}}
 
     def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}"
+        return ", ".join(f"{k}={v!r}" for k, v in self.hyperparams().items() if k != "otype")
 
 
 class MSELoss(_Loss):
     """Module form of `mse`."""
 
     otype = "L2"
-
-    def forward(self, prediction: Any, target: Any) -> Tensor:
-        return mse(prediction, target, self.reduction)
+    function = staticmethod(mse)
 
 
 class L1Loss(_Loss):
     """Module form of `l1`."""
 
     otype = "L1"
-
-    def forward(self, prediction: Any, target: Any) -> Tensor:
-        return l1(prediction, target, self.reduction)
+    function = staticmethod(l1)
 
 
 class HuberLoss(_Loss):
@@ -317,38 +322,29 @@ class HuberLoss(_Loss):
         super().__init__(reduction)
         self.delta = _check_delta("HuberLoss", delta)
 
-    def forward(self, prediction: Any, target: Any) -> Tensor:
-        return huber(prediction, target, self.reduction, self.delta)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}, delta={self.delta}"
+    function = staticmethod(huber)
+    extra_arguments = ("delta",)
 
 
 class RelativeL2Loss(_Loss):
     """Module form of `relative_l2` (tiny-cuda-nn's "RelativeL2")."""
 
     otype = "RelativeL2"
-
-    def forward(self, prediction: Any, target: Any) -> Tensor:
-        return relative_l2(prediction, target, self.reduction)
+    function = staticmethod(relative_l2)
 
 
 class BCELoss(_Loss):
     """Module form of `binary_cross_entropy` (prediction: probabilities)."""
 
     otype = "BCE"
-
-    def forward(self, prediction: Any, target: Any) -> Tensor:
-        return binary_cross_entropy(prediction, target, self.reduction)
+    function = staticmethod(binary_cross_entropy)
 
 
 class BCEWithLogitsLoss(_Loss):
     """Module form of `binary_cross_entropy_with_logits` (prediction: logits)."""
 
     otype = "BCEWithLogits"
-
-    def forward(self, prediction: Any, target: Any) -> Tensor:
-        return binary_cross_entropy_with_logits(prediction, target, self.reduction)
+    function = staticmethod(binary_cross_entropy_with_logits)
 
 
 class CrossEntropyLoss(_Loss):
@@ -360,8 +356,5 @@ class CrossEntropyLoss(_Loss):
         super().__init__(reduction)
         self.label_smoothing = _check_label_smoothing(label_smoothing)
 
-    def forward(self, logits: Any, target: Any) -> Tensor:
-        return cross_entropy(logits, target, self.reduction, self.label_smoothing)
-
-    def extra_repr(self) -> str:
-        return f"reduction={self.reduction!r}, label_smoothing={self.label_smoothing}"
+    function = staticmethod(cross_entropy)
+    extra_arguments = ("label_smoothing",)
