@@ -456,12 +456,7 @@ def getitem(x: Any, index: Any) -> Tensor:
 
 
 def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    parts = _same_dtype(tensors, "concatenate")
-    try:
-        out = np.concatenate([t.data for t in parts], axis=axis)
-    except (ValueError, np.exceptions.AxisError) as error:
-        shapes = [t.shape for t in parts]
-        raise ValueError(f"cannot concatenate shapes {shapes} along axis {axis}: {error}") from None
+    parts, out = _join("concatenate", np.concatenate, tensors, axis)
     bounds = np.cumsum([t.shape[axis] for t in parts])[:-1]
 
     def vjp(g: np.ndarray) -> VJPResult:
@@ -471,17 +466,22 @@ def concatenate(tensors: Sequence[Any], axis: int = 0) -> Tensor:
 
 
 def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
-    parts = _same_dtype(tensors, "stack")
-    try:
-        out = np.stack([t.data for t in parts], axis=axis)
-    except (ValueError, np.exceptions.AxisError) as error:
-        shapes = [t.shape for t in parts]
-        raise ValueError(f"cannot stack shapes {shapes} along axis {axis}: {error}") from None
+    parts, out = _join("stack", np.stack, tensors, axis)
 
     def vjp(g: np.ndarray) -> VJPResult:
         return tuple(np.moveaxis(g, axis, 0))
 
     return record(out, tuple(parts), vjp)
+
+
+def _join(op: str, join: Any, tensors: Sequence[Any], axis: int) -> tuple[list[Tensor], np.ndarray]:
+    """The tensors (one dtype) and NumPy's `join` of their arrays, or a ValueError with shapes."""
+    parts = _same_dtype(tensors, op)
+    try:
+        return parts, join([t.data for t in parts], axis=axis)
+    except (ValueError, np.exceptions.AxisError) as error:
+        shapes = [t.shape for t in parts]
+        raise ValueError(f"cannot {op} shapes {shapes} along axis {axis}: {error}") from None
 
 
 def _same_dtype(tensors: Sequence[Any], op: str) -> list[Tensor]:

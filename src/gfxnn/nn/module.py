@@ -8,7 +8,7 @@ deterministic and match PyTorch's names ("layers.0.weight") for the same structu
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -40,6 +40,9 @@ class Buffer(Tensor):
         return "Buffer" + super().__repr__()[len("Tensor") :]
 
 
+T = TypeVar("T", Parameter, Buffer)
+
+
 class Module:
     """Base class of every layer and model: subclasses set attributes and define `forward`."""
 
@@ -69,26 +72,26 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Every parameter with its dotted name, in assignment order, each yielded once."""
+    def _named_tensors(self, kind: type[T], prefix: str) -> Iterator[tuple[str, T]]:
+        """Every attribute of type `kind` in this module tree with its dotted name, in
+        assignment order, each yielded once (a tensor shared by two layers counts once)."""
         seen: set[int] = set()
         for module_name, module in self.named_modules(prefix):
             for name, value in vars(module).items():
-                if isinstance(value, Parameter) and id(value) not in seen:
+                if isinstance(value, kind) and id(value) not in seen:
                     seen.add(id(value))
                     yield (f"{module_name}.{name}" if module_name else name), value
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every parameter with its dotted name, in assignment order, each yielded once."""
+        return self._named_tensors(Parameter, prefix)
 
     def parameters(self) -> list[Parameter]:
         return [p for _, p in self.named_parameters()]
 
     def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Buffer]]:
         """Every buffer with its dotted name, in assignment order, each yielded once."""
-        seen: set[int] = set()
-        for module_name, module in self.named_modules(prefix):
-            for name, value in vars(module).items():
-                if isinstance(value, Buffer) and id(value) not in seen:
-                    seen.add(id(value))
-                    yield (f"{module_name}.{name}" if module_name else name), value
+        return self._named_tensors(Buffer, prefix)
 
     def buffers(self) -> list[Buffer]:
         return [b for _, b in self.named_buffers()]
