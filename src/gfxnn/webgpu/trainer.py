@@ -1,7 +1,7 @@
 """`WebGpuTrainer`: the fused training step as WGSL compute shaders (gfxnn.fields.Trainer).
 
 A step is a few dispatches in one compute pass (wgsl/*.wgsl): per slice of the batch
-`forward_backward` (one thread per row) and `weight_gradient` (one thread per parameter and
+`forward` and `backward` (one thread per row) and `weight_gradient` (one thread per parameter and
 chunk of rows, one partial sum each), then `reduce_loss` (one workgroup), `optimize` (one
 thread per parameter) and, for a grid, `optimize_table`. Many steps go into one queue
 submission; each step's numbers (its index, Adam's bias corrections, the activations) are a
@@ -90,7 +90,7 @@ class WebGpuTrainer:
         n_weights = self.plan.n_params + self.plan.n_table
         self._weights = self._buffer(4 * n_weights)
         self._moments = self._buffer(8 * n_weights)
-        self._accum = self._buffer(8 * max(1, self.plan.n_table))
+        self._accum = self._buffer(12 * max(1, self.plan.n_table))
         self._grads_out = self._buffer(4 * n_weights)
         self._steps_uniform = device.create_buffer(
             size=RECORD * steps_per_submit, usage=usage.UNIFORM | usage.COPY_DST
@@ -139,7 +139,7 @@ class WebGpuTrainer:
 
     def _clear_accum(self) -> None:
         self.gpu.device.queue.write_buffer(
-            self._accum, 0, np.zeros(2 * max(1, self.plan.n_table), np.uint32).tobytes()
+            self._accum, 0, np.zeros(3 * max(1, self.plan.n_table), np.uint32).tobytes()
         )
 
     def _flat(self) -> np.ndarray:
@@ -322,12 +322,14 @@ class WebGpuTrainer:
         plan = self._batch
         assert plan is not None
         constants = self._constants(sample)
-        forward = pipeline(self.gpu, "train.wgsl", "forward_backward", constants)
+        forward = pipeline(self.gpu, "train.wgsl", "forward", constants)
+        backward = pipeline(self.gpu, "train.wgsl", "backward", constants)
         gradient = pipeline(self.gpu, "gradient.wgsl", "weight_gradient", constants)
         for k in range(plan.n_slices):
             compute_pass.set_bind_group(0, self._bind_group, [RECORD * record, RECORD * k])
-            compute_pass.set_pipeline(forward)
-            compute_pass.dispatch_workgroups(plan.slice_rows // 64)
+            for kernel in (forward, backward):
+                compute_pass.set_pipeline(kernel)
+                compute_pass.dispatch_workgroups(plan.slice_rows // 64)
             compute_pass.set_pipeline(gradient)
             chunks = plan.slice_rows // plan.chunk_rows
             compute_pass.dispatch_workgroups(*_groups(self.plan.n_params), chunks)

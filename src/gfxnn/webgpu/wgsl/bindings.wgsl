@@ -99,7 +99,7 @@ struct Slice {
 // [0]: first diverged step (0: none); [1, 1 + LOSS_SLOTS): the loss ring (f32 bits);
 // then one loss per batch row (f32 bits).
 @group(0) @binding(7) var<storage, read_write> losses: array<u32>;
-// The table gradient as 64-bit fixed point (lo, hi words), 2^-32 units of dL/dtable * N.
+// The table gradient as 96-bit fixed point (lo, mid, hi words), 2^-64 units of dL/dtable * N.
 @group(0) @binding(8) var<storage, read_write> accum: array<atomic<u32>>;
 // Training: the target's samples (grid order, C per sample), host-fed inputs and targets.
 // Inference: the coordinates of each grid axis one after the other, or the input points.

@@ -127,16 +127,37 @@ fn encode(x: array<f32, MAX_DIMS>, features: ptr<function, array<f32, MAX_WIDTH>
     }
 }
 
-// One summand of the table gradient in 64-bit fixed point: round(c 2^32) as (lo, hi) words,
-// c = dL/dfeature * weight * N. The rounding is exact in float32 arithmetic: v is an integer,
-// hi = floor(v / 2^32) and v - hi 2^32 are exact.
+// One summand of the table gradient in 96-bit fixed point: round(c 2^64) as three words
+// (lo, mid, hi; two's complement), c = dL/dfeature * weight * N. The magnitude is split
+// exactly in float32 (an integer of 24 significant bits, power-of-two scalings, exact
+// subtractions of non-negative numbers), then negated in integers; integer adds are
+// associative, so the sum does not depend on the order of the threads. 64 fraction bits keep
+// float32's 24 bits of every summand down to c ~ 1e-12 (Adam with tcnn's epsilon 1e-15 turns
+// even tiny gradients into full steps, so they must be right too).
 fn add_fixed(index: u32, c: f32) {
-    let v = round(clamp(ldexp(c, 32), -4.0e18, 4.0e18));
-    let hi = floor(ldexp(v, -32));
-    let lo = u32(v - ldexp(hi, 32));
-    let old = atomicAdd(&accum[2u * index], lo);
-    let carry = select(0u, 1u, old + lo < old);
-    atomicAdd(&accum[2u * index + 1u], bitcast<u32>(i32(hi)) + carry);
+    let magnitude = round(min(abs(ldexp(c, 64)), 1.0e28));
+    let high = floor(ldexp(magnitude, -64));
+    let rest = magnitude - ldexp(high, 64);  // in [0, 2^64)
+    let middle = floor(ldexp(rest, -32));
+    var lo = u32(rest - ldexp(middle, 32));
+    var mid = u32(middle);
+    var hi = u32(high);
+    if (c < 0.0) {
+        lo = ~lo + 1u;
+        let carry = select(0u, 1u, lo == 0u);
+        mid = ~mid + carry;
+        hi = ~hi + select(0u, 1u, carry == 1u && mid == 0u);
+    }
+    let base = 3u * index;
+    let old_lo = atomicAdd(&accum[base], lo);
+    let carry_lo = select(0u, 1u, old_lo + lo < old_lo);
+    let old_mid = atomicAdd(&accum[base + 1u], mid);
+    var carry = select(0u, 1u, old_mid + mid < old_mid);
+    if (carry_lo == 1u) {
+        let before = atomicAdd(&accum[base + 1u], 1u);
+        carry += select(0u, 1u, before == 0xffffffffu);
+    }
+    atomicAdd(&accum[base + 2u], hi + carry);
 }
 
 // The table gradient dL/dtable += dL/dfeatures of input x (a scatter: integer atomics, so the
@@ -157,13 +178,16 @@ fn grid_backward(x: array<f32, MAX_DIMS>, grad: ptr<function, array<f32, MAX_WID
 
 // The summed fixed-point gradient of table value `index` as float32 (times N, see add_fixed).
 fn fixed_value(index: u32) -> f32 {
-    var lo = atomicLoad(&accum[2u * index]);
-    var hi = atomicLoad(&accum[2u * index + 1u]);
+    var lo = atomicLoad(&accum[3u * index]);
+    var mid = atomicLoad(&accum[3u * index + 1u]);
+    var hi = atomicLoad(&accum[3u * index + 2u]);
     let negative = (hi & 0x80000000u) != 0u;
-    if (negative) {  // magnitude first: f32(lo) of a negative number would cancel
+    if (negative) {  // the magnitude first: the words of a negative number would cancel
         lo = ~lo + 1u;
-        hi = ~hi + select(0u, 1u, lo == 0u);
+        let carry_mid = select(0u, 1u, lo == 0u);
+        mid = ~mid + carry_mid;
+        hi = ~hi + select(0u, 1u, carry_mid == 1u && mid == 0u);
     }
-    let magnitude = ldexp(f32(hi), 0) + ldexp(f32(lo), -32);
+    let magnitude = f32(hi) + ldexp(f32(mid), -32) + ldexp(f32(lo), -64);
     return select(magnitude, -magnitude, negative);
 }

@@ -106,8 +106,9 @@ fn optimize_table(@builtin(global_invocation_id) id: vec3<u32>,
         return;
     }
     let g = fixed_value(j) * INV_N;
-    atomicStore(&accum[2u * j], 0u);
-    atomicStore(&accum[2u * j + 1u], 0u);
+    atomicStore(&accum[3u * j], 0u);
+    atomicStore(&accum[3u * j + 1u], 0u);
+    atomicStore(&accum[3u * j + 2u], 0u);
     // Table moments follow the network's: m at 2 N_PARAMS + j, v N_TABLE further.
     step_parameter(N_PARAMS + j, 2u * N_PARAMS + j, N_TABLE, g, step.table_optimizer, step.table);
 }

@@ -1,9 +1,10 @@
-// One training step's forward and backward pass, one thread per batch row, and the loss.
+// One training step's forward and backward passes, one thread per batch row, and the loss.
 //
-//   forward_backward: draw (or read) the row, encode, run the network storing each layer's
-//       input in `acts` and its activation's derivative in `deltas`, the loss and dL/dy, then
-//       the backward pass turning `deltas` into dL/dz per layer; a grid adds its table
-//       gradient (fixed point). Weight gradients are not summed here: see gradient.wgsl.
+//   forward: draw (or read) the row, encode, run the network storing each layer's input in
+//       `acts` and its activation's derivative in `deltas`, the row's loss and dL/dz of the
+//       output layer.
+//   backward: turn `deltas` into dL/dz of every layer; a grid adds its table gradient
+//       (fixed point). Weight gradients are summed in gradient.wgsl.
 //   reduce_loss: one workgroup sums the row losses in a fixed order into the ring, and
 //       records the step as diverged when the loss is not finite.
 
@@ -40,7 +41,7 @@ fn sample_row(row: u32) -> Sample {
 }
 
 @compute @workgroup_size(64)
-fn forward_backward(@builtin(global_invocation_id) id: vec3<u32>) {
+fn forward(@builtin(global_invocation_id) id: vec3<u32>) {
     let local = id.x;  // row within the slice
     if (local >= SLICE_ROWS || losses[DIVERGED] != 0u) {
         return;
@@ -108,36 +109,52 @@ fn forward_backward(@builtin(global_invocation_id) id: vec3<u32>) {
         deltas[at] = grad * deltas[at];
     }
     losses[row_loss_index(row)] = bitcast<u32>(row_loss);
-    // Backward: dL/da_{l-1} = dL/dz_l W_l, dL/dz_{l-1} = dL/da_{l-1} act'(z_{l-1}).
+}
+
+// The backward pass of one row, a kernel of its own (the forward's storage is its input):
+// dL/da_{l-1} = dL/dz_l W_l, dL/dz_{l-1} = dL/da_{l-1} act'(z_{l-1}); a grid then adds
+// dL/dfeatures = dL/dz_0 W_0 to its table gradient.
+@compute @workgroup_size(64)
+fn backward(@builtin(global_invocation_id) id: vec3<u32>) {
+    let local = id.x;
+    if (local >= SLICE_ROWS || losses[DIVERGED] != 0u) {
+        return;
+    }
+    let row = slice.base + local;
+    if (row >= BATCH) {
+        return;
+    }
+    var g: array<f32, MAX_WIDTH>;  // dL/dz of the layer above
     for (var layer = N_HIDDEN; layer >= 1u; layer--) {
         let n_in = layer_inputs(layer);
         let n_out = layer_outputs(layer);
         let w = weight_offset(layer);
         for (var o = 0u; o < n_out; o++) {
-            z[o] = deltas[(deltas_column(layer) + o) * SLICE_ROWS + local];
+            g[o] = deltas[(deltas_column(layer) + o) * SLICE_ROWS + local];
         }
         for (var i = 0u; i < n_in; i++) {
             var sum = 0.0;
             for (var o = 0u; o < n_out; o++) {
-                sum += z[o] * weights[w + o * n_in + i];
+                sum += g[o] * weights[w + o * n_in + i];
             }
             let at = (deltas_column(layer - 1u) + i) * SLICE_ROWS + local;
             deltas[at] = sum * deltas[at];
         }
     }
     if (ENCODING == ENC_GRID) {
+        var grad: array<f32, MAX_WIDTH>;
         let n_out = layer_outputs(0u);
         for (var o = 0u; o < n_out; o++) {
-            z[o] = deltas[o * SLICE_ROWS + local];
+            g[o] = deltas[o * SLICE_ROWS + local];
         }
         for (var i = 0u; i < N_FEATURES; i++) {
             var sum = 0.0;
             for (var o = 0u; o < n_out; o++) {
-                sum += z[o] * weights[o * N_FEATURES + i];
+                sum += g[o] * weights[o * N_FEATURES + i];
             }
-            h[i] = sum;
+            grad[i] = sum;
         }
-        grid_backward(s.x, &h);
+        grid_backward(sample_row(row).x, &grad);
     }
 }
 
