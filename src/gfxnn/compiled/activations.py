@@ -1,0 +1,115 @@
+"""Activations of the compiled path: value and derivative of one row, in place.
+
+The formulas (and their order of rounding) are those of `gfxnn.fused.activations`, so the two
+paths give the same numbers up to the last bit of the C library's tanh/exp: ReLU and leaky
+ReLU take the x <= 0 slope at exactly 0, sigmoid is (1 + tanh(z / 2)) / 2 and never overflows.
+Activations are numbered (`CODES`) because a compiled kernel takes integers, not names; the
+constants come from a `consts` array of the buffers' dtype so float32 stays float32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from gfxnn.fused.activations import ACTIVATIONS, LEAKY_RELU_SLOPE
+
+NONE, RELU, LEAKY_RELU, SIGMOID, TANH, SINE, SOFTPLUS = range(7)
+CODES = {
+    "none": NONE,
+    "relu": RELU,
+    "leaky_relu": LEAKY_RELU,
+    "sigmoid": SIGMOID,
+    "tanh": TANH,
+    "sine": SINE,
+    "softplus": SOFTPLUS,
+}
+assert set(CODES) == set(ACTIVATIONS)
+
+# Indices into the `consts` array (see make_consts).
+K_SLOPE, K_HALF, K_ONE, K_ZERO, K_REL_EPS, K_LOSS_SCALE = range(6)
+
+
+def make_consts(dtype: np.dtype, relative_l2_epsilon: float, loss_scale: float) -> np.ndarray:
+    """The constants the kernels use, rounded once to `dtype` as NumPy rounds them."""
+    values = [LEAKY_RELU_SLOPE, 0.5, 1.0, 0.0, relative_l2_epsilon, loss_scale]
+    return np.array(values, dtype)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def activate_row(code: int, a: np.ndarray, d: np.ndarray, k: np.ndarray) -> None:
+    """a holds z on entry and act(z) on return; d = act'(z)."""
+    n = a.shape[0]
+    zero, one, half = k[K_ZERO], k[K_ONE], k[K_HALF]
+    if code == LEAKY_RELU:
+        slope = k[K_SLOPE]
+        for j in range(n):
+            z = a[j]
+            s = z * slope
+            positive = z > zero
+            a[j] = z if z > s else s  # max(z, s z), as np.maximum
+            d[j] = one if positive else slope
+    elif code == RELU:
+        for j in range(n):
+            z = a[j]
+            positive = z > zero
+            a[j] = z if positive else zero
+            d[j] = one if positive else zero
+    elif code == NONE:
+        for j in range(n):
+            d[j] = one
+    elif code == SIGMOID:
+        for j in range(n):
+            s = math.tanh(a[j] * half) * half + half
+            a[j] = s
+            d[j] = (one - s) * s
+    elif code == TANH:
+        for j in range(n):
+            t = math.tanh(a[j])
+            a[j] = t
+            d[j] = one - t * t
+    elif code == SINE:
+        for j in range(n):
+            z = a[j]
+            a[j] = math.sin(z)
+            d[j] = math.cos(z)
+    else:  # SOFTPLUS: max(z, 0) + log1p(exp(-|z|)); derivative sigmoid(z) in the tanh form
+        for j in range(n):
+            z = a[j]
+            tail = math.log1p(math.exp(-abs(z)))
+            a[j] = (z if z > zero else zero) + tail
+            d[j] = math.tanh(z * half) * half + half
+
+
+@nb.njit(cache=True, error_model="numpy")
+def activate_value_row(code: int, a: np.ndarray, k: np.ndarray) -> None:
+    """a holds z on entry and act(z) on return (inference: no derivative)."""
+    n = a.shape[0]
+    zero, half = k[K_ZERO], k[K_HALF]
+    if code == LEAKY_RELU:
+        slope = k[K_SLOPE]
+        for j in range(n):
+            z = a[j]
+            s = z * slope
+            a[j] = z if z > s else s
+    elif code == RELU:
+        for j in range(n):
+            z = a[j]
+            a[j] = z if z > zero else zero
+    elif code == NONE:
+        return
+    elif code == SIGMOID:
+        for j in range(n):
+            a[j] = math.tanh(a[j] * half) * half + half
+    elif code == TANH:
+        for j in range(n):
+            a[j] = math.tanh(a[j])
+    elif code == SINE:
+        for j in range(n):
+            a[j] = math.sin(a[j])
+    else:
+        for j in range(n):
+            z = a[j]
+            a[j] = (z if z > zero else zero) + math.log1p(math.exp(-abs(z)))

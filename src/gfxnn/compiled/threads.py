@@ -1,0 +1,72 @@
+"""How many threads the compiled kernels use: a fixed count, or "auto", measured as it runs.
+
+A step's result does not depend on the thread count (the batch is split into a fixed number of
+chunks, reduced in a fixed order), so the count is purely a speed choice, and "auto" can change
+it at any time: it times rounds of steps with every core and with one thread, keeps using the
+faster, and re-measures the other one round in `EXPLORE_EVERY`, so it backs off to one thread
+when other processes take the cores (spinning worker threads then cost more than they give) and
+returns to all cores when they are free again.
+"""
+
+from __future__ import annotations
+
+import numba
+
+from gfxnn.checks import check_int
+
+EXPLORE_EVERY = 16  # rounds between two measurements of the slower choice
+SMOOTHING = 0.3  # weight of the newest measurement in the running estimate
+
+
+def max_threads() -> int:
+    """The threads Numba may use in this process (NUMBA_NUM_THREADS, the cores by default)."""
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+
+
+def check_threads(threads: object) -> int | str:
+    """`threads` as given ("auto" or an int >= 1), or a ValueError naming it."""
+    if threads == "auto":
+        return "auto"
+    if isinstance(threads, str):
+        raise ValueError(f"threads must be 'auto' or an integer >= 1, got {threads!r}")
+    return check_int("threads", threads, 1)
+
+
+class ThreadPolicy:
+    """The thread count of each round of steps; `record` tells it how long a round took."""
+
+    def __init__(self, threads: int | str = "auto") -> None:
+        self.threads = check_threads(threads)
+        most = max_threads()
+        if self.threads == "auto":
+            self.candidates = [most, 1] if most > 1 else [1]
+        else:
+            self.candidates = [min(int(self.threads), most)]
+        self.seconds_per_step: dict[int, float] = {}
+        self._rounds = 0
+
+    def choose(self) -> int:
+        """The thread count for the next round (numba.set_num_threads is the caller's)."""
+        self._rounds += 1
+        unmeasured = [n for n in self.candidates if n not in self.seconds_per_step]
+        if unmeasured:
+            return unmeasured[0]
+        best = self.best()
+        if len(self.candidates) > 1 and self._rounds % EXPLORE_EVERY == 0:
+            return next(n for n in self.candidates if n != best)
+        return best
+
+    def best(self) -> int:
+        """The fastest count measured so far (the first candidate before any measurement)."""
+        if not self.seconds_per_step:
+            return self.candidates[0]
+        return min(self.seconds_per_step, key=lambda n: self.seconds_per_step[n])
+
+    def record(self, n_threads: int, seconds: float, n_steps: int) -> None:
+        if n_steps <= 0 or n_threads not in self.candidates:
+            return
+        value = seconds / n_steps
+        old = self.seconds_per_step.get(n_threads)
+        self.seconds_per_step[n_threads] = (
+            value if old is None else SMOOTHING * value + (1 - SMOOTHING) * old
+        )

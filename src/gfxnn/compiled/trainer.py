@@ -1,0 +1,407 @@
+"""`CompiledTrainer`: the `Trainer` interface on Numba kernels, built from a `ModelSpec`.
+
+The same maths as the NumPy fused path (`gfxnn.fields.backends.SpecFusedTrainer`, the
+reference; tests/test_compiled.py checks the two and the autodiff engine against each other):
+weights Xavier from `default_rng(spec.seed)` then a grid's table from the same generator,
+batches from `default_rng([spec.seed, 1])` through the target, so a run gives the numbers of
+the NumPy path up to summation order. A step is four kernel calls (see `network` and `optim`):
+sample + encode + forward + loss + backward over chunks of the batch on all threads, the
+chunk-ordered gradient reduction, the grid's scatter (one level per task), the optimizers.
+
+Encodings compiled here: Frequency, Identity, HashGrid and DenseGrid (all interpolations).
+Every other encoding (OneBlob, OneHot, TriangleWave, GaussianFourier, Composite, ...) is
+encoded on the host by the NumPy fused path's encoder, then the compiled network trains on
+its features (these encodings have no parameters, so nothing flows back into them).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import numba
+import numpy as np
+
+from gfxnn import registry
+from gfxnn.compiled import encode, network, optim
+from gfxnn.compiled.activations import CODES, make_consts
+from gfxnn.compiled.threads import ThreadPolicy, max_threads
+from gfxnn.fused import state as fused_state
+from gfxnn.fused.encoding import FusedAutodiffEncoding
+from gfxnn.fused.grid import FusedGrid
+from gfxnn.fused.mlp import FusedMLP
+from gfxnn.fused.threads import blas_threads
+from gfxnn.losses import RELATIVE_L2_EPSILON
+
+if TYPE_CHECKING:  # the contract's types only: gfxnn.fields sits above the backends
+    from gfxnn.fields.trainer import ModelSpec, OptimizerSpec
+
+MAX_CHUNKS = 16  # a batch splits into at most this many chunks (the most threads that help)
+CHUNK_ROWS = 128  # ... of at least this many rows
+TILE_VALUES = 8192  # rows per tile = this / the widest layer: a tile's buffers stay in L2
+ROUND_STEPS = 8  # steps per thread-policy round inside train()
+
+
+def chunking(batch_size: int, widest: int) -> tuple[int, int]:
+    """(n_chunks, tile_rows) of a batch: fixed by the sizes alone, never by the threads."""
+    n_chunks = max(1, min(MAX_CHUNKS, batch_size // CHUNK_ROWS))
+    tile_rows = max(8, min(256, TILE_VALUES // max(widest, 1)))
+    return n_chunks, tile_rows
+
+
+class _Optimizer:
+    """One optimizer's state over a flat vector (the network's, or a grid's table)."""
+
+    def __init__(self, spec: OptimizerSpec, params: np.ndarray, grads: np.ndarray) -> None:
+        if spec.name not in ("adam", "sgd"):
+            raise ValueError(f"unknown optimizer {spec.name!r}; choose 'adam' or 'sgd'")
+        self.spec, self.params, self.grads = spec, params, grads
+        self.lr = spec.learning_rate
+        self.t = 0
+        if spec.name == "adam":
+            self.m, self.v = np.zeros_like(params), np.zeros_like(params)
+
+    def step(self, zero_grads: bool, parallel: bool) -> None:
+        """One update; `parallel` spreads it over the threads (a grid's large table)."""
+        spec, dtype = self.spec, self.params.dtype
+        p, g, n = self.params, self.grads, self.params.size
+        use_l2 = spec.l2_reg != 0.0
+        self.t += 1
+        if spec.name == "adam":
+            c = optim.adam_constants(dtype, self.lr, spec.betas, spec.epsilon, spec.l2_reg, self.t)
+            if parallel:
+                optim.adam_step(p, g, self.m, self.v, c, use_l2, zero_grads)
+            else:
+                optim.adam_range(p, g, self.m, self.v, 0, n, c, use_l2, zero_grads)
+        else:
+            c = np.array([spec.l2_reg, self.lr], dtype)
+            if parallel:
+                optim.sgd_step(p, g, c, use_l2, zero_grads)
+            else:
+                optim.sgd_range(p, g, 0, n, c, use_l2, zero_grads)
+
+
+class CompiledTrainer:
+    """Encoding + MLP + loss + optimizers of `spec` on compiled CPU kernels.
+
+    Args:
+        spec: the model (see `gfxnn.fields.trainer.ModelSpec`).
+        target: what `train` draws batches from (an `ImageTarget` is sampled inside the
+            kernel; any other `Target` through its `sample`); None: only host-fed batches.
+        initialize: draw the weights (False: zeros, for a state_dict to be loaded).
+        dtype: float32 (default) or float64 for every buffer.
+        threads: "auto" (measured: all cores or one, whichever is faster now, see
+            `gfxnn.compiled.threads`) or a fixed count (capped at NUMBA_NUM_THREADS).
+    """
+
+    def __init__(
+        self, spec: ModelSpec, target: Any = None, *, initialize: bool = True,
+        dtype: Any = np.float32, threads: int | str = "auto",
+    ) -> None:  # fmt: skip
+        self.spec = spec
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
+        if spec.loss not in network.LOSS_CODES:
+            raise ValueError(
+                f"unknown loss {spec.loss!r}; choose one of {list(network.LOSS_CODES)}"
+            )
+        self.policy = ThreadPolicy(threads)
+        self._setup_encoding(spec)
+        self.mlp = FusedMLP(
+            self.n_features, spec.n_output_dims, spec.n_neurons, spec.n_hidden_layers,
+            spec.activation, dtype=self.dtype, output_activation=spec.output_activation,
+        )  # fmt: skip
+        names = [spec.activation] * spec.n_hidden_layers + [spec.output_activation]
+        for name in names:
+            if name not in CODES:
+                raise ValueError(f"unknown activation {name!r}; choose one of {sorted(CODES)}")
+        self._act_codes = np.array([CODES[name] for name in names], np.int64)
+        self._sizes = np.array(self.mlp.sizes, np.int64)
+        w_offsets, b_offsets, offset = [], [], 0
+        for n_in, n_out in zip(self.mlp.sizes[:-1], self.mlp.sizes[1:], strict=True):
+            w_offsets.append(offset)
+            b_offsets.append(offset + n_in * n_out)
+            offset += n_in * n_out + n_out
+        self._w_offsets, self._b_offsets = np.array(w_offsets), np.array(b_offsets)
+        self._transposed = np.zeros_like(self.mlp.params)
+        if initialize:
+            rng = np.random.default_rng(spec.seed)
+            self.mlp.initialize(rng)
+            if self._grid is not None:
+                self._grid.initialize(rng)
+        self._make_optimizers()
+        self.target: Any = None
+        self.set_target(target)
+        self.rng = np.random.default_rng([spec.seed, 1])
+        self._batch = -1
+        self._losses: list[float] = []
+        self._steps = 0
+        self._diverged = 0
+        self._timings = {name: [0.0, 0] for name in ("backpropagation", "optimization")}
+
+    # ----- construction -----------------------------------------------------------------
+    def _setup_encoding(self, spec: ModelSpec) -> None:
+        otype, params = registry.encoding_parts(spec.encoding)
+        d, dtype = spec.n_input_dims, self.dtype
+        self._grid: FusedGrid | None = None
+        self._host_encoder: FusedAutodiffEncoding | None = None
+        self._no_scratch = np.zeros(0, dtype)  # the host encoder needs none
+        self._table = np.zeros(0, dtype)
+        self._grid_arrays: tuple = tuple(np.zeros(0, t) for t in (dtype, int, int, int, bool))
+        self._grid_ints = np.zeros(2, np.int64)
+        if otype == "Frequency":
+            n_frequencies = params.get("n_frequencies", 12)
+            self._kind = encode.FREQUENCY
+            self._enc_values = (np.pi * 2.0 ** np.arange(n_frequencies)).astype(dtype)
+            self.n_features = 2 * n_frequencies * d
+        elif otype == "Identity":
+            self._kind = encode.IDENTITY
+            scale_offset = [params.get("scale", 1.0), params.get("offset", 0.0)]
+            self._enc_values = np.array(scale_offset, dtype)
+            self.n_features = d
+        elif otype in ("HashGrid", "DenseGrid"):
+            cls = registry.component_class("encoding", otype)
+            config = registry.complete_encoding_params(cls, params)
+            self._grid = FusedGrid(d, **config, hashed=otype == "HashGrid", dtype=dtype)
+            arrays = encode.GridArrays(self._grid.layout, self._grid.interpolation, dtype)
+            self._kind = encode.GRID
+            self._table = self._grid.params
+            self._grid_arrays = (
+                arrays.scales,
+                arrays.offsets,
+                arrays.sizes,
+                arrays.resolutions,
+                arrays.hashed,
+            )
+            self._grid_ints = np.array([arrays.n_features, arrays.interpolation], np.int64)
+            self._enc_values = np.zeros(0, dtype)
+            self.n_features = self._grid.n_output_dims
+        else:
+            module = registry.build_encoding(spec.encoding, d)
+            self._host_encoder = FusedAutodiffEncoding(module)
+            self._kind = encode.FEATURES
+            self._enc_values = np.zeros(0, dtype)
+            self.n_features = self._host_encoder.n_output_dims
+
+    def _make_optimizers(self) -> None:
+        self._optimizer = _Optimizer(self.spec.optimizer, self.mlp.params, self.mlp.grads)
+        self._grid_optimizer = None
+        if self._grid is not None:
+            spec = self.spec.encoding_optimizer
+            if spec is None:
+                raise ValueError("a trainable encoding (grid) needs spec.encoding_optimizer")
+            self._grid.grads[:] = 0
+            self._grid_optimizer = _Optimizer(spec, self._grid.params, self._grid.grads)
+        optim.transpose_weights(self.mlp.params, self._sizes, self._w_offsets, self._transposed)
+
+    def _allocate(self, batch: int) -> None:
+        dtype, sizes = self.dtype, self.mlp.sizes
+        widest = max(sizes[1:])
+        self._n_chunks, self._tile_rows = chunking(batch, widest)
+        rows = self._tile_rows
+        weight_tmp = max(o * i for i, o in zip(sizes[:-1], sizes[1:], strict=True))
+        per_chunk = rows * (sizes[0] + 2 * sum(sizes[1:]) + 2 * widest) + weight_tmp
+        self._scratch = np.zeros((self._n_chunks, per_chunk), dtype)
+        self._partial = np.zeros((self._n_chunks, self.mlp.params.size), dtype)
+        self._chunk_losses = np.zeros(self._n_chunks, np.float64)
+        self._inputs = np.zeros((batch, self.spec.n_input_dims), dtype)
+        self._targets = np.zeros((batch, self.spec.n_output_dims), dtype)
+        grid_rows = batch if self._grid is not None else 0
+        self._feature_grads = np.zeros((grid_rows, self.n_features), dtype)
+        host_rows = batch if self._host_encoder is not None else 0
+        self._host_features = np.zeros((host_rows, self.n_features), dtype)
+        self._consts = make_consts(dtype, RELATIVE_L2_EPSILON, self._loss_scale(batch))
+        self._batch = batch
+
+    def _loss_scale(self, batch: int) -> float:
+        n = batch * self.spec.n_output_dims
+        return (1.0 if self.spec.loss == "l1" else 2.0) / n
+
+    # ----- training ---------------------------------------------------------------------
+    def set_target(self, target: Any) -> None:
+        """Draw batches from `target` from now on (weights and optimizer state stay). An
+        image target's texels are sampled inside the kernel, any other through `sample`."""
+        self.target = target
+        image = getattr(target, "image", None)
+        if isinstance(image, np.ndarray) and image.ndim == 3 and self.spec.n_input_dims == 2:
+            height, width, channels = image.shape
+            self._texels = np.ascontiguousarray(image.reshape(height * width, channels), self.dtype)
+            self._image_size = np.array([width, height], np.int64)
+            self._image_scale = np.array([width, height], self.dtype)
+        else:
+            self._texels = np.zeros((0, self.spec.n_output_dims), self.dtype)
+            self._image_size = np.zeros(2, np.int64)
+            self._image_scale = np.zeros(2, self.dtype)
+
+    def set_learning_rates(self, network: float, encoding: float | None) -> None:
+        """New learning rates, keeping the optimizers' state (Adam's moments)."""
+        self._optimizer.lr = network
+        if self._grid_optimizer is not None and encoding is not None:
+            self._grid_optimizer.lr = encoding
+
+    def _gradients(self, sample_in_kernel: bool) -> float:
+        """The loss of the batch in the input buffers; the gradients into mlp.grads and the
+        grid's grads (only meaningful when the loss is finite)."""
+        if self._host_encoder is not None:
+            self._host_encoder.encode(self._inputs, self._host_features, self._no_scratch)
+        image_size = self._image_size if sample_in_kernel else np.zeros(2, np.int64)
+        network.train_chunks(
+            self._inputs, self._targets, self._texels, image_size, self._image_scale,
+            self._kind, self._enc_values, self._table, self._grid_arrays, self._grid_ints,
+            self._host_features, self.mlp.params, self._transposed, self._sizes,
+            self._w_offsets, self._b_offsets, self._act_codes, network.LOSS_CODES[self.spec.loss],
+            self._consts, self._n_chunks, self._tile_rows, self._scratch, self._partial,
+            self._chunk_losses, self._feature_grads,
+        )  # fmt: skip
+        loss = math.fsum(self._chunk_losses) / (self._batch * self.spec.n_output_dims)
+        if not math.isfinite(loss):
+            return loss
+        optim.reduce_gradients(self._partial, self._n_chunks, self.mlp.grads)
+        if self._grid is not None:
+            if not self._grid_grads_zero:
+                self._grid.grads[:] = 0
+            scales, offsets, sizes, resolutions, hashed = self._grid_arrays
+            encode.grid_scatter(
+                self._inputs, self._feature_grads, scales, offsets, sizes, resolutions, hashed,
+                int(self._grid_ints[0]), int(self._grid_ints[1]), self._consts, self._grid.grads,
+            )  # fmt: skip
+            self._grid_grads_zero = False
+        return loss
+
+    _grid_grads_zero = True  # the grid's grads are zero (the optimizer clears them behind it)
+
+    def compute_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> float:
+        """Loss of the host-fed batch inputs (B, n_input_dims) -> targets (B, n_output_dims);
+        gradients into `mlp.grads` (and the grid's `grads`) when it is finite."""
+        batch = inputs.shape[0]
+        if batch != self._batch:
+            self._allocate(batch)
+        self._inputs[...] = inputs
+        self._targets[...] = targets
+        numba.set_num_threads(self.policy.best())
+        with blas_threads(1):
+            return self._gradients(sample_in_kernel=False)
+
+    def update(self) -> None:
+        """One optimizer step from the last computed gradients (network, then grid table)."""
+        numba.set_num_threads(self.policy.best())
+        self._optimizer.step(zero_grads=False, parallel=False)
+        optim.transpose_weights(self.mlp.params, self._sizes, self._w_offsets, self._transposed)
+        if self._grid_optimizer is not None:
+            self._grid_optimizer.step(zero_grads=True, parallel=True)
+            self._grid_grads_zero = True
+
+    def train(self, n_steps: int, batch_size: int) -> None:
+        """`n_steps` steps on batches drawn from the target; stops at a non-finite loss."""
+        if self.target is None:
+            raise ValueError("this trainer has no target to draw batches from")
+        if batch_size != self._batch:
+            self._allocate(batch_size)
+        image = self._image_size[0] > 0
+        done = 0
+        while done < n_steps and not self._diverged:
+            n = min(ROUND_STEPS, n_steps - done)
+            threads = self.policy.choose()
+            numba.set_num_threads(threads)
+            start = time.perf_counter()
+            # One BLAS thread inside each kernel thread: the parallelism is the chunks'.
+            with blas_threads(1):
+                finished = self._train_round(n, image)
+            self.policy.record(threads, time.perf_counter() - start, finished)
+            done += n
+
+    def _train_round(self, n_steps: int, image: bool) -> int:
+        backward, optimize = self._timings["backpropagation"], self._timings["optimization"]
+        for step in range(n_steps):
+            start = time.perf_counter()
+            if image:  # the kernel takes the texels; only the UVs come from NumPy's generator
+                self.rng.random(out=self._inputs, dtype=self.dtype.type)
+            else:
+                self.target.sample(self.rng, self._inputs, self._targets)
+            loss = self._gradients(sample_in_kernel=image)
+            middle = time.perf_counter()
+            backward[0] += middle - start
+            backward[1] += 1
+            if not math.isfinite(loss):
+                self._diverged = self._steps + 1
+                return step
+            self.update()
+            optimize[0] += time.perf_counter() - middle
+            optimize[1] += 1
+            self._steps += 1
+            self._losses.append(loss)
+        return n_steps
+
+    def read_losses(self) -> list[float]:
+        losses, self._losses = self._losses, []
+        return losses
+
+    def diverged_at(self) -> int:
+        return self._diverged
+
+    def timings_ms(self) -> dict[str, float]:
+        return {name: 1e3 * t / n if n else 0.0 for name, (t, n) in self._timings.items()}
+
+    # ----- inference --------------------------------------------------------------------
+    def infer(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, n_output_dims) network output for inputs (N, n_input_dims)."""
+        inputs = np.ascontiguousarray(inputs, self.dtype)
+        if inputs.ndim != 2 or inputs.shape[1] != self.spec.n_input_dims:
+            raise ValueError(
+                f"inputs must have shape (N, {self.spec.n_input_dims}), got {inputs.shape}"
+            )
+        n = inputs.shape[0]
+        out = np.empty((n, self.spec.n_output_dims), self.dtype)
+        if n == 0:
+            return out
+        host = np.zeros((0, self.n_features), self.dtype)
+        if self._host_encoder is not None:
+            host = np.empty((n, self.n_features), self.dtype)
+            self._host_encoder.encode(inputs, host, self._no_scratch)
+        consts = make_consts(self.dtype, RELATIVE_L2_EPSILON, 0.0)
+        widest = max(self.mlp.sizes)
+        tile_rows = max(8, min(512, 16384 // widest))
+        slots = max(1, min(max_threads(), -(-n // tile_rows)))
+        scratch = np.empty((slots, 2 * tile_rows * widest), self.dtype)
+        numba.set_num_threads(self.policy.best())
+        with blas_threads(1):
+            network.infer_chunks(
+                inputs, self._kind, self._enc_values, self._table, self._grid_arrays,
+                self._grid_ints, host, self.mlp.params, self._transposed, self._sizes,
+                self._w_offsets, self._b_offsets, self._act_codes, consts, tile_rows, scratch,
+                out,
+            )  # fmt: skip
+        return out
+
+    def render(self, shape: tuple[int, ...]) -> np.ndarray:
+        """Inference on the regular grid of `shape` (last input dimension first: (H, W) for
+        (u, v)); sample i of n sits at i / (n - 1), 0 when n is 1."""
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != self.spec.n_input_dims or min(shape, default=0) < 1:
+            raise ValueError(
+                f"render shape must have {self.spec.n_input_dims} sizes >= 1, got {shape}"
+            )
+        axes = [(np.arange(n) / max(n - 1, 1)).astype(self.dtype) for n in reversed(shape)]
+        grids = np.meshgrid(*axes, indexing="ij")  # dimension k varies along axis k
+        inputs = np.stack([g.T.reshape(-1) for g in grids], axis=1)
+        return self.infer(inputs).reshape(*shape, self.spec.n_output_dims)
+
+    # ----- weights ----------------------------------------------------------------------
+    def _state_encoder(self) -> Any:
+        return self._grid if self._grid is not None else self._host_encoder
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """ "layers.{i}.weight"/"layers.{i}.bias" (gfxnn.nn.MLP's names), "encoding.table" for
+        a grid, "encoding.{name}" for a host encoding's fixed state; copies."""
+        return fused_state.state_dict(self.mlp, self._state_encoder())
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        """Replace the parameters (checked first: a ValueError names the first mismatch);
+        the optimizer state restarts."""
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
+        fused_state.load_state(self.mlp, self._state_encoder(), state)
+        self._make_optimizers()
+        self._grid_grads_zero = True
