@@ -434,3 +434,29 @@ def test_hand_built_trainer_reads_its_spec_back() -> None:
     rebuilt = trainer_from_spec(spec)
     assert rebuilt.mlp.sizes == trainer.mlp.sizes
     assert isinstance(trainer, Trainer)
+
+
+def test_backends_and_export_do_not_import_app_settings() -> None:
+    """The backends take components (ModelSpec), not the app's settings: no module of fused/,
+    gpu/ (but the GPU fitter, an app-level controller) or export/ imports gfxnn.imagefit,
+    gfxnn.fields.settings or gfxnn.apps, at module or function level."""
+    import ast
+    from pathlib import Path
+
+    root = Path(gfxnn.__file__).parent
+    forbidden = ("gfxnn.imagefit", "gfxnn.fields.settings", "gfxnn.apps")
+    offenders = []
+    for folder in ("fused", "gpu", "export"):
+        for path in sorted((root / folder).glob("*.py")):
+            if path.name == "fitter.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module:
+                    names = [node.module]
+                offenders += [
+                    f"{folder}/{path.name}: {n}" for n in names if n.startswith(forbidden)
+                ]
+    assert offenders == []
