@@ -114,3 +114,28 @@ def check_pair(name: str, value: Any, check: Callable[[str, Any], float]) -> tup
     if not isinstance(value, tuple | list) or len(value) != 2:
         raise ValueError(f"{name} must be a pair of numbers, got {value!r}")
     return check(f"{name}[0]", value[0]), check(f"{name}[1]", value[1])
+
+
+def check_unit_interval(name: str, value: Any) -> float:
+    """A number in [0, 1) (Adam's betas), as float."""
+    return check_interval(name, value, 0.0, 1.0, closed=False)
+
+
+def check_closed_unit_interval(name: str, value: Any) -> float:
+    """A number in [0, 1] (RMSprop's alpha, Adadelta's rho), as float."""
+    return check_interval(name, value, 0.0, 1.0, closed=True)
+
+
+def check_unit_pair(name: str, value: Any) -> tuple[float, float]:
+    """A pair of numbers in [0, 1) (Adam's betas)."""
+    return check_pair(name, value, check_unit_interval)
+
+
+def check_non_negative_pair(name: str, value: Any) -> tuple[float, float]:
+    """A pair of numbers >= 0 (Rprop's step sizes)."""
+    return check_pair(name, value, check_non_negative)
+
+
+def check_real_pair(name: str, value: Any) -> tuple[float, float]:
+    """A pair of finite numbers (Rprop's etas)."""
+    return check_pair(name, value, check_real)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from gfxnn.checks import check_bool, check_non_negative
 from gfxnn.optim.functional import adagrad_update
-from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, State, hyperparameters, options
+from gfxnn.optim.optimizer import Optimizer, ParamGroup, State, hyperparameters, options
 from gfxnn.tensor import Tensor
 
 
@@ -36,7 +36,7 @@ class Adagrad(Optimizer):
     State per parameter: "step" (int) and "sum" (G), an array like the parameter.
     """
 
-    checks: ClassVar[dict[str, Checker]] = {
+    checks = {
         "lr": check_non_negative,
         "lr_decay": check_non_negative,
         "weight_decay": check_non_negative,

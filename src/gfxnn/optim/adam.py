@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from gfxnn.checks import check_bool, check_non_negative
+from gfxnn.checks import check_bool, check_non_negative, check_unit_pair
 from gfxnn.optim.functional import adam_update
-from gfxnn.optim.optimizer import (
-    Checker,
-    Optimizer,
-    ParamGroup,
-    State,
-    check_unit_pair,
-    hyperparameters,
-    options,
-)
+from gfxnn.optim.optimizer import Optimizer, ParamGroup, State, hyperparameters, options
 from gfxnn.tensor import Tensor
 
 
@@ -49,7 +41,7 @@ class Adam(Optimizer):
     # AdamW sets this: weight decay shrinks theta directly instead of joining the gradient.
     decoupled_weight_decay = False
 
-    checks: ClassVar[dict[str, Checker]] = {
+    checks = {
         "lr": check_non_negative,
         "betas": check_unit_pair,
         "eps": check_non_negative,

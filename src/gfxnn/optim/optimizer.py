@@ -16,36 +16,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from gfxnn.autograd import enable_grad
-from gfxnn.checks import check_interval, check_non_negative, check_pair, check_real
 from gfxnn.tensor import Tensor
 
 ParamGroup = dict[str, Any]
 State = dict[str, Any]  # one parameter's optimizer state
-
-
-def check_unit_interval(name: str, value: Any) -> float:
-    """A number in [0, 1) (Adam's betas), as float."""
-    return check_interval(name, value, 0.0, 1.0, closed=False)
-
-
-def check_closed_unit_interval(name: str, value: Any) -> float:
-    """A number in [0, 1] (RMSprop's alpha, Adadelta's rho), as float."""
-    return check_interval(name, value, 0.0, 1.0, closed=True)
-
-
-def check_unit_pair(name: str, value: Any) -> tuple[float, float]:
-    """A pair of numbers in [0, 1) (Adam's betas)."""
-    return check_pair(name, value, check_unit_interval)
-
-
-def check_non_negative_pair(name: str, value: Any) -> tuple[float, float]:
-    """A pair of numbers >= 0 (Rprop's step sizes)."""
-    return check_pair(name, value, check_non_negative)
-
-
-def check_real_pair(name: str, value: Any) -> tuple[float, float]:
-    """A pair of finite numbers (Rprop's etas)."""
-    return check_pair(name, value, check_real)
 
 
 Checker = Callable[[str, Any], Any]

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from gfxnn.checks import check_bool, check_non_negative
+from gfxnn.checks import check_bool, check_closed_unit_interval, check_non_negative
 from gfxnn.optim.functional import rmsprop_update
-from gfxnn.optim.optimizer import (
-    Checker,
-    Optimizer,
-    ParamGroup,
-    State,
-    check_closed_unit_interval,
-    hyperparameters,
-    options,
-)
+from gfxnn.optim.optimizer import Optimizer, ParamGroup, State, hyperparameters, options
 from gfxnn.tensor import Tensor
 
 
@@ -50,7 +42,7 @@ class RMSprop(Optimizer):
     momentum > 0 and "grad_avg" (gbar) when centered, arrays like the parameter.
     """
 
-    checks: ClassVar[dict[str, Checker]] = {
+    checks = {
         "lr": check_non_negative,
         "alpha": check_closed_unit_interval,
         "eps": check_non_negative,

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from gfxnn.checks import check_bool, check_non_negative
+from gfxnn.checks import check_bool, check_non_negative, check_non_negative_pair, check_real_pair
 from gfxnn.optim.functional import rprop_update
-from gfxnn.optim.optimizer import (
-    Checker,
-    Optimizer,
-    ParamGroup,
-    State,
-    check_non_negative_pair,
-    check_real_pair,
-    hyperparameters,
-)
+from gfxnn.optim.optimizer import Optimizer, ParamGroup, State, hyperparameters
 from gfxnn.tensor import Tensor
 
 
@@ -47,7 +39,7 @@ class Rprop(Optimizer):
     the parameter.
     """
 
-    checks: ClassVar[dict[str, Checker]] = {
+    checks = {
         "lr": check_non_negative,
         "etas": check_real_pair,
         "step_sizes": check_non_negative_pair,

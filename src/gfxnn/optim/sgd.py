@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
 from gfxnn.checks import check_bool, check_non_negative, check_real
 from gfxnn.optim.functional import sgd_update
-from gfxnn.optim.optimizer import Checker, Optimizer, ParamGroup, State, hyperparameters, options
+from gfxnn.optim.optimizer import Optimizer, ParamGroup, State, hyperparameters, options
 from gfxnn.tensor import Tensor
 
 
@@ -41,7 +41,7 @@ class SGD(Optimizer):
     momentum is 0).
     """
 
-    checks: ClassVar[dict[str, Checker]] = {
+    checks = {
         "lr": check_non_negative,
         "momentum": check_non_negative,
         "dampening": check_real,
