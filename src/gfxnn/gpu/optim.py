@@ -22,22 +22,19 @@ import warp as wp
 
 
 @wp.func
-def _diverged(counters: wp.array[wp.int32], losses: wp.array[float], t: int) -> bool:
-    loss = losses[(t - 1) % losses.shape[0]]
+def _diverged(counters: wp.array[wp.int32], losses: wp.array[float]) -> bool:
+    # This step (t = counters[1]) diverged, or an earlier one did.
+    loss = losses[(counters[1] - 1) % losses.shape[0]]
     return counters[2] != 0 or not wp.isfinite(loss)
 
 
 @wp.func
-def _take_gradient(grads: wp.array[float], i: int, unscale: float) -> float:
-    # Read and zero: the next training pass accumulates into a clean gradient.
-    g = grads[i] * unscale
-    grads[i] = 0.0
-    return g
-
-
-@wp.func
-def _finish(tid: int, counters: wp.array[wp.int32], t: int, diverged: bool):
+def _finish(tid: int, grads: wp.array[float], counters: wp.array[wp.int32], diverged: bool):
+    # Zero the gradient (the next training pass accumulates into it); thread 0 advances the
+    # step counter and records the first diverged step.
+    grads[tid] = 0.0
     if tid == 0:
+        t = counters[1]
         counters[0] = t
         if diverged and counters[2] == 0:
             counters[2] = t
@@ -59,13 +56,12 @@ def adam_step(
     losses: wp.array[float],
 ):
     i = wp.tid()
-    t = counters[1]
-    diverged = _diverged(counters, losses, t)
-    g = _take_gradient(grads, i, unscale)
+    diverged = _diverged(counters, losses)
     if not diverged:
         # adam_update, line by line (its docstring has the equations):
+        t = counters[1]
         p = params[i]
-        g = g + p * l2_reg  # g <- g + lambda theta
+        g = grads[i] * unscale + p * l2_reg  # g <- g + lambda theta
         m_new = m[i] + (g - m[i]) * float(wp.float64(1.0) - beta1)  # m + (1 - b1)(g - m)
         v_new = v[i] * float(beta2) + g * g * float(wp.float64(1.0) - beta2)
         # Bias corrections in float64, rounded once, as the NumPy rule computes them.
@@ -74,7 +70,7 @@ def adam_step(
         m[i] = m_new
         v[i] = v_new
         params[i] = p - m_new / (wp.sqrt(v_new) / sqrt_c2 + eps) * step_size
-    _finish(i, counters, t, diverged)
+    _finish(i, grads, counters, diverged)
 
 
 @wp.kernel(enable_backward=False)
@@ -88,10 +84,8 @@ def sgd_step(
     losses: wp.array[float],
 ):
     i = wp.tid()
-    t = counters[1]
-    diverged = _diverged(counters, losses, t)
-    g = _take_gradient(grads, i, unscale)
+    diverged = _diverged(counters, losses)
     if not diverged:
         # sgd_update without momentum: theta <- theta - lr (g + lambda theta)
-        params[i] = params[i] - (g + params[i] * l2_reg) * lr
-    _finish(i, counters, t, diverged)
+        params[i] = params[i] - (grads[i] * unscale + params[i] * l2_reg) * lr
+    _finish(i, grads, counters, diverged)
