@@ -234,6 +234,23 @@ class FitController:
         self._record("inference", start)
         return output
 
+    def predict(self, *sizes: int | None) -> np.ndarray:
+        """Network output (not clipped) with `sizes[i]` samples along input dimension i, the
+        first input dimension first, so an image is predict(width, height): (height, width,
+        3), pixel (x, y) at uv = (x / (width - 1), y / (height - 1)). A size left out or None
+        is the target's own."""
+        dims = self._target.n_input_dims
+        if len(sizes) > dims:
+            raise ValueError(f"the target has {dims} input dimension(s), got sizes {sizes}")
+        own = tuple(reversed(self._target.grid_shape))
+        sizes = tuple(
+            own[i] if i >= len(sizes) or sizes[i] is None else sizes[i] for i in range(dims)
+        )
+        names = ("width", "height", "depth")
+        for i, size in enumerate(sizes):
+            check_int(names[i] if i < len(names) else f"sizes[{i}]", size, 1)
+        return self.render(tuple(reversed(sizes)))  # type: ignore[arg-type]
+
     def psnr(self) -> float:
         """PSNR in dB of the full-grid prediction, clipped to [0, 1], against the target."""
         return psnr(np.clip(self.render(), 0.0, 1.0), self._target.reference())

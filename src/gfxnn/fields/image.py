@@ -18,7 +18,6 @@ from typing import cast
 
 import numpy as np
 
-from gfxnn.checks import check_int
 from gfxnn.fields.controller import FitController
 from gfxnn.fields.settings import FitSettings
 from gfxnn.fields.targets import ImageTarget, Target
@@ -30,7 +29,7 @@ __all__ = ["ImageFitController", "ImageFitter"]
 
 class ImageFitController(FitController):
     """A FitController of an image target, with the image-shaped calls (`image`,
-    `set_image`, `predict(width, height)`) every image fitter shares."""
+    `set_image`) every image fitter shares; `predict(width, height)` is FitController's."""
 
     @property
     def image(self) -> np.ndarray:
@@ -41,16 +40,6 @@ class ImageFitController(FitController):
         """Train on a new reference image from now on; the network and optimizer state stay
         (call reset_weights() for a fresh start)."""
         self.set_target(ImageTarget(image))
-
-    def predict(self, width: int | None = None, height: int | None = None) -> np.ndarray:
-        """(height, width, 3) float32 network output (not clipped), pixel (x, y) evaluated at
-        uv = (x / (width - 1), y / (height - 1)); the default size is the image's."""
-        default_height, default_width = self.target.grid_shape
-        width = default_width if width is None else width
-        height = default_height if height is None else height
-        check_int("width", width, 1)
-        check_int("height", height, 1)
-        return self.render((height, width))
 
 
 class ImageFitter(ImageFitController):
