@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["CompiledTrainer", "available", "compiled_trainer"]
+__all__ = [
+    "CPU_BACKENDS",
+    "CompiledTrainer",
+    "available",
+    "compiled_trainer",
+    "cpu_trainer_factory",
+]
+
+#: The CPU trainers a fitter can use: "auto" is "compiled" when Numba imports, else "numpy".
+CPU_BACKENDS = ("auto", "compiled", "numpy")
 
 
 def available() -> bool:
@@ -27,6 +36,38 @@ def compiled_trainer(spec: Any, target: Any = None, **options: Any) -> Any:
     from gfxnn.compiled.trainer import CompiledTrainer
 
     return CompiledTrainer(spec, target, **options)
+
+
+def cpu_trainer_factory(backend: str = "auto", threads: int | str = "auto") -> Any:
+    """The (spec, target) -> Trainer factory of a CPU backend.
+
+    "compiled" (the default through "auto": measured faster than the NumPy fused path at every
+    thread count, docs/flagship.md) runs with `threads` ("auto": measured, see
+    `gfxnn.compiled.threads`; or a count). "numpy" is the NumPy fused trainer (its BLAS
+    threads are the controller's `blas_threads`; `threads` does not apply). "auto" falls back
+    to "numpy" when Numba is not installed; "compiled" then raises ImportError.
+    """
+    from gfxnn.checks import check_choice
+    from gfxnn.compiled.threads import check_threads
+
+    check_choice("backend", backend, CPU_BACKENDS)
+    threads = check_threads(threads)
+    if backend == "auto":
+        backend = "compiled" if available() else "numpy"
+    if backend == "numpy":
+        from gfxnn.fused import make_trainer
+
+        def numpy_trainer(spec: Any, target: Any) -> Any:
+            return make_trainer(spec, target, blas_threads=None)
+
+        return numpy_trainer
+    if not available():
+        raise ImportError("backend 'compiled' needs Numba (pip install numba); or use 'numpy'")
+
+    def compiled(spec: Any, target: Any) -> Any:
+        return compiled_trainer(spec, target, threads=threads)
+
+    return compiled
 
 
 def __getattr__(name: str) -> Any:

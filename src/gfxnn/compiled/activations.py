@@ -81,35 +81,3 @@ def activate_row(code: int, a: np.ndarray, d: np.ndarray, k: np.ndarray) -> None
             tail = math.log1p(math.exp(-abs(z)))
             a[j] = (z if z > zero else zero) + tail
             d[j] = math.tanh(z * half) * half + half
-
-
-@nb.njit(cache=True, error_model="numpy")
-def activate_value_row(code: int, a: np.ndarray, k: np.ndarray) -> None:
-    """a holds z on entry and act(z) on return (inference: no derivative)."""
-    n = a.shape[0]
-    zero, half = k[K_ZERO], k[K_HALF]
-    if code == LEAKY_RELU:
-        slope = k[K_SLOPE]
-        for j in range(n):
-            z = a[j]
-            s = z * slope
-            a[j] = z if z > s else s
-    elif code == RELU:
-        for j in range(n):
-            z = a[j]
-            a[j] = z if z > zero else zero
-    elif code == NONE:
-        return
-    elif code == SIGMOID:
-        for j in range(n):
-            a[j] = math.tanh(a[j] * half) * half + half
-    elif code == TANH:
-        for j in range(n):
-            a[j] = math.tanh(a[j])
-    elif code == SINE:
-        for j in range(n):
-            a[j] = math.sin(a[j])
-    else:
-        for j in range(n):
-            z = a[j]
-            a[j] = (z if z > zero else zero) + math.log1p(math.exp(-abs(z)))

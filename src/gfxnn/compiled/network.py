@@ -22,7 +22,7 @@ import numba as nb
 import numpy as np
 
 from gfxnn.compiled import encode
-from gfxnn.compiled.activations import K_LOSS_SCALE, K_REL_EPS, activate_row, activate_value_row
+from gfxnn.compiled.activations import K_LOSS_SCALE, K_REL_EPS, activate_row
 
 L2, RELATIVE_L2, L1 = range(3)
 LOSS_CODES = {"l2": L2, "relative_l2": RELATIVE_L2, "l1": L1}
@@ -109,9 +109,11 @@ def _train_chunk(
     params: np.ndarray, transposed: np.ndarray, sizes: np.ndarray, w_offsets: np.ndarray,
     b_offsets: np.ndarray, act_codes: np.ndarray, loss_code: int, k: np.ndarray,
     tile_rows: int, mine: np.ndarray, grads: np.ndarray, feature_grads: np.ndarray,
+    out: np.ndarray,
 ) -> float:  # fmt: skip
     """Rows [lo, hi) tile by tile: gradient sums into `grads`, returns the loss sum; `mine`
-    is this chunk's scratch."""
+    is this chunk's scratch. Inference when `out` has rows: the outputs go to out[lo:hi] and
+    there is no loss or backward (one kernel serves both, so it compiles once)."""
     n_layers = sizes.shape[0] - 1
     widest = 0
     for size in sizes[1:]:
@@ -142,6 +144,9 @@ def _train_chunk(
             w_t = transposed[w_offsets[layer] : w_offsets[layer] + n_in * n_out]
             bias = params[b_offsets[layer] : b_offsets[layer] + n_out]
             _layer_forward(inputs, w_t.reshape((n_in, n_out)), bias, act_codes[layer], a, d, k)
+        if out.shape[0] > 0:
+            out[start:stop] = _rows(mine, a_at[n_layers - 1], rows, sizes[n_layers])
+            continue
         ping = at
         pong = at + rows * widest
         weight_tmp = mine[at + 2 * rows * widest :]
@@ -193,9 +198,10 @@ def train_chunks(
     params: np.ndarray, transposed: np.ndarray, sizes: np.ndarray, w_offsets: np.ndarray,
     b_offsets: np.ndarray, act_codes: np.ndarray, loss_code: int, k: np.ndarray,
     n_chunks: int, tile_rows: int, scratch: np.ndarray, partial: np.ndarray,
-    chunk_losses: np.ndarray, feature_grads: np.ndarray,
+    chunk_losses: np.ndarray, feature_grads: np.ndarray, out: np.ndarray,
 ) -> None:  # fmt: skip
-    """One batch: partial[c] = chunk c's gradient sum, chunk_losses[c] its loss sum.
+    """One batch: partial[c] = chunk c's gradient sum, chunk_losses[c] its loss sum (or, when
+    `out` (B, C) has rows, only the network's outputs, for inference).
 
     x (B, d) inputs; targets (B, C) read, or written from `texels` (H W, C) when image_size
     (W, H) is non-zero (nearest-texel sampling). feature_grads (B, n_features) receives
@@ -206,64 +212,5 @@ def train_chunks(
             c * batch // n_chunks, (c + 1) * batch // n_chunks, x, targets, texels,
             image_size, image_scale, kind, enc_values, table, grid_levels, grid_ints,
             host_features, params, transposed, sizes, w_offsets, b_offsets, act_codes,
-            loss_code, k, tile_rows, scratch[c], partial[c], feature_grads,
+            loss_code, k, tile_rows, scratch[c], partial[c], feature_grads, out,
         )  # fmt: skip
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _infer_tile(
-    start: int, stop: int, x: np.ndarray, kind: int, enc_values: np.ndarray,
-    table: np.ndarray, grid_levels: tuple, grid_ints: np.ndarray, host_features: np.ndarray,
-    params: np.ndarray, transposed: np.ndarray, sizes: np.ndarray, w_offsets: np.ndarray,
-    b_offsets: np.ndarray, act_codes: np.ndarray, k: np.ndarray, mine: np.ndarray,
-    out: np.ndarray,
-) -> None:  # fmt: skip
-    """out[start:stop] = the network at rows [start, stop) of x; two ping-pong buffers."""
-    n_layers = sizes.shape[0] - 1
-    rows = stop - start
-    widest = 0
-    for size in sizes:
-        widest = max(widest, size)
-    current = _rows(mine, 0, rows, sizes[0])
-    _encode_rows(
-        kind, x, start, stop, enc_values, table, grid_levels, grid_ints, host_features, k,
-        current,
-    )  # fmt: skip
-    for layer in range(n_layers):
-        n_in, n_out = sizes[layer], sizes[layer + 1]
-        if layer == n_layers - 1:
-            a = out[start:stop]
-        else:
-            a = _rows(mine, rows * widest if layer % 2 == 0 else 0, rows, n_out)
-        w_t = transposed[w_offsets[layer] : w_offsets[layer] + n_in * n_out]
-        np.dot(current, w_t.reshape((n_in, n_out)), a)
-        bias = params[b_offsets[layer] : b_offsets[layer] + n_out]
-        for t in range(rows):
-            row = a[t]
-            for o in range(n_out):
-                row[o] = row[o] + bias[o]
-            activate_value_row(act_codes[layer], row, k)
-        current = a
-
-
-@nb.njit(cache=True, error_model="numpy", parallel=True)
-def infer_chunks(
-    x: np.ndarray, kind: int, enc_values: np.ndarray, table: np.ndarray, grid_levels: tuple,
-    grid_ints: np.ndarray, host_features: np.ndarray, params: np.ndarray,
-    transposed: np.ndarray, sizes: np.ndarray, w_offsets: np.ndarray, b_offsets: np.ndarray,
-    act_codes: np.ndarray, k: np.ndarray, tile_rows: int, scratch: np.ndarray,
-    out: np.ndarray,
-) -> None:  # fmt: skip
-    """out (N, C) = network(encoding(x (N, d))), tiles of `tile_rows` spread over threads;
-    scratch has one row per slot (slot s runs tiles s, s + slots, ...)."""
-    n = x.shape[0]
-    n_tiles = (n + tile_rows - 1) // tile_rows
-    n_slots = scratch.shape[0]
-    for slot in nb.prange(n_slots):
-        for tile in range(slot, n_tiles, n_slots):
-            start = tile * tile_rows
-            _infer_tile(
-                start, min(start + tile_rows, n), x, kind, enc_values, table, grid_levels,
-                grid_ints, host_features, params, transposed, sizes, w_offsets, b_offsets,
-                act_codes, k, scratch[slot], out,
-            )  # fmt: skip

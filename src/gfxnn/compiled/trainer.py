@@ -26,7 +26,7 @@ import numpy as np
 from gfxnn import registry
 from gfxnn.compiled import encode, network, optim
 from gfxnn.compiled.activations import CODES, make_consts
-from gfxnn.compiled.threads import ThreadPolicy, max_threads
+from gfxnn.compiled.threads import ThreadPolicy
 from gfxnn.fused import state as fused_state
 from gfxnn.fused.encoding import FusedAutodiffEncoding
 from gfxnn.fused.grid import FusedGrid
@@ -196,15 +196,21 @@ class CompiledTrainer:
             self._grid_optimizer = _Optimizer(spec, self._grid.params, self._grid.grads)
         optim.transpose_weights(self.mlp.params, self._sizes, self._w_offsets, self._transposed)
 
-    def _allocate(self, batch: int) -> None:
-        dtype, sizes = self.dtype, self.mlp.sizes
+    def _chunk_buffers(self, batch: int, n_grads: int) -> tuple[int, int, np.ndarray, np.ndarray]:
+        """(n_chunks, tile_rows, scratch, partial gradients) for a kernel call on `batch` rows."""
+        sizes = self.mlp.sizes
         widest = max(sizes[1:])
-        self._n_chunks, self._tile_rows = chunking(batch, widest)
-        rows = self._tile_rows
+        n_chunks, rows = chunking(batch, widest)
         weight_tmp = max(o * i for i, o in zip(sizes[:-1], sizes[1:], strict=True))
         per_chunk = rows * (sizes[0] + 2 * sum(sizes[1:]) + 2 * widest) + weight_tmp
-        self._scratch = np.zeros((self._n_chunks, per_chunk), dtype)
-        self._partial = np.zeros((self._n_chunks, self.mlp.params.size), dtype)
+        scratch = np.zeros((n_chunks, per_chunk), self.dtype)
+        return n_chunks, rows, scratch, np.zeros((n_chunks, n_grads), self.dtype)
+
+    def _allocate(self, batch: int) -> None:
+        dtype = self.dtype
+        self._n_chunks, self._tile_rows, self._scratch, self._partial = self._chunk_buffers(
+            batch, self.mlp.params.size
+        )
         self._chunk_losses = np.zeros(self._n_chunks, np.float64)
         self._inputs = np.zeros((batch, self.spec.n_input_dims), dtype)
         self._targets = np.zeros((batch, self.spec.n_output_dims), dtype)
@@ -213,6 +219,7 @@ class CompiledTrainer:
         host_rows = batch if self._host_encoder is not None else 0
         self._host_features = np.zeros((host_rows, self.n_features), dtype)
         self._consts = make_consts(dtype, RELATIVE_L2_EPSILON, self._loss_scale(batch))
+        self._no_outputs = np.zeros((0, self.spec.n_output_dims), dtype)
         self._batch = batch
 
     def _loss_scale(self, batch: int) -> float:
@@ -253,7 +260,7 @@ class CompiledTrainer:
             self._host_features, self.mlp.params, self._transposed, self._sizes,
             self._w_offsets, self._b_offsets, self._act_codes, network.LOSS_CODES[self.spec.loss],
             self._consts, self._n_chunks, self._tile_rows, self._scratch, self._partial,
-            self._chunk_losses, self._feature_grads,
+            self._chunk_losses, self._feature_grads, self._no_outputs,
         )  # fmt: skip
         loss = math.fsum(self._chunk_losses) / (self._batch * self.spec.n_output_dims)
         if not math.isfinite(loss):
@@ -361,17 +368,16 @@ class CompiledTrainer:
             host = np.empty((n, self.n_features), self.dtype)
             self._host_encoder.encode(inputs, host, self._no_scratch)
         consts = make_consts(self.dtype, RELATIVE_L2_EPSILON, 0.0)
-        widest = max(self.mlp.sizes)
-        tile_rows = max(8, min(512, 16384 // widest))
-        slots = max(1, min(max_threads(), -(-n // tile_rows)))
-        scratch = np.empty((slots, 2 * tile_rows * widest), self.dtype)
+        n_chunks, tile_rows, scratch, no_grads = self._chunk_buffers(n, 0)
+        empty = np.zeros((0, self.spec.n_output_dims), self.dtype)
         numba.set_num_threads(self.policy.best())
         with blas_threads(1):
-            network.infer_chunks(
-                inputs, self._kind, self._enc_values, self._table, self._grid_arrays,
-                self._grid_ints, host, self.mlp.params, self._transposed, self._sizes,
-                self._w_offsets, self._b_offsets, self._act_codes, consts, tile_rows, scratch,
-                out,
+            network.train_chunks(
+                inputs, empty, self._texels, np.zeros(2, np.int64), self._image_scale,
+                self._kind, self._enc_values, self._table, self._grid_arrays, self._grid_ints,
+                host, self.mlp.params, self._transposed, self._sizes, self._w_offsets,
+                self._b_offsets, self._act_codes, 0, consts, n_chunks, tile_rows, scratch,
+                no_grads, np.zeros(n_chunks), np.zeros((0, self.n_features), self.dtype), out,
             )  # fmt: skip
         return out
 
