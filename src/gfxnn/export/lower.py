@@ -9,31 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from gfxnn.export.ir import Activation, Dense, ExportError, Node, Program
-from gfxnn.nn import (
-    MLP,
-    Identity,
-    LeakyReLU,
-    Linear,
-    Module,
-    ReLU,
-    Sigmoid,
-    SiLU,
-    Sine,
-    Softplus,
-    Tanh,
-)
+from gfxnn.export.ir import ACTIVATIONS, Activation, Dense, ExportError, Node, Program
+from gfxnn.nn import MLP, Identity, LeakyReLU, Linear, Module, Sine
+from gfxnn.nn.activation import ACTIVATION_MODULES
 
 __all__ = ["lower", "lower_activation", "lower_encoding", "lowerable_encodings"]
 
+# gfxnn.nn's own name of each activation module (the identity lowers to nothing); the IR's
+# ACTIVATIONS table has the formula of each.
 _ACTIVATION_KINDS: dict[type[Module], str] = {
-    ReLU: "relu",
-    LeakyReLU: "leaky_relu",
-    Sigmoid: "sigmoid",
-    Tanh: "tanh",
-    Sine: "sine",
-    Softplus: "softplus",
-    SiLU: "silu",
+    module: name for name, module in ACTIVATION_MODULES.items() if module is not Identity
 }
 
 
@@ -68,10 +53,10 @@ def lower_activation(module: Module, width: int, index: int) -> Activation | Non
     if type(module) is Identity:
         return None
     kind = _ACTIVATION_KINDS.get(type(module))
-    if kind is None:
+    if kind is None or kind not in ACTIVATIONS:
         raise ExportError(
             f"no emitter for the activation {_describe(module)}; export supports "
-            f"{', '.join(sorted(_ACTIVATION_KINDS.values()))} and none"
+            f"{', '.join(sorted(ACTIVATIONS))} and none"
         )
     parameter = 0.0
     if isinstance(module, LeakyReLU):
