@@ -242,8 +242,12 @@ def sigmoid(x: Any) -> Tensor:
     overflow for any float input; NaN stays NaN.
     """
     x = as_tensor(x)
-    z = np.exp(-np.abs(x.data))
-    out = np.where(x.data >= 0, 1 / (1 + z), z / (1 + z)).astype(x.dtype, copy=False)
+    z = np.abs(x.data)
+    np.negative(z, out=z)
+    np.exp(z, out=z)  # exp(-|x|), in place: this op runs on every hidden layer
+    numerator = np.where(x.data >= 0, 1, z)  # 1 / (1 + z) for x >= 0, z / (1 + z) below
+    z += 1
+    out = np.divide(numerator, z, out=numerator)
 
     def vjp(g: np.ndarray) -> VJPResult:
         return (g * out * (1 - out),)
