@@ -348,3 +348,10 @@ def test_errors_name_the_problem():
         image_ops.conv2d(x, np.zeros((4, 3, 3, 3)))
     with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
         image_ops.conv2d(x, np.zeros((4, 3, 3, 3), np.float32), np.zeros(3, np.float32))
+
+
+@pytest.mark.parametrize("scale", [True, float("inf"), float("nan"), 0.0, (2.0, float("inf"))])
+def test_upsample_refuses_a_hostile_scale(scale):
+    # Before: True was taken as scale 1 and inf ended in an OverflowError from NumPy.
+    with pytest.raises(ValueError, match=r"scale_factor must be a finite positive number"):
+        image_ops.upsample(np.ones((1, 1, 2, 2), np.float32), scale)

@@ -369,6 +369,10 @@ def avg_pool2d(
 
 
 # ----- upsampling ---------------------------------------------------------------------------
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+
+
 UPSAMPLE_MODES = ("nearest", "bilinear")
 
 
@@ -403,8 +407,11 @@ def upsample(x: Any, scale_factor: float | tuple[float, float], mode: str = "nea
     if mode not in UPSAMPLE_MODES:
         raise ValueError(f"unknown upsample mode {mode!r}; choose one of {UPSAMPLE_MODES}")
     scales = scale_factor if isinstance(scale_factor, tuple) else (scale_factor, scale_factor)
-    if len(scales) != 2 or not all(isinstance(s, int | float) and s > 0 for s in scales):
-        raise ValueError(f"scale_factor must be a positive number or pair, got {scale_factor!r}")
+    finite = all(_is_number(s) and 0 < s < np.inf for s in scales)  # True is not a scale
+    if len(scales) != 2 or not finite:
+        raise ValueError(
+            f"scale_factor must be a finite positive number or pair, got {scale_factor!r}"
+        )
     sizes = [int(np.floor(n * s)) for n, s in zip(x.shape[2:], scales, strict=True)]
     if min(sizes) < 1:
         raise ValueError(f"scale_factor {scale_factor} leaves an empty output for {x.shape}")

@@ -77,6 +77,6 @@ def clip_grad_value_(params: Tensor | Iterable[Tensor], clip_value: float) -> No
         params: a Tensor or an iterable of Tensors; their `.grad` arrays are changed in place.
         clip_value: the largest allowed magnitude, >= 0.
     """
-    clip_value = check_non_negative("clip_value", clip_value)
+    clip_value = check_non_negative("clip_value", clip_value, finite=False)  # inf: no clip
     for g in _gradients(params):
         np.clip(g, -clip_value, clip_value, out=g)
