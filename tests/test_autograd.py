@@ -7,6 +7,7 @@ import pytest
 
 import gfxnn
 from gfxnn import functional as F
+from gfxnn import ops
 
 
 def test_scalar_backward_seeds_one_and_reuses_a_node():
@@ -132,3 +133,20 @@ def test_leaf_grads_are_private_copies():
     assert a.grad is not b.grad
     a.grad += 1.0
     assert b.grad[0] == 1.0
+
+
+def test_record_is_the_public_way_to_add_a_primitive() -> None:
+    """ops.record: a graph node only when grad mode is on and a parent requires grad."""
+    x = gfxnn.tensor([1.0, 2.0], requires_grad=True)
+
+    def cube(t: gfxnn.Tensor) -> gfxnn.Tensor:
+        return ops.record(t.data**3, [t], lambda g: (3 * g * t.data**2,))
+
+    y = cube(x)
+    assert y.requires_grad and not y.is_leaf
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, [3.0, 12.0])
+    with gfxnn.no_grad():
+        assert cube(x).is_leaf and not cube(x).requires_grad
+    assert not cube(gfxnn.tensor([1.0])).requires_grad  # no parent needs a gradient
+    assert gfxnn.gradcheck(cube, [np.array([0.5, -1.5])])

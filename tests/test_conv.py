@@ -355,3 +355,13 @@ def test_upsample_refuses_a_hostile_scale(scale):
     # Before: True was taken as scale 1 and inf ended in an OverflowError from NumPy.
     with pytest.raises(ValueError, match=r"scale_factor must be a finite positive number"):
         image_ops.upsample(np.ones((1, 1, 2, 2), np.float32), scale)
+
+
+def test_the_old_module_name_still_works_and_says_it_moved():
+    import importlib
+    import sys
+
+    sys.modules.pop("gfxnn.conv", None)
+    with pytest.warns(DeprecationWarning, match="gfxnn.image_ops"):
+        old = importlib.import_module("gfxnn.conv")
+    assert old.conv2d is image_ops.conv2d and old.IntPair is image_ops.IntPair
