@@ -62,6 +62,8 @@ CASES: list[tuple[str, Callable, Callable, list, tuple[float, float], tuple[floa
     ("leaky_relu", lambda a: F.leaky_relu(a, 0.2), lambda t, a: t.nn.functional.leaky_relu(a, 0.2), [(4, 5)], (-2, 2), (0.0,)),
     ("sigmoid", F.sigmoid, lambda t, a: a.sigmoid(), [(4, 5)], (-8, 8), ()),
     ("tanh", F.tanh, lambda t, a: a.tanh(), [(4, 5)], (-4, 4), ()),
+    ("sigmoid_wide", ops.sigmoid, lambda t, a: a.sigmoid(), [(6, 5)], (-30, 30), ()),
+    ("tanh_wide", ops.tanh, lambda t, a: a.tanh(), [(6, 5)], (-12, 12), ()),
     ("softplus", F.softplus, lambda t, a: t.nn.functional.softplus(a), [(4, 5)], (-8, 8), ()),
     ("silu", F.silu, lambda t, a: t.nn.functional.silu(a), [(4, 5)], (-4, 4), ()),
     ("sine", lambda a: F.sine(a, 3.0), lambda t, a: (3.0 * a).sin(), [(4, 5)], (-2, 2), ()),
