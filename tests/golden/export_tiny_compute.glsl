@@ -7,8 +7,16 @@ layout(set = 0, binding = 0, rgba32f) uniform writeonly image2D gfxnn_image;
 // frequency encoding (n_frequencies=2) 2 -> 8, dense 8 -> 4, leaky_relu(0.01), dense 4 -> 3, sigmoid.
 // Input: uv in [0, 1]^2; gfxnn render evaluates pixel (x, y) of a W x H image at uv = (x / (W - 1), y / (H - 1)).
 vec3 tiny_texture(vec2 uv) {
-    vec4 e0 = vec4(sin(uv.x * 3.1415927), cos(uv.x * 3.1415927), sin(uv.x * 6.2831855), cos(uv.x * 6.2831855));
-    vec4 e1 = vec4(sin(uv.y * 3.1415927), cos(uv.y * 3.1415927), sin(uv.y * 6.2831855), cos(uv.y * 6.2831855));
+    vec4 e0 = vec4(
+        sin(6.2831855 * (uv.x * 0.5 - floor(uv.x * 0.5))),
+        cos(6.2831855 * (uv.x * 0.5 - floor(uv.x * 0.5))),
+        sin(6.2831855 * (uv.x * 1.0 - floor(uv.x * 1.0))),
+        cos(6.2831855 * (uv.x * 1.0 - floor(uv.x * 1.0))));
+    vec4 e1 = vec4(
+        sin(6.2831855 * (uv.y * 0.5 - floor(uv.y * 0.5))),
+        cos(6.2831855 * (uv.y * 0.5 - floor(uv.y * 0.5))),
+        sin(6.2831855 * (uv.y * 1.0 - floor(uv.y * 1.0))),
+        cos(6.2831855 * (uv.y * 1.0 - floor(uv.y * 1.0))));
     vec4 z1_0 = vec4(-0.125, -0.0625, 0.0, 0.0625)
         + mat4(-0.625, 0.25, -0.25, 0.625, -0.25, 0.625, 0.125, -0.375, 0.125, -0.375, 0.5, 0.0, 0.5, 0.0, -0.5, 0.375) * e0
         + mat4(-0.5, 0.375, -0.125, -0.625, -0.125, -0.625, 0.25, -0.25, 0.25, -0.25, 0.625, 0.125, 0.625, 0.125, -0.375, 0.5) * e1;

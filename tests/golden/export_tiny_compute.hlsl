@@ -7,8 +7,16 @@ RWTexture2D<float4> gfxnn_image : register(u0);
 // frequency encoding (n_frequencies=2) 2 -> 8, dense 8 -> 4, leaky_relu(0.01), dense 4 -> 3, sigmoid.
 // Input: uv in [0, 1]^2; gfxnn render evaluates pixel (x, y) of a W x H image at uv = (x / (W - 1), y / (H - 1)).
 float3 tiny_texture(float2 uv) {
-    float4 e0 = float4(sin(uv.x * 3.1415927), cos(uv.x * 3.1415927), sin(uv.x * 6.2831855), cos(uv.x * 6.2831855));
-    float4 e1 = float4(sin(uv.y * 3.1415927), cos(uv.y * 3.1415927), sin(uv.y * 6.2831855), cos(uv.y * 6.2831855));
+    float4 e0 = float4(
+        sin(6.2831855 * (uv.x * 0.5 - floor(uv.x * 0.5))),
+        cos(6.2831855 * (uv.x * 0.5 - floor(uv.x * 0.5))),
+        sin(6.2831855 * (uv.x * 1.0 - floor(uv.x * 1.0))),
+        cos(6.2831855 * (uv.x * 1.0 - floor(uv.x * 1.0))));
+    float4 e1 = float4(
+        sin(6.2831855 * (uv.y * 0.5 - floor(uv.y * 0.5))),
+        cos(6.2831855 * (uv.y * 0.5 - floor(uv.y * 0.5))),
+        sin(6.2831855 * (uv.y * 1.0 - floor(uv.y * 1.0))),
+        cos(6.2831855 * (uv.y * 1.0 - floor(uv.y * 1.0))));
     float4 z1_0 = float4(-0.125, -0.0625, 0.0, 0.0625)
         + mul(float4x4(-0.625, -0.25, 0.125, 0.5, 0.25, 0.625, -0.375, 0.0, -0.25, 0.125, 0.5, -0.5, 0.625, -0.375, 0.0, 0.375), e0)
         + mul(float4x4(-0.5, -0.125, 0.25, 0.625, 0.375, -0.625, -0.25, 0.125, -0.125, 0.25, 0.625, -0.375, -0.625, -0.25, 0.125, 0.5), e1);

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from gfxnn import ops
+from gfxnn.autograd import VJPResult
+from gfxnn.encodings import sincos
 from gfxnn.encodings.base import Encoding, check_input, check_positive_int
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
@@ -42,10 +44,19 @@ class FrequencyEncoding(Encoding):
         x = as_tensor(x)
         check_input(self, x)
         batch = x.shape[0]
-        frequencies = self._frequencies.astype(x.dtype)  # pi 2^k rounded once, as the fused path
-        phase = ops.mul(ops.reshape(x, (batch, self.n_input_dims, 1)), frequencies)
-        pairs = ops.stack([ops.sin(phase), ops.cos(phase)], axis=-1)  # (batch, dims, F, 2)
-        return ops.reshape(pairs, (batch, self.n_output_dims))
+        # sin(pi 2^k x) = sin(2 pi fract(2^(k-1) x)): the phase reduced exactly, then the one
+        # polynomial every backend uses in float32 (gfxnn.encodings.sincos).
+        sines, cosines = sincos.sincos_octaves(x.data, self.n_frequencies)  # (batch, dims, F)
+        out = np.stack([sines, cosines], axis=-1).reshape(batch, self.n_output_dims)
+        frequencies = self._frequencies.astype(x.dtype)  # pi 2^k
+
+        def vjp(g: np.ndarray) -> VJPResult:
+            # d/dx sin(a x) = a cos(a x), d/dx cos(a x) = -a sin(a x), a = pi 2^k
+            pairs = g.reshape(batch, self.n_input_dims, self.n_frequencies, 2)
+            slope = pairs[..., 0] * cosines - pairs[..., 1] * sines
+            return ((slope * frequencies).sum(axis=-1),)
+
+        return ops.record(out, (x,), vjp)
 
     def lower(self) -> Node:
         """This encoding as an export IR node (`gfxnn.export`)."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gfxnn.encodings import sincos
 from gfxnn.export.ir import Node, PerDimensionEncode
 
 if TYPE_CHECKING:
@@ -66,7 +67,9 @@ class IdentityEncode(PerDimensionEncode):
 @dataclass(frozen=True)
 class FrequencyEncode(PerDimensionEncode):
     """sin(pi 2^k x_d), cos(pi 2^k x_d) for each dimension d, each k < n_frequencies, in that
-    order (gfxnn.encodings.FrequencyEncoding); pi 2^k is rounded to float32 once, as there."""
+    order (gfxnn.encodings.FrequencyEncoding), computed as sin, cos of 2 pi fract(2^(k-1) x_d):
+    the phase reduced exactly, as every backend does (gfxnn.encodings.sincos); the shaders
+    apply the language's sin/cos to the reduced phase, `evaluate` the shared polynomial."""
 
     n_dims: int
     n_frequencies: int
@@ -81,24 +84,30 @@ class FrequencyEncode(PerDimensionEncode):
         return (np.pi * 2.0 ** np.arange(self.n_frequencies)).astype(np.float32)
 
     def evaluate(self, x: np.ndarray) -> np.ndarray:
-        phase = x[:, :, None] * self.frequencies.astype(x.dtype)
-        pairs = np.stack([np.sin(phase), np.cos(phase)], axis=-1)  # (batch, dims, F, 2)
+        sines, cosines = sincos.sincos_octaves(x, self.n_frequencies)  # (batch, dims, F)
+        pairs = np.stack([sines, cosines], axis=-1)  # (batch, dims, F, 2)
         return pairs.reshape(x.shape[0], self.n_outputs)
 
     def emit_shader(self, writer: ShaderWriter, value: list[str]) -> list[str]:
         features = []
+        two_pi = writer.literal(2 * np.pi)
         for d in range(self.n_dims):
             component = writer.component(value[0], d, self.n_dims)
-            for frequency in self.frequencies:
-                phase = f"{component} * {writer.literal(frequency)}"
+            for k in range(self.n_frequencies):
+                # fract(v) as v - floor(v): one spelling for GLSL, HLSL and WGSL
+                v = f"{component} * {writer.literal(2.0 ** (k - 1))}"
+                phase = f"{two_pi} * ({v} - floor({v}))"
                 features += [f"sin({phase})", f"cos({phase})"]
         return writer.pack("e", features)
 
     def emit_onnx(self, graph: OnnxGraph, value: str) -> str:
         axis_2 = graph.constant("axis_2", np.array([2], np.int64))
         axis_3 = graph.constant("axis_3", np.array([3], np.int64))
-        frequencies = graph.constant("frequencies", self.frequencies)
-        phase = graph.node("Mul", [graph.node("Unsqueeze", [value, axis_2]), frequencies])
+        scales = graph.constant("octave_scales", (2.0 ** (np.arange(self.n_frequencies) - 1.0)))
+        two_pi = graph.constant("two_pi", np.array([2 * np.pi], np.float32))
+        turns = graph.node("Mul", [graph.node("Unsqueeze", [value, axis_2]), scales])
+        turns = graph.node("Sub", [turns, graph.node("Floor", [turns])])  # fract
+        phase = graph.node("Mul", [turns, two_pi])
         sines = graph.node("Unsqueeze", [graph.node("Sin", [phase]), axis_3])
         cosines = graph.node("Unsqueeze", [graph.node("Cos", [phase]), axis_3])
         pairs = graph.node("Concat", [sines, cosines], axis=3)  # (batch, dims, F, 2)

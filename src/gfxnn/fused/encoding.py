@@ -21,6 +21,7 @@ import numpy as np
 
 from gfxnn import registry
 from gfxnn.autograd import no_grad
+from gfxnn.encodings import sincos
 from gfxnn.tensor import Tensor
 
 
@@ -66,13 +67,11 @@ class FusedFrequency:
     def encode(self, x: np.ndarray, out: np.ndarray, scratch: np.ndarray) -> None:
         """x (n, n_input_dims) -> out (n, n_output_dims); scratch from make_scratch(n)."""
         n = x.shape[0]
-        frequencies = self._cast.get(out.dtype)
-        if frequencies is None:
-            frequencies = self._cast.setdefault(out.dtype, self.frequencies.astype(out.dtype))
-        np.multiply(x[:, :, None], frequencies, out=scratch)
+        # sin(pi 2^k x) = sin(2 pi fract(2^(k-1) x)): the phase reduced exactly, then one
+        # polynomial (gfxnn.encodings.sincos), so every backend (WebGPU's too) agrees to ~1e-7.
+        scratch[...] = sincos.octave_turns(x.astype(out.dtype, copy=False), self.n_frequencies)
         pairs = out.reshape(n, self.n_input_dims, self.n_frequencies, 2)
-        np.sin(scratch, out=pairs[..., 0])
-        np.cos(scratch, out=pairs[..., 1])
+        pairs[..., 0], pairs[..., 1] = sincos.sincos_turns(scratch)
 
     def hyperparams(self) -> dict[str, Any]:
         return {"otype": "Frequency", "n_frequencies": self.n_frequencies}

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import warp as wp
 
-# float32(pi) 2^k equals float32(pi 2^k) exactly (scaling by 2^k commutes with rounding), so
-# the phases are the fused path's float32 products.
-_PI32 = wp.constant(3.14159265358979323846)
+_TWO_PI32 = wp.constant(6.28318530717958647692)
 
 
 @wp.func
@@ -36,7 +34,10 @@ def encoded_feature(u: float, v: float, j: int, n_features: int, n_frequencies: 
     if j >= per_dim:
         x = v
     k = (j % per_dim) // 2
-    phase = x * (_PI32 * float(1 << k))
+    # sin(pi 2^k x) = sin(2 pi fract(2^(k-1) x)): the phase reduced exactly, as every backend
+    # does (gfxnn.encodings.sincos; the fused path evaluates its polynomial, ~1e-7 from this).
+    turns = x * (float(1 << k) * 0.5)
+    phase = (turns - wp.floor(turns)) * _TWO_PI32
     if j % 2 == 0:
         return wp.sin(phase)
     return wp.cos(phase)
