@@ -11,6 +11,7 @@ from gfxnn.checks import check_bool, check_positive_int
 from gfxnn.image_ops import IntPair
 from gfxnn.nn.init import initialize
 from gfxnn.nn.module import Module, Parameter
+from gfxnn.rng import RNG
 from gfxnn.tensor import Tensor, resolve_dtype
 
 
@@ -27,7 +28,7 @@ class _ConvNd(Module):
         dilation: IntPair,
         bias: bool,
         transposed: bool,
-        rng: np.random.Generator | int | None,
+        rng: RNG,
         init: str,
         dtype: Any,
     ) -> None:
@@ -60,9 +61,9 @@ class Conv2d(_ConvNd):
         in_channels, out_channels: channel counts C and O.
         kernel_size, stride, padding, dilation: ints or (height, width) pairs.
         bias: add a learned per-channel bias (initialised to zero).
-        rng: Generator or seed for the weights (Xavier uniform by default, like Linear, with
-            fan_in = C*KH*KW and fan_out = O*KH*KW).
-        init: weight initialiser name (see gfxnn.nn.linear.INITIALIZERS).
+        rng: Generator, seed, or None for `gfxnn.rng.DEFAULT_SEED`, for the weights (Xavier
+            uniform by default, like Linear, with fan_in = C*KH*KW and fan_out = O*KH*KW).
+        init: weight initialiser name (see gfxnn.nn.init.INITIALIZERS).
         dtype: float32 (default) or float64.
 
     Shapes: x (N, C, H, W) -> (N, O, OH, OW); weight (O, C, KH, KW), bias (O,).
@@ -78,7 +79,7 @@ class Conv2d(_ConvNd):
         dilation: IntPair = 1,
         bias: bool = True,
         *,
-        rng: np.random.Generator | int | None = None,
+        rng: RNG = None,
         init: str = "xavier_uniform",
         dtype: Any = np.float32,
     ) -> None:
@@ -111,7 +112,7 @@ class ConvTranspose2d(_ConvNd):
         bias: bool = True,
         dilation: IntPair = 1,
         *,
-        rng: np.random.Generator | int | None = None,
+        rng: RNG = None,
         init: str = "xavier_uniform",
         dtype: Any = np.float32,
     ) -> None:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from gfxnn import image_ops
 from gfxnn.nn.module import Module
-from gfxnn.rng import as_generator
+from gfxnn.rng import RNG, as_generator
 from gfxnn.tensor import Tensor
 
 
@@ -18,10 +16,11 @@ class Dropout(Module):
 
     Args:
         p: drop probability in [0, 1).
-        rng: Generator or seed that draws the masks (the same seed gives the same masks).
+        rng: Generator, seed, or None for `gfxnn.rng.DEFAULT_SEED`, that draws the masks (the
+            same seed gives the same masks).
     """
 
-    def __init__(self, p: float = 0.5, rng: np.random.Generator | int | None = None) -> None:
+    def __init__(self, p: float = 0.5, rng: RNG = None) -> None:
         super().__init__()
         if not isinstance(p, int | float) or not 0.0 <= p < 1.0:
             raise ValueError(f"dropout probability p must be in [0, 1), got {p!r}")
