@@ -102,9 +102,14 @@ class _History:
 
 
 def make_fitter(pixels: np.ndarray, settings: FitSettings, device: str = "cpu") -> Any:
-    """The CPU `ImageFitter`, or for device "cuda" the GPU path's `GpuImageFitter` (same API)."""
+    """The CPU `ImageFitter`, for device "cuda" the GPU path's `GpuImageFitter`, for "webgpu"
+    the WebGPU backend's `WebGpuImageFitter` (same API)."""
     if device == "cpu":
         return ImageFitter(pixels, settings)
+    if device == "webgpu":
+        from gfxnn.webgpu.fitter import WebGpuImageFitter
+
+        return WebGpuImageFitter(pixels, settings)
     from gfxnn.gpu import GpuImageFitter
 
     return GpuImageFitter(pixels, settings, device=device)
@@ -162,6 +167,8 @@ def run_fit(
                 weights_step = fitter.steps
             metrics = _metrics(fitter, history, wall_seconds, weights_step, stopped_by, message)
             metrics["run_id"] = run_dir.run_id
+            if getattr(fitter, "adapter_name", None):  # WebGPU: which adapter trained it
+                metrics["adapter"] = fitter.adapter_name
             _write_outputs(staging, fitter, pixels, history, metrics, config)
             run_dir.commit()
         finally:
@@ -413,10 +420,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--device",
-        choices=("auto", "cpu", "cuda"),
+        choices=("auto", "cpu", "cuda", "webgpu"),
         default="auto",
-        help="cuda: the GPU path (pip install 'gfxnn[gpu]'); auto: cuda when a CUDA GPU is "
-        "present and supports the settings, else the CPU with a one-line notice (auto)",
+        help="cuda: the GPU path (pip install 'gfxnn[gpu]'); webgpu: WGSL compute shaders on any "
+        "WebGPU adapter (pip install 'gfxnn[webgpu]'; lavapipe on a CPU); auto: cuda when a "
+        "CUDA GPU is present and supports the settings, else the CPU with a one-line notice "
+        "(auto)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -502,9 +511,11 @@ def _load_image(args: argparse.Namespace) -> Any:
 
 
 def _resolve_device(requested: str, settings: FitSettings) -> tuple[str, str | None]:
-    """("cpu" | "cuda", a notice to print or None) for `gfxnn fit --device`."""
+    """("cpu" | "cuda" | "webgpu", a notice to print or None) for `gfxnn fit --device`."""
     if requested == "cpu":
         return "cpu", None
+    if requested == "webgpu":
+        return _resolve_webgpu(settings)
     from gfxnn import gpu
 
     with stdout_to_stderr():  # Warp's start-up banner is not a result
@@ -524,3 +535,18 @@ def _resolve_device(requested: str, settings: FitSettings) -> tuple[str, str | N
             raise UsageError(f"--device cuda: {error}") from None
         return "cpu", f"gfxnn fit: training on the CPU ({error})"
     return "cuda", None
+
+
+def _resolve_webgpu(settings: FitSettings) -> tuple[str, str]:
+    """("webgpu", the adapter line for stderr), or UsageError (exit 2, nothing written) when
+    there is no adapter or the kernels cannot run the settings. `auto` does not probe WebGPU:
+    finding an adapter costs seconds, and on lavapipe the CPU trainer is faster."""
+    from gfxnn.webgpu import NoAdapterError, get_gpu
+    from gfxnn.webgpu.fitter import check_supported
+
+    try:
+        name = get_gpu().name
+        check_supported(settings)
+    except (NoAdapterError, ValueError) as error:
+        raise UsageError(f"--device webgpu: {error}") from None
+    return "webgpu", f"gfxnn fit: WebGPU adapter {name}"
