@@ -388,6 +388,9 @@ BAD_MESSAGES = [
     ('{"type": "apply", "settings": ' + '{"a": ' * 20 + "1" + "}" * 21, "nested too deep"),
     ('{"type": "step", "n": 1e999}', "out of range for a float"),
     ('{"type": "step", "type": "ping"}', "duplicate key 'type'"),
+    # Found by the same campaign: an unhashable type dropped the connection (TypeError).
+    ('{"type": ["step"]}', "unknown message type ['step']"),
+    ('{"type": {"a": 1}}', "unknown message type {'a': 1}"),
 ]
 
 

@@ -62,7 +62,7 @@ def parse_message(text: str) -> Message:
     ):
         raise ProtocolError("id must be a string or an integer")
     kind = data.pop("type", None)
-    if kind not in MESSAGES:
+    if not isinstance(kind, str) or kind not in MESSAGES:  # a list or object is unhashable
         raise ProtocolError(
             f"unknown message type {kind!r}; known types: {', '.join(sorted(MESSAGES))}"
         )
