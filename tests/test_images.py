@@ -213,6 +213,10 @@ def test_every_bundled_name_loads_and_unknown_names_are_listed() -> None:
         assert load_bundled(name, size=8).shape == (8, 8, 3)
     with pytest.raises(ValueError, match="astronaut, circle, half, quarter"):
         load_bundled("mandrill")
+    # A hostile name (a studio message may carry 60 KiB) is not echoed whole.
+    with pytest.raises(ValueError, match=r"'aaa+\.\.\. \(60000 chars\); choose from") as caught:
+        load_bundled("a" * 60_000)
+    assert len(str(caught.value)) < 200
 
 
 def test_encode_png_round_trip() -> None:

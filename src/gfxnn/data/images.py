@@ -242,7 +242,8 @@ def load_bundled(name: str, size: int = 256) -> np.ndarray:
     edges (a pixel is white when its centre lies inside the shape).
     """
     if name not in BUNDLED_IMAGES:
-        raise ValueError(f"unknown bundled image {name!r}; choose from {', '.join(BUNDLED_IMAGES)}")
+        shown = repr(name) if len(repr(name)) <= 60 else f"{repr(name)[:57]}... ({len(name)} chars)"
+        raise ValueError(f"unknown bundled image {shown}; choose from {', '.join(BUNDLED_IMAGES)}")
     if isinstance(size, bool) or not isinstance(size, int) or size < 1:
         raise ValueError(f"size must be an int >= 1, got {size!r}")
     if name == "astronaut":
