@@ -111,6 +111,63 @@ def test_a_new_encoding_without_an_emitter_fails(monkeypatch: pytest.MonkeyPatch
     assert any(p.startswith("export") for p in problems), problems
 
 
+class HalvesNode:
+    """An export IR node written beside its encoding, importing nothing of gfxnn.export: the
+    IR's Node is a Protocol, so this is all a new encoding needs for export."""
+
+    def __init__(self, n_dims: int) -> None:
+        self.n_inputs = self.n_outputs = n_dims
+
+    def evaluate(self, x: np.ndarray) -> np.ndarray:
+        return x * x.dtype.type(0.5)
+
+    def emit_shader(self, writer: Any, value: list[str]) -> list[str]:
+        n = self.n_inputs
+        return writer.pack("e", [f"{writer.component(value[0], d, n)} * 0.5" for d in range(n)])
+
+    def emit_onnx(self, graph: Any, value: str) -> str:
+        return str(graph.node("Mul", [value, graph.constant("half", np.float32(0.5))]))
+
+    def describe(self) -> str:
+        return f"halves {self.n_inputs} -> {self.n_outputs}"
+
+
+def test_a_new_encoding_with_its_own_node_reaches_everything(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same new encoding with a lower() (and its node in its own file): offered, and it
+    trains on the fused path and exports, with no other file touched."""
+    from gfxnn import ops
+    from gfxnn.export import export
+
+    class Halves(Encoding):
+        def __init__(self, n_input_dims: int = 2) -> None:
+            super().__init__()
+            self.n_input_dims = self.n_output_dims = n_input_dims
+
+        def forward(self, x: Any) -> Tensor:
+            return ops.mul(x, 0.5)
+
+        def hyperparams(self) -> dict[str, Any]:
+            return {"otype": "Halves"}
+
+        def lower(self) -> HalvesNode:
+            return HalvesNode(self.n_input_dims)
+
+    import sys
+    import types
+
+    module = types.ModuleType("gfxnn_test_halves")
+    module.Halves = Halves  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "gfxnn_test_halves", module)
+    monkeypatch.setitem(registry.ENCODINGS, "Halves", "gfxnn_test_halves:Halves")
+    monkeypatch.setitem(choices.ENCODING_OTYPES, "halves", "Halves")
+    assert unreachable("halves") == []
+    code = export(Halves(), MLP(2, 3, 4, 1, rng=0), "glsl")
+    assert "uv.x * 0.5" in code
+    assert isinstance(export(Halves(), MLP(2, 3, 4, 1, rng=0), "onnx"), bytes)
+
+
 def test_activations_match_every_backend() -> None:
     assert set(fused_activations.ACTIVATIONS) == set(choices.ACTIVATIONS)
     assert choices.ACTIVATIONS[:3] == ("leaky_relu", "relu", "sigmoid")  # Dx12NN's

@@ -18,10 +18,10 @@ so it also tells what the shader should compute, to float32 rounding.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -45,8 +45,14 @@ class ExportError(ValueError):
     no emitter (the message names it), or an invalid function name for the language."""
 
 
-class Node(ABC):
-    """One step of a Program: n_inputs features in, n_outputs features out."""
+@runtime_checkable
+class Node(Protocol):
+    """One step of a Program: n_inputs features in, n_outputs features out.
+
+    A Protocol, so that a component can define its node in its own file without importing
+    gfxnn.export (an encoding's `lower()` may return any object with these members); the
+    nodes here subclass it explicitly.
+    """
 
     @property
     @abstractmethod
