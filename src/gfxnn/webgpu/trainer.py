@@ -408,6 +408,18 @@ class WebGpuTrainer:
         queue.submit([self._submit(encode).finish()])
         return np.frombuffer(queue.read_buffer(self._grads_out, 0, 4 * n), np.float32).copy()
 
+    def last_features(self) -> np.ndarray:
+        """The encoded features of the last batch's first slice, (rows, n_features), as the
+        device computed them (for tests and the agreement figures of benchmarks/webgpu.py)."""
+        plan = self._batch
+        if plan is None:
+            raise RuntimeError("last_features() needs a batch first (compute_gradients)")
+        self._reader.flush()
+        rows, n_features = plan.slice_rows, self.plan.sizes[0]
+        words = self.gpu.device.queue.read_buffer(self._acts, 0, 4 * rows * n_features)
+        features = np.frombuffer(words, np.float32).reshape(n_features, rows).T
+        return features[: min(rows, plan.batch)].copy()
+
     def _check_not_diverged(self) -> None:
         if self.diverged_at():
             raise RuntimeError(
