@@ -406,6 +406,18 @@ def test_bad_messages_get_an_error_and_the_server_goes_on(client, session, text,
         assert _latest_state(websocket, lambda s: s["steps"] == 1)
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [{"encoding": "e" * 60_000}, {"e" * 60_000: 1}, {"encoding_params": {"k" * 30_000: 1}}],
+)
+def test_error_replies_do_not_echo_a_huge_value_whole(client, settings):
+    """A 60 KiB value was quoted whole (up to 120 KiB) in the error reply."""
+    with _connect(client) as websocket:
+        websocket.send({"type": "apply", "settings": settings})
+        error = websocket.wait(lambda m: m["type"] == "error")
+        assert len(error["message"]) <= 500 and "characters cut" in error["message"]
+
+
 def test_binary_message_is_refused(client):
     with _connect(client) as websocket:
         websocket.websocket.send_bytes(b"\x00\x01")

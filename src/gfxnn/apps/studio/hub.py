@@ -245,7 +245,7 @@ async def receive_loop(websocket: WebSocket, client: Client, hub: Hub) -> None:
             try:
                 request = parse_message(text)
             except ProtocolError as error:
-                await client.reply({"type": "error", "request": None, "message": str(error)})
+                await client.reply({"type": "error", "request": None, "message": _cut(error)})
                 continue
             if request.type == "ping":  # answered at once: it measures the server, not the queue
                 await client.reply(_with_id({"type": "pong"}, request))
@@ -287,6 +287,14 @@ def _with_id(reply: dict[str, Any], request: Message) -> dict[str, Any]:
 
 
 _BINARY = "binary messages are not accepted; send JSON text"
+MAX_ERROR_CHARS = 500  # validators quote the bad value; a 60 KiB value is not sent back whole
+
+
+def _cut(error: object) -> str:
+    text = str(error)
+    if len(text) <= MAX_ERROR_CHARS:
+        return text
+    return f"{text[: MAX_ERROR_CHARS - 40]}... ({len(text) - MAX_ERROR_CHARS + 40} characters cut)"
 
 
 async def handle(
@@ -324,11 +332,11 @@ async def handle(
             result.update(name=saved.name, url=f"/api/files/{saved.name}", text=text)
         return {"type": "ok", "request": message.type, **result}
     except (ValueError, TypeError) as error:
-        return {"type": "error", "request": message.type, "message": str(error)}
+        return {"type": "error", "request": message.type, "message": _cut(error)}
     except OSError as error:
         reason = error.strerror or str(error)
         return {"type": "error", "request": message.type, "message": f"cannot write: {reason}"}
     except Exception as error:  # never let one control take the connection down
         log.exception("studio: %s failed", message.type)
         message_text = f"internal error in {message.type}: {type(error).__name__}: {error}"
-        return {"type": "error", "request": message.type, "message": message_text}
+        return {"type": "error", "request": message.type, "message": _cut(message_text)}
