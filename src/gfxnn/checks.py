@@ -1,5 +1,7 @@
-"""Argument checkers shared by the whole package: each raises ValueError naming the argument,
-the value it got and what is allowed (never a traceback from deep inside NumPy)."""
+"""Argument checkers shared by the whole package: each raises one error naming the argument,
+the value it got and what is allowed (never a traceback from deep inside NumPy). Each returns
+the checked value (as int, float, bool or a pair), so a constructor checks and stores in one
+line. Bools are never integers or numbers here: True is not a layer count or a rate."""
 
 from __future__ import annotations
 
