@@ -78,17 +78,14 @@ def test_local_and_ray_executors_give_identical_rows(tmp_path, ray_local):
     assert {"checkpoint.safetensors", "prediction.png", "metrics.json"} <= trial_files
 
 
-def test_a_fit_checkpoint_of_a_trial_renders(tmp_path):
-    from gfxnn.apps.render import load_fit_checkpoint
-    from gfxnn.imagefit import render_image
-
+def test_a_trials_checkpoint_renders_with_gfxnn_render(tmp_path):
     result = run_sweep(["quarter"], steps=30, out_dir=tmp_path, **SMALL)
-    state, settings, _ = load_fit_checkpoint(
-        tmp_path / result.rows[0]["dir"] / "checkpoint.safetensors"
-    )
-    rendered = np.clip(render_image(state, settings, 16, 16), 0, 1)
-    with Image.open(tmp_path / result.rows[0]["dir"] / "prediction.png") as saved:
-        assert np.abs(np.asarray(saved) / 255.0 - rendered).max() < 1 / 255 + 1e-6
+    trial_dir = tmp_path / result.rows[0]["dir"]
+    rendered = tmp_path / "render.png"
+    assert main(["render", str(trial_dir / "checkpoint.safetensors"), "-o", str(rendered)]) == 0
+    with Image.open(rendered) as again, Image.open(trial_dir / "prediction.png") as saved:
+        difference = np.abs(np.asarray(again, np.int16) - np.asarray(saved, np.int16))
+    assert again.size == (16, 16) and difference.max() <= 1
 
 
 def test_resume_skips_finished_trials(tmp_path):

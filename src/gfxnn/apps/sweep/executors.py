@@ -37,7 +37,9 @@ __all__ = [
 EXECUTORS = ("local", "ray")
 POLL_SECONDS = 0.2  # how often a waiting driver looks at the stop flag
 GRACE_SECONDS = 2.0  # after a stop, running trials get this long to notice Ctrl-C themselves
-RAY_CONNECT_SECONDS = 25.0  # an unreachable --ray-address fails within this (issue: 30 s)
+# ray.init retries an address that answers but is no Ray for minutes; the whole command must
+# fail within 30 s (start-up and image loading take some of them on a busy machine).
+RAY_CONNECT_SECONDS = 15.0
 
 Job = tuple[TrialTask, np.ndarray]
 OnStart = Callable[[TrialTask], None]
@@ -254,11 +256,11 @@ def _connect(ray: Any, address: str | None, workers: int | None) -> None:
 
     def connect() -> None:
         try:
-            ray.init(address=address, logging_level=logging.WARNING)
+            # ERROR: from this thread Ray warns that it cannot install its SIGTERM handler.
+            ray.init(address=address, logging_level=logging.ERROR)
         except BaseException as error:  # reported to the waiting thread
             errors.append(error)
 
-    # ray.init retries an address that answers but is no Ray for minutes; give up sooner.
     thread = threading.Thread(target=connect, daemon=True)
     thread.start()
     thread.join(RAY_CONNECT_SECONDS)

@@ -90,8 +90,8 @@ class Trial:
 
     @property
     def label(self) -> str:
-        """ "learning_rate=0.01 seed=0": the swept values, for the contact sheet."""
-        return " ".join(f"{_short(k)}={_format(v)}" for k, v in self.point.items())
+        """ "lr=0.01, seed=0": the swept values, for the contact sheet."""
+        return ", ".join(f"{_short(k)}={_format(v)}" for k, v in self.point.items())
 
 
 def setting_kinds() -> dict[str, str]:

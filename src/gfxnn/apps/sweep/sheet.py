@@ -48,7 +48,7 @@ def contact_sheet(
             tile = _prediction(out_dir, trial, row)
             tiles.append((tile, trial.label, _result(row), trial.index == best))
         lines.extend(tiles[i : i + COLUMNS] for i in range(0, len(tiles), COLUMNS))
-    width = PAD + COLUMNS * (TILE + PAD)
+    width = PAD + max(len(line) for line in lines) * (TILE + PAD)
     height = PAD + max(1, len(lines)) * (TILE + CAPTION + PAD)
     sheet = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(sheet)

@@ -6,8 +6,9 @@ cluster needs no shared file system. The loop is `gfxnn fit`'s, trimmed for many
 it trains by step count in chunks (the chunk size changes nothing in the result: the steps and
 their random batches are the same), checks the clock and the stop flag between chunks, and
 writes what `gfxnn fit` writes but the loss-curve plot (matplotlib costs ~1 s per trial, more
-than a short trial trains; metrics.json holds the numbers). The checkpoint is a fit checkpoint:
-`gfxnn render` and `gfxnn export` take it.
+than a short trial trains; metrics.json holds the numbers). The checkpoint goes through the fit
+checkpoint's one writer (`gfxnn.fields.checkpoint`), so `gfxnn render` and `gfxnn export` take
+it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from gfxnn.data.images import encode_png
+from gfxnn.fields import checkpoint as fit_checkpoint
 from gfxnn.imagefit import DivergenceError, FitSettings, ImageFitter
-from gfxnn.io import save_checkpoint
 
 __all__ = ["CHECKPOINT_FILE", "PREDICTION_FILE", "TrialTask", "install_worker_signals", "run_trial"]
 
@@ -147,22 +148,19 @@ def _outputs(
 ) -> dict[str, bytes]:
     """What `gfxnn fit` writes (but curves.png), as bytes."""
     height, width = pixels.shape[:2]
-    config = {
-        "settings": fitter.settings.to_dict(),
-        "run": {"steps": task.steps, "seconds": task.seconds, "device": task.device},
-        "image": {"source": task.image_source, "width": width, "height": height},
-        "app": "gfxnn sweep",
-    }
+    config = fit_checkpoint.checkpoint_config(
+        fitter.settings,
+        image={"source": task.image_source, "width": width, "height": height},
+        app="gfxnn sweep",
+        run={"steps": task.steps, "seconds": task.seconds, "device": task.device},
+    )
     with np.errstate(over="ignore", invalid="ignore"):
         prediction = np.nan_to_num(np.clip(fitter.predict(), 0.0, 1.0))
     with tempfile.TemporaryDirectory(prefix="gfxnn-trial-") as scratch:
         path = Path(scratch) / CHECKPOINT_FILE
-        checkpoint_metadata = {
-            "psnr": metrics["psnr"],
-            "steps": metrics["steps"],
-            "weights_step": metrics["steps"],
-        }
-        save_checkpoint(path, fitter.state_dict(), config, checkpoint_metadata)
+        steps, psnr = metrics["steps"], metrics["psnr"]
+        state = fitter.state_dict()
+        fit_checkpoint.save(path, state, config, psnr=psnr, steps=steps, weights_step=steps)
         checkpoint = path.read_bytes()
     return {
         "reference.png": encode_png(pixels),
