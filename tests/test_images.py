@@ -319,3 +319,15 @@ def test_int32_tiff_out_of_range_names_the_file(tmp_path: Path) -> None:
         ImageError, match=r"deep.tif: unsupported I \(integer\) image with values -5..70000"
     ):
         load_image(path)
+
+
+def test_bad_limits_and_sizes_are_named(tmp_path: Path) -> None:
+    path = _save(tmp_path, "a.png", Image.new("RGB", (2, 2)))
+    with pytest.raises(ValueError, match="max_pixels must be an integer >= 1, got 'x'"):
+        read_image(path, max_pixels="x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_pixels must be an integer >= 1, got 0"):
+        read_image(path, max_pixels=0)
+    # Before: 10**6 asked NumPy for 7 TiB (MemoryError).
+    with pytest.raises(ValueError, match=r"size must be an int in 1..4096, got 1000000"):
+        load_bundled("circle", size=10**6)
+    assert load_bundled("circle", size=4096).shape == (4096, 4096, 3)

@@ -337,3 +337,56 @@ def test_read_regular_file_bounds_the_read(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(os, "fstat", claims_10_bytes(os.fstat))
     with pytest.raises(ValueError, match="grew past the limit of 100 bytes"):
         read_regular_file(path, 100)
+
+
+# ----- the same classes of fault, found beyond issue 15's cases ----------------------------------
+def _nested(depth: int) -> dict:
+    value: object = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("depth", [150, 5000])
+def test_save_refuses_a_config_that_load_would_refuse(tmp_path: Path, depth: int) -> None:
+    """Before: 150 levels were written and then refused by load_checkpoint (a checkpoint that
+    cannot be read back); 5000 levels gave a RecursionError from the encoder."""
+    target = tmp_path / "deep.safetensors"
+    with pytest.raises(CheckpointError, match="config nests deeper than 100 levels"):
+        save_checkpoint(target, {"w": np.ones(2, np.float32)}, _nested(depth))
+    assert not target.exists()
+    save_checkpoint(target, {"w": np.ones(2, np.float32)}, _nested(99))
+    assert load_checkpoint(target)[1] == _nested(99)
+
+
+def test_save_refuses_a_structure_that_contains_itself(tmp_path: Path) -> None:
+    config: dict = {"a": []}
+    config["a"].append(config)
+    with pytest.raises(CheckpointError, match="contains itself"):
+        save_checkpoint(tmp_path / "c", {"w": np.ones(2)}, config)
+    with pytest.raises(ValueError, match="contains itself"):
+        atomic_write_json(tmp_path / "m.json", config)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("tensors", "metadata", "message"),
+    [
+        ([np.ones(2)], None, "tensors must be a dict of arrays, got list"),
+        (None, None, "tensors must be a dict of arrays, got NoneType"),
+        ({"w": np.ones(2)}, [1, 2], "metadata must be a dict or None, got list"),
+    ],
+)
+def test_save_refuses_wrong_container_types(
+    tmp_path: Path, tensors: object, metadata: object, message: str
+) -> None:
+    """Before: AttributeError for the tensors; a list as metadata was written, and the file
+    was then unreadable ("its metadata is not a JSON object")."""
+    with pytest.raises(CheckpointError, match=message):
+        save_checkpoint(tmp_path / "c", tensors, {}, metadata)  # type: ignore[arg-type]
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_empty_path_is_not_the_current_directory() -> None:
+    with pytest.raises(CheckpointError, match="the checkpoint path is empty"):
+        load_checkpoint("")

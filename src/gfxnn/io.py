@@ -116,7 +116,7 @@ def parse_json(text: str | bytes, source: str, *, max_depth: int = MAX_JSON_DEPT
     except RecursionError:
         raise ValueError(f"{source}: JSON nested too deep (limit {max_depth} levels)") from None
     # Only a text with more openers than max_depth can nest that deep; skip the walk otherwise.
-    if text.count("[") + text.count("{") > max_depth and _depth(value) > max_depth:
+    if text.count("[") + text.count("{") > max_depth and _deeper_than(value, max_depth):
         raise ValueError(f"{source}: JSON nested too deep (limit {max_depth} levels)")
     return value
 
@@ -155,20 +155,30 @@ def _object(pairs: list[tuple[str, Any]], source: str) -> dict[str, Any]:
     return result
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of parsed JSON (a scalar is 0), iteratively: no recursion limit to hit."""
-    deepest, stack = 0, [(value, 1)]
+def _deeper_than(value: Any, limit: int) -> bool:
+    """True when dicts/lists/tuples nest more than `limit` levels (a scalar is 0 levels).
+    Iterative, so no recursion limit is hit, and it stops at limit + 1, so a structure that
+    contains itself ends the walk too."""
+    stack = [(value, 1)]
     while stack:
         node, level = stack.pop()
         if isinstance(node, dict):
             children = list(node.values())
-        elif isinstance(node, list):
-            children = node
+        elif isinstance(node, list | tuple):
+            children = list(node)
         else:
             continue
-        deepest = max(deepest, level)
+        if level > limit:
+            return True
         stack.extend((child, level + 1) for child in children)
-    return deepest
+    return False
+
+
+def _check_writable_json(value: Any, what: str, error: type[ValueError]) -> None:
+    # What we write, parse_json must read back: the same depth limit on both sides (and no
+    # RecursionError from the encoder for a deep or self-referencing structure).
+    if _deeper_than(value, MAX_JSON_DEPTH):
+        raise error(f"{what} nests deeper than {MAX_JSON_DEPTH} levels (or contains itself)")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -235,6 +245,7 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
 
     Lists of plain values stay on one line, so a history of [step, psnr] pairs reads as rows.
     """
+    _check_writable_json(obj, f"the JSON for {Path(path).name}", ValueError)
     atomic_write_text(path, _dumps(_json_safe(obj), 0) + "\n")
 
 
@@ -281,8 +292,15 @@ def save_checkpoint(
     """
     from safetensors.numpy import save
 
+    if not isinstance(tensors, dict):
+        raise CheckpointError(f"tensors must be a dict of arrays, got {type(tensors).__name__}")
     if not isinstance(config, dict):
         raise CheckpointError(f"config must be a dict, got {type(config).__name__}")
+    if metadata is not None and not isinstance(metadata, dict):
+        # load_checkpoint reads only an object back: a list here would make the file unreadable
+        raise CheckpointError(f"metadata must be a dict or None, got {type(metadata).__name__}")
+    _check_writable_json(config, "the checkpoint's config", CheckpointError)
+    _check_writable_json(metadata or {}, "the checkpoint's metadata", CheckpointError)
     arrays: dict[str, np.ndarray] = {}
     for name, value in tensors.items():
         if not isinstance(name, str) or not name or name == "__metadata__":
@@ -313,13 +331,19 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, np.ndarray], dict]:
     Never unpickles and never executes anything from the file. Raises `CheckpointError` with a
     one-line reason for a missing, truncated, corrupt, hostile or foreign file.
     """
-    tensors, config, _ = _load(Path(path))
+    tensors, config, _ = _load(_checkpoint_path(path))
     return tensors, config
 
 
 def read_checkpoint_metadata(path: str | Path) -> dict:
     """The JSON metadata stored with a checkpoint (empty dict if none)."""
-    return _load(Path(path))[2]
+    return _load(_checkpoint_path(path))[2]
+
+
+def _checkpoint_path(path: str | Path) -> Path:
+    if isinstance(path, str) and not path.strip():
+        raise CheckpointError("the checkpoint path is empty")  # Path("") is the current directory
+    return Path(path)
 
 
 def _load(path: Path) -> tuple[dict[str, np.ndarray], dict, dict]:
@@ -378,6 +402,8 @@ def read_regular_file(
         noun: what the file should be, for messages ("checkpoint", "image file").
         error: the exception class raised (a ValueError subclass, e.g. CheckpointError).
     """
+    if isinstance(path, str) and not path.strip():
+        raise error(f"the {noun} path is empty")  # Path("") would mean the current directory
     path = Path(path)
     article = "an" if noun[:1].lower() in "aeiou" else "a"
     try:

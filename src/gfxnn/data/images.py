@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from gfxnn.checks import check_int
 from gfxnn.io import read_regular_file
 
 __all__ = [
@@ -51,6 +52,8 @@ IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 """The only Pillow decoders an image is opened with (names as `Image.open(formats=...)`)."""
 
 _FORMAT_NAMES = {"WEBP": "WebP"}
+
+MAX_BUNDLED_SIZE = 4096  # a bundled image is at most DEFAULT_MAX_PIXELS, like a loaded one
 
 BUNDLED_IMAGES = ("astronaut", "circle", "half", "quarter")
 """Names accepted by `load_bundled`: one photograph shipped as a PNG, three generated patterns."""
@@ -92,8 +95,8 @@ def read_image(
         ImageError: missing, unreadable or not a regular file (a FIFO, a device), too large,
             not an allowed image format, truncated or corrupt data, too many pixels.
     """
-    if max_pixels < 1:
-        raise ValueError(f"max_pixels must be >= 1, got {max_pixels}")
+    check_int("max_pixels", max_pixels, 1)
+    check_int("max_bytes", max_bytes, 1)
     data = read_regular_file(path, max_bytes, noun="image file", error=ImageError)
     return decode_image(data, str(path), max_pixels=max_pixels)
 
@@ -244,8 +247,8 @@ def load_bundled(name: str, size: int = 256) -> np.ndarray:
     if name not in BUNDLED_IMAGES:
         shown = repr(name) if len(repr(name)) <= 60 else f"{repr(name)[:57]}... ({len(name)} chars)"
         raise ValueError(f"unknown bundled image {shown}; choose from {', '.join(BUNDLED_IMAGES)}")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-        raise ValueError(f"size must be an int >= 1, got {size!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_BUNDLED_SIZE:
+        raise ValueError(f"size must be an int in 1..{MAX_BUNDLED_SIZE}, got {size!r}")
     if name == "astronaut":
         data = resources.files("gfxnn.data").joinpath("images/astronaut.png").read_bytes()
         with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
