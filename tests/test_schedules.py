@@ -151,3 +151,32 @@ def test_plateau_state_dict_resumes() -> None:
     other = ReduceLROnPlateau(make_optimizer(1.0), patience=1)
     other.load_state_dict(scheduler.state_dict())
     assert other.best == 0.5 and other.num_bad_epochs == 1
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        None,
+        [],
+        {"last_epoch": 1},
+        {"last_epoch": 1, "base_lrs": None},
+        {"last_epoch": 2, "base_lrs": ["x"]},
+    ],
+)
+def test_step_lr_refuses_a_broken_state_and_changes_nothing(state: Any) -> None:
+    # Before: None gave "'NoneType' object is not iterable" and ["x"] set last_epoch first.
+    scheduler = StepLR(make_optimizer(), step_size=1)
+    with pytest.raises((ValueError, TypeError), match=r"state|base_lrs"):
+        scheduler.load_state_dict(state)
+    assert scheduler.state_dict() == {"last_epoch": 0, "base_lrs": [0.1]}
+
+
+def test_plateau_refuses_a_broken_state_and_changes_nothing() -> None:
+    scheduler = ReduceLROnPlateau(make_optimizer())
+    before = scheduler.state_dict()
+    bad = {**before, "num_bad_epochs": 2, "last_epoch": True}  # the last entry is bad
+    with pytest.raises(ValueError, match=r"last_epoch must be an integer >= 0, got True"):
+        scheduler.load_state_dict(bad)
+    with pytest.raises(ValueError, match=r"expected a state dict"):
+        scheduler.load_state_dict(None)  # type: ignore[arg-type]
+    assert scheduler.state_dict() == before

@@ -13,6 +13,7 @@ its base), call `scheduler.step()` once per epoch (or per step) after `optimizer
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gfxnn.checks import check_int, check_non_negative, check_real
@@ -112,16 +113,18 @@ class LRScheduler:
         return {"last_epoch": self.last_epoch, "base_lrs": list(self.base_lrs)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Resume from `state_dict()`, and set the lr of that step."""
-        if set(state) != {"last_epoch", "base_lrs"}:
-            raise ValueError(f"expected keys ['base_lrs', 'last_epoch'], got {sorted(state)}")
-        if len(state["base_lrs"]) != len(self.optimizer.param_groups):
+        """Resume from `state_dict()`, and set the lr of that step (a refused state changes
+        nothing)."""
+        _check_state_keys(state, ("base_lrs", "last_epoch"))
+        base_lrs, n_groups = state["base_lrs"], len(self.optimizer.param_groups)
+        if not isinstance(base_lrs, list | tuple) or len(base_lrs) != n_groups:
             raise ValueError(
-                f"the state has {len(state['base_lrs'])} base lrs, the optimizer has "
-                f"{len(self.optimizer.param_groups)} parameter groups"
+                f"the state's base_lrs must be a list of one lr per parameter group "
+                f"({n_groups}), got {base_lrs!r}"
             )
-        self.last_epoch = check_int("last_epoch", state["last_epoch"], 0)
-        self.base_lrs = [float(lr) for lr in state["base_lrs"]]
+        last_epoch = check_int("last_epoch", state["last_epoch"], 0)
+        self.base_lrs = [check_non_negative(f"base_lrs[{i}]", lr) for i, lr in enumerate(base_lrs)]
+        self.last_epoch = last_epoch
         self._apply()
 
 
@@ -256,10 +259,21 @@ class ReduceLROnPlateau:
         return {key: getattr(self, key) for key in self._STATE_KEYS}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if set(state) != set(self._STATE_KEYS):
-            raise ValueError(f"expected keys {sorted(self._STATE_KEYS)}, got {sorted(state)}")
+        _check_state_keys(state, self._STATE_KEYS)
         # JSON has no infinity: a checkpoint stores the initial best (+-inf) as None.
         initial = math.inf if self.mode == "min" else -math.inf
-        self.best = initial if state["best"] is None else float(state["best"])
-        for key in ("num_bad_epochs", "cooldown_counter", "last_epoch"):
-            setattr(self, key, check_int(key, state[key], 0))
+        best = initial if state["best"] is None else check_real("best", state["best"], finite=False)
+        counts = {key: check_int(key, state[key], 0) for key in _COUNTERS}
+        self.best = best
+        for key, value in counts.items():
+            setattr(self, key, value)
+
+
+_COUNTERS = ("num_bad_epochs", "cooldown_counter", "last_epoch")
+
+
+def _check_state_keys(state: Any, keys: Sequence[str]) -> None:
+    """A ValueError unless `state` is a dict with exactly `keys` (what state_dict() gives)."""
+    if not isinstance(state, Mapping) or set(state) != set(keys):
+        got = f"keys {sorted(map(str, state))}" if isinstance(state, Mapping) else repr(state)
+        raise ValueError(f"expected a state dict with keys {sorted(keys)}, got {got}")
