@@ -119,11 +119,14 @@ def torch_baseline(image: np.ndarray, spec: ModelSpec, batch: int, start: Any) -
     return Steps()
 
 
-def run_case(name: str, steps: int, repeats: int, image: np.ndarray) -> list[dict[str, Any]]:
+def run_case(
+    name: str, steps: int, repeats: int, image: np.ndarray, batch: int | None = None
+) -> list[dict[str, Any]]:
     from gfxnn.fused import make_trainer
     from gfxnn.webgpu import WebGpuTrainer, get_gpu
 
-    spec, batch = CASES[name]
+    spec, case_batch = CASES[name]
+    batch = batch or case_batch
     target = ImageTarget(image)
     gpu = WebGpuTrainer(spec, target, steps_per_submit=min(64, max(1, steps)))
     rows = [("WebGPU " + get_gpu().name, gpu)]
@@ -139,7 +142,7 @@ def run_case(name: str, steps: int, repeats: int, image: np.ndarray) -> list[dic
         quality = psnr(trainer.render(image.shape[:2]), image)
         results.append(
             {
-                "case": name,
+                "case": f"{name} (batch {batch})",
                 "backend": label,
                 "ms_per_step": 1e3 * seconds,
                 "steps_per_s": 1 / seconds,
@@ -237,6 +240,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
     parser.add_argument("--steps", type=int, default=None, help="timed steps (default per case)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--batch", type=int, default=None, help="override the cases' batch (lavapipe: 2^18 is slow)"
+    )
     parser.add_argument("--agreement", action="store_true", help="encoding agreement only")
     args = parser.parse_args(argv)
     os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
@@ -253,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         if name not in CASES:
             raise SystemExit(f"unknown case {name!r}; choose from {', '.join(CASES)}")
         steps = args.steps or (20 if name == "dx12nn" else 1)
-        for row in run_case(name, steps, args.repeats, image):
+        for row in run_case(name, steps, args.repeats, image, args.batch):
             print(
                 f"| {row['case']} | {row['backend']} | {row['ms_per_step']:.1f} | "
                 f"{row['steps_per_s']:.2f} | {row['samples_per_s']:.3g} | {row['psnr']:.2f} | "
