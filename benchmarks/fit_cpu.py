@@ -38,7 +38,8 @@ from threads import thread_limit
 from gfxnn.apps.torch_fit import TorchFit  # the same step in PyTorch eager (gfxnn bench's too)
 from gfxnn.compiled.trainer import CompiledTrainer
 from gfxnn.data.images import load_bundled
-from gfxnn.fields.controller import FitController, psnr
+from gfxnn.fields.controller import psnr
+from gfxnn.fields.image import ImageFitController
 from gfxnn.fields.settings import FitSettings
 from gfxnn.fields.targets import ImageTarget
 from gfxnn.fused import make_trainer
@@ -60,7 +61,7 @@ def cpu_model() -> str:
 
 def make_fitter(
     image: np.ndarray, settings: FitSettings, backend: str, threads: int | None
-) -> FitController:
+) -> ImageFitController:
     """A controller over one backend; threads None: the backend's own default."""
     target = ImageTarget(image)
     if backend == "compiled":
@@ -69,12 +70,14 @@ def make_fitter(
         def compiled(spec: Any, target: Any) -> Any:
             return CompiledTrainer(spec, target, threads=policy)
 
-        return FitController(target, settings, compiled)
+        return ImageFitController(target, settings, compiled)
 
     def fused(spec: Any, target: Any) -> Any:
         return make_trainer(spec, target, blas_threads=None)
 
-    return FitController(target, settings, fused, blas_threads=1 if threads is None else threads)
+    return ImageFitController(
+        target, settings, fused, blas_threads=1 if threads is None else threads
+    )
 
 
 def alternate(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:

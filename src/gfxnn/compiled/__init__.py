@@ -41,33 +41,35 @@ def compiled_trainer(spec: Any, target: Any = None, **options: Any) -> Any:
 def cpu_trainer_factory(backend: str = "auto", threads: int | str = "auto") -> Any:
     """The (spec, target) -> Trainer factory of a CPU backend.
 
-    "compiled" (the default through "auto": measured faster than the NumPy fused path at every
-    thread count, docs/flagship.md) runs with `threads` ("auto": measured, see
-    `gfxnn.compiled.threads`; or a count). "numpy" is the NumPy fused trainer (its BLAS
-    threads are the controller's `blas_threads`; `threads` does not apply). "auto" falls back
-    to "numpy" when Numba is not installed; "compiled" then raises ImportError.
+    "compiled" runs with `threads` ("auto": measured, see `gfxnn.compiled.threads`; or a
+    count). "numpy" is the NumPy fused trainer (its BLAS threads are the controller's
+    `blas_threads`; `threads` does not apply). "auto" takes the one measured faster for the
+    model (docs/flagship.md): the compiled trainer, except for the trainable grids, whose
+    NumPy kernels are still faster than the compiled scatter/gather; and NumPy whenever Numba
+    is not installed ("compiled" then raises ImportError).
     """
     from gfxnn.checks import check_choice
     from gfxnn.compiled.threads import check_threads
+    from gfxnn.fused import make_trainer
 
     check_choice("backend", backend, CPU_BACKENDS)
     threads = check_threads(threads)
-    if backend == "auto":
-        backend = "compiled" if available() else "numpy"
-    if backend == "numpy":
-        from gfxnn.fused import make_trainer
-
-        def numpy_trainer(spec: Any, target: Any) -> Any:
-            return make_trainer(spec, target, blas_threads=None)
-
-        return numpy_trainer
-    if not available():
+    if backend == "compiled" and not available():
         raise ImportError("backend 'compiled' needs Numba (pip install numba); or use 'numpy'")
 
-    def compiled(spec: Any, target: Any) -> Any:
+    def cpu_trainer(spec: Any, target: Any) -> Any:
+        chosen = backend
+        if chosen == "auto":
+            grid = spec.encoding.get("otype") in GRID_OTYPES
+            chosen = "compiled" if available() and not grid else "numpy"
+        if chosen == "numpy":
+            return make_trainer(spec, target, blas_threads=None)
         return compiled_trainer(spec, target, threads=threads)
 
-    return compiled
+    return cpu_trainer
+
+
+GRID_OTYPES = ("HashGrid", "DenseGrid", "Grid")
 
 
 def __getattr__(name: str) -> Any:

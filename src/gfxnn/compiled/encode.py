@@ -3,8 +3,8 @@
 Each kernel reads rows of the inputs x (B, d) and writes the same features, in the same order
 and with the same rounding, as `gfxnn.fused` / `gfxnn.encodings`:
 - identity: scale * x + offset (tiny-cuda-nn's Identity);
-- frequency: for each dimension k < d and octave j < F, sin(pi 2^j x_k), cos(pi 2^j x_k); the
-  phase x * (pi 2^j) is rounded to the buffers' dtype first, as NumPy rounds it;
+- frequency: for each dimension k < d and octave j < F, sin(pi 2^j x_k), cos(pi 2^j x_k), as
+  `gfxnn.encodings.sincos` computes them (exact phase reduction, one float32 polynomial);
 - grid (HashGrid / DenseGrid): the formulas of `gfxnn.encodings.grid_kernels` (Instant-NGP
   with tiny-cuda-nn's conventions), table level after level, features level-major; its
   backward is the scatter-add `grid_scatter`, run after the network's backward, one level per
@@ -18,6 +18,7 @@ import numpy as np
 
 from gfxnn.compiled.activations import K_HALF, K_ONE
 from gfxnn.compiled.sincos import sincos
+from gfxnn.encodings import sincos as sincos_ref
 from gfxnn.encodings.grid_kernels import PRIMES, GridLayout
 
 FEATURES, IDENTITY, FREQUENCY, GRID = range(4)  # FEATURES: encoded on the host (NumPy)
@@ -35,18 +36,64 @@ def identity_rows(x: np.ndarray, lo: int, hi: int, scale_offset: np.ndarray, out
             out[t - lo, k] = x[t, k] * scale + offset
 
 
+def frequency_values(n_frequencies: int, dtype: np.dtype) -> np.ndarray:
+    """`frequency_rows`'s constants in `dtype`: the octave scales 2^(k-1) (exact), then
+    2 pi, 1/4, 4, 1, the Taylor coefficients of `gfxnn.encodings.sincos` (sin, then cos),
+    and 1 when the float32 polynomial is used (0: float64, the accurate `sincos`)."""
+    scales = [2.0 ** (k - 1.0) for k in range(n_frequencies)]
+    constants = [sincos_ref.TWO_PI, 0.25, 4.0, 1.0]
+    polynomial = [*sincos_ref.SIN_COEFFICIENTS, *sincos_ref.COS_COEFFICIENTS]
+    flag = [1.0 if dtype == np.float32 else 0.0]
+    return np.array(scales + constants + polynomial + flag, dtype)
+
+
+N_FREQUENCY_CONSTANTS = 4 + 4 + 5 + 1  # after the scales, see frequency_values
+
+
 @nb.njit(cache=True, error_model="numpy")
-def frequency_rows(x: np.ndarray, lo: int, hi: int, frequencies: np.ndarray, out: np.ndarray):
-    """out[t - lo] = [sin(x_0 f_0), cos(x_0 f_0), sin(x_0 f_1), ...] for t in [lo, hi)."""
-    n_freq = frequencies.shape[0]
+def frequency_rows(x: np.ndarray, lo: int, hi: int, values: np.ndarray, out: np.ndarray):
+    """out[t - lo] = [sin(pi 2^0 x_0), cos(pi 2^0 x_0), sin(pi 2^1 x_0), ...], t in [lo, hi).
+
+    As `gfxnn.encodings.sincos` (every backend's formula): the phase is reduced exactly to
+    f = fract(2^(k-1) x) turns; in float32 the same polynomial, operation for operation; in
+    float64 `sincos.sincos` of 2 pi (f - rint(f)) (NumPy's sin/cos there, to ~1 ulp)."""
+    n_freq = values.shape[0] - N_FREQUENCY_CONSTANTS
+    c = n_freq
+    two_pi, quarter, four, one = values[c], values[c + 1], values[c + 2], values[c + 3]
+    s0, s1, s2, s3 = values[c + 4], values[c + 5], values[c + 6], values[c + 7]
+    c0, c1, c2, c3, c4 = (
+        values[c + 8],
+        values[c + 9],
+        values[c + 10],
+        values[c + 11],
+        values[c + 12],
+    )
+    polynomial = values[c + 13] == one
     for t in range(lo, hi):
         for k in range(x.shape[1]):
             base = 2 * n_freq * k
             for j in range(n_freq):
-                phase = x[t, k] * frequencies[j]  # rounded to the dtype, as NumPy's multiply
-                s, c = sincos(np.float64(phase))
-                out[t - lo, base + 2 * j] = s
-                out[t - lo, base + 2 * j + 1] = c
+                v = x[t, k] * values[j]
+                f = v - np.floor(v)
+                u = f - np.rint(f)
+                if polynomial:
+                    q = np.rint(u * four)
+                    r = (u - q * quarter) * two_pi
+                    r2 = r * r
+                    hs = ((s3 * r2 + s2) * r2 + s1) * r2 + s0
+                    hc = (((c4 * r2 + c3) * r2 + c2) * r2 + c1) * r2 + c0
+                    sv = r + r * r2 * hs
+                    cv = one + r2 * hc
+                    quadrant = np.int64(q) & 3
+                    odd = (quadrant & 1) == 1
+                    a = cv if odd else sv
+                    b = sv if odd else cv
+                    sin_x = -a if (quadrant & 2) == 2 else a
+                    cos_x = -b if ((quadrant + 1) & 2) == 2 else b
+                else:
+                    sin_x, cos_x = sincos(np.float64(two_pi * u))
+                out[t - lo, base + 2 * j] = sin_x
+                out[t - lo, base + 2 * j + 1] = cos_x
 
 
 class GridArrays:
@@ -97,6 +144,41 @@ def _corner(
 
 
 @nb.njit(cache=True, error_model="numpy")
+def _corners_2d(
+    u: float, v: float, level: int, scales: np.ndarray, sizes: np.ndarray,
+    resolutions: np.ndarray, hashed: bool, interpolation: int, k_consts: np.ndarray,
+) -> tuple[int, int, int, int, float, float, float, float]:  # fmt: skip
+    """`_corner` of all four corners of a 2-D input at once (rows, then weights, corner c
+    with bit 0 = u and bit 1 = v): the position, floor and fraction are computed once."""
+    scale = scales[level]
+    one, half = k_consts[K_ONE], k_consts[K_HALF]
+    pu, pv = u * scale + half, v * scale + half
+    cu, cv = np.floor(pu), np.floor(pv)
+    fu, fv = pu - cu, pv - cv
+    iu, iv = np.int64(cu), np.int64(cv)
+    if interpolation == SMOOTHSTEP:
+        three, two = one + one + one, one + one
+        fu = fu * fu * (three - two * fu)
+        fv = fv * fv * (three - two * fv)
+    if interpolation == NEAREST:
+        fu, fv = one - one, one - one  # every weight on the lower corner: (1 * 1) * 1
+    gu, gv = one - fu, one - fv
+    w0, w1, w2, w3 = (one * gv) * gu, (one * gv) * fu, (one * fv) * gu, (one * fv) * fu
+    if hashed:
+        mask = sizes[level] - 1
+        prime = PRIME_ARRAY[1]
+        hu0, hu1 = iu & mask, (iu + 1) & mask  # prime 1 for dimension 0
+        hv0, hv1 = (iv * prime) & mask, ((iv + 1) * prime) & mask
+        return hu0 ^ hv0, hu1 ^ hv0, hu0 ^ hv1, hu1 ^ hv1, w0, w1, w2, w3
+    size, r = sizes[level], resolutions[level]
+    base = iu + iv * r
+    return (
+        base % size, (base + 1) % size, (base + r) % size, (base + r + 1) % size,
+        w0, w1, w2, w3,
+    )  # fmt: skip
+
+
+@nb.njit(cache=True, error_model="numpy")
 def grid_rows(
     x: np.ndarray, lo: int, hi: int, table: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
     sizes: np.ndarray, resolutions: np.ndarray, hashed: np.ndarray, n_features: int,
@@ -104,6 +186,12 @@ def grid_rows(
 ) -> None:  # fmt: skip
     """out[t - lo, l F + f] = sum_c w_c table[offsets[l] + row_c, f] for t in [lo, hi)."""
     n_corners = 1 if interpolation == NEAREST else 1 << x.shape[1]
+    if x.shape[1] == 2 and interpolation != NEAREST:
+        _grid_rows_2d(
+            x, lo, hi, table, scales, offsets, sizes, resolutions, hashed, n_features,
+            interpolation, k_consts, out,
+        )  # fmt: skip
+        return
     for t in range(lo, hi):
         for level in range(scales.shape[0]):
             for f in range(n_features):
@@ -130,6 +218,29 @@ def grid_rows(
                         out[t - lo, level * n_features + f] += value
 
 
+@nb.njit(cache=True, error_model="numpy")
+def _grid_rows_2d(
+    x: np.ndarray, lo: int, hi: int, table: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
+    sizes: np.ndarray, resolutions: np.ndarray, hashed: np.ndarray, n_features: int,
+    interpolation: int, k_consts: np.ndarray, out: np.ndarray,
+) -> None:  # fmt: skip
+    """`grid_rows` for 2-D inputs, four corners per level from one `_corners_2d`."""
+    for t in range(lo, hi):
+        u, v = x[t, 0], x[t, 1]
+        for level in range(scales.shape[0]):
+            r0, r1, r2, r3, w0, w1, w2, w3 = _corners_2d(
+                u, v, level, scales, sizes, resolutions, hashed[level], interpolation, k_consts
+            )
+            b0, b1 = (offsets[level] + r0) * n_features, (offsets[level] + r1) * n_features
+            b2, b3 = (offsets[level] + r2) * n_features, (offsets[level] + r3) * n_features
+            for f in range(n_features):
+                value = w0 * table[b0 + f]
+                value += w1 * table[b1 + f]
+                value += w2 * table[b2 + f]
+                value += w3 * table[b3 + f]
+                out[t - lo, level * n_features + f] = value
+
+
 @nb.njit(cache=True, error_model="numpy", parallel=True)
 def grid_scatter(
     x: np.ndarray, grad_features: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
@@ -141,7 +252,14 @@ def grid_scatter(
     Levels own disjoint table slices, so one task per level needs no atomics and sums each
     entry in batch order whatever the thread count (bit-identical results)."""
     n_corners = 1 if interpolation == NEAREST else 1 << x.shape[1]
+    fast = x.shape[1] == 2 and interpolation != NEAREST
     for level in nb.prange(scales.shape[0]):
+        if fast:
+            _scatter_level_2d(
+                x, grad_features, level, scales, offsets, sizes, resolutions, hashed[level],
+                n_features, interpolation, k_consts, grad_table,
+            )  # fmt: skip
+            continue
         for t in range(x.shape[0]):
             for corner in range(n_corners):
                 row, w = _corner(
@@ -159,3 +277,22 @@ def grid_scatter(
                 base = (offsets[level] + row) * n_features
                 for f in range(n_features):
                     grad_table[base + f] += w * grad_features[t, level * n_features + f]
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _scatter_level_2d(
+    x: np.ndarray, grad_features: np.ndarray, level: int, scales: np.ndarray,
+    offsets: np.ndarray, sizes: np.ndarray, resolutions: np.ndarray, hashed: bool,
+    n_features: int, interpolation: int, k_consts: np.ndarray, grad_table: np.ndarray,
+) -> None:  # fmt: skip
+    """One level of `grid_scatter` for 2-D inputs (same order: batch, then corners)."""
+    for t in range(x.shape[0]):
+        r0, r1, r2, r3, w0, w1, w2, w3 = _corners_2d(
+            x[t, 0], x[t, 1], level, scales, sizes, resolutions, hashed, interpolation, k_consts
+        )
+        for f in range(n_features):
+            g = grad_features[t, level * n_features + f]
+            grad_table[(offsets[level] + r0) * n_features + f] += w0 * g
+            grad_table[(offsets[level] + r1) * n_features + f] += w1 * g
+            grad_table[(offsets[level] + r2) * n_features + f] += w2 * g
+            grad_table[(offsets[level] + r3) * n_features + f] += w3 * g

@@ -24,15 +24,19 @@ import numba
 import numpy as np
 
 from gfxnn import registry
-from gfxnn.compiled import encode, network, optim
+from gfxnn.compiled import cache, encode, network, optim
 from gfxnn.compiled.activations import CODES, make_consts
 from gfxnn.compiled.threads import ThreadPolicy
+from gfxnn.fused import render as fused_render
 from gfxnn.fused import state as fused_state
-from gfxnn.fused.encoding import FusedAutodiffEncoding
+from gfxnn.fused.encoding import FusedAutodiffEncoding, encoder_from_config
 from gfxnn.fused.grid import FusedGrid
 from gfxnn.fused.mlp import FusedMLP
 from gfxnn.fused.threads import blas_threads
 from gfxnn.losses import RELATIVE_L2_EPSILON
+
+# Kernels load from Numba's cache on their first call; drop stale ones before that.
+cache.ensure_fresh()
 
 if TYPE_CHECKING:  # the contract's types only: gfxnn.fields sits above the backends
     from gfxnn.fields.trainer import ModelSpec, OptimizerSpec
@@ -154,7 +158,7 @@ class CompiledTrainer:
         if otype == "Frequency":
             n_frequencies = params.get("n_frequencies", 12)
             self._kind = encode.FREQUENCY
-            self._enc_values = (np.pi * 2.0 ** np.arange(n_frequencies)).astype(dtype)
+            self._enc_values = encode.frequency_values(n_frequencies, dtype)
             self.n_features = 2 * n_frequencies * d
         elif otype == "Identity":
             self._kind = encode.IDENTITY
@@ -383,16 +387,32 @@ class CompiledTrainer:
 
     def render(self, shape: tuple[int, ...]) -> np.ndarray:
         """Inference on the regular grid of `shape` (last input dimension first: (H, W) for
-        (u, v)); sample i of n sits at i / (n - 1), 0 when n is 1."""
+        (u, v)); sample i of n sits at i / (n - 1), 0 when n is 1.
+
+        Runs the NumPy fused path's renderer on these weights (`gfxnn.fused.render`, which
+        encodes a separable encoding once per row and column): the same image, to the bit,
+        as the NumPy trainer and `gfxnn render` give for a checkpoint, and measured as fast
+        as the compiled inference kernel at 512x512 (docs/flagship.md)."""
         shape = tuple(int(s) for s in shape)
         if len(shape) != self.spec.n_input_dims or min(shape, default=0) < 1:
             raise ValueError(
                 f"render shape must have {self.spec.n_input_dims} sizes >= 1, got {shape}"
             )
-        axes = [(np.arange(n) / max(n - 1, 1)).astype(self.dtype) for n in reversed(shape)]
-        grids = np.meshgrid(*axes, indexing="ij")  # dimension k varies along axis k
-        inputs = np.stack([g.T.reshape(-1) for g in grids], axis=1)
-        return self.infer(inputs).reshape(*shape, self.spec.n_output_dims)
+        return fused_render.render_grid(self._numpy_encoder(), self.mlp, shape)
+
+    def _numpy_encoder(self) -> Any:
+        """The NumPy fused encoder of this model (sharing the grid's table)."""
+        if self._grid is not None:
+            return self._grid
+        if self._host_encoder is not None:
+            return self._host_encoder
+        if self._render_encoder is None:
+            self._render_encoder = encoder_from_config(
+                self.spec.encoding, self.spec.n_input_dims, self.dtype
+            )
+        return self._render_encoder
+
+    _render_encoder: Any = None
 
     # ----- weights ----------------------------------------------------------------------
     def _state_encoder(self) -> Any:

@@ -18,6 +18,7 @@ from typing import cast
 
 import numpy as np
 
+from gfxnn.compiled import cpu_trainer_factory
 from gfxnn.fields.controller import FitController
 from gfxnn.fields.settings import FitSettings
 from gfxnn.fields.targets import ImageTarget, Target
@@ -52,6 +53,11 @@ class ImageFitter(ImageFitController):
             little on these small matrices and, on a busy machine, cost up to ~10x; see
             `gfxnn.fused.threads`); None leaves the process's BLAS setting alone. Needs
             `threadpoolctl`, otherwise ignored.
+        backend: the CPU trainer, "auto" (the measured-faster: compiled Numba kernels, NumPy
+            for the grid encodings or without Numba), "compiled" or "numpy"
+            (`gfxnn.compiled.cpu_trainer_factory`).
+        threads: the compiled trainer's threads, "auto" (measured as it runs: all cores or
+            one, whichever is faster now) or a count; same results at any count.
 
     Randomness: the weights come from `np.random.default_rng(seed)` (so
     `gfxnn.nn.MLP(..., rng=seed)` starts from the same weights) and the UVs from
@@ -65,8 +71,11 @@ class ImageFitter(ImageFitController):
         settings: FitSettings | None = None,
         *,
         blas_threads: int | None = 1,
+        backend: str = "auto",
+        threads: int | str = "auto",
     ) -> None:
-        super().__init__(ImageTarget(image), settings, fused_trainer, blas_threads=blas_threads)
+        factory = cpu_trainer_factory(backend, threads)
+        super().__init__(ImageTarget(image), settings, factory, blas_threads=blas_threads)
 
 
 def fused_trainer(spec: ModelSpec, target: Target) -> Trainer:
