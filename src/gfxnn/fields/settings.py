@@ -344,8 +344,9 @@ def check_encoding_config(config: Any, owner: str, n_input_dims: int = 2) -> int
         _check_counts(otype, params, owner)
         try:
             width = registry.build_encoding({"otype": otype, **params}, n_input_dims).n_output_dims
-        except TypeError as error:
-            raise ValueError(f"invalid {otype} parameters {params}: {error}") from None
+        except (TypeError, ValueError) as error:
+            # Name the encoding: its n_frequencies is not the frequency setting's.
+            raise ValueError(f"the {otype} encoding's parameters {params}: {error}") from None
     if width > MAX_ENCODED_FEATURES:
         raise ValueError(
             f"the {otype} encoding {params} gives {width} features; {owner} allows at most "
