@@ -37,6 +37,9 @@ __all__ = [
 EXECUTORS = ("local", "ray")
 POLL_SECONDS = 0.2  # how often a waiting driver looks at the stop flag
 GRACE_SECONDS = 2.0  # after a stop, running trials get this long to notice Ctrl-C themselves
+# ... and after being interrupted this long to stop; a worker stuck in one long native call
+# (a first-use kernel compile, a huge inference) is then killed.
+KILL_SECONDS = 10.0
 # ray.init retries an address that answers but is no Ray for minutes; the whole command must
 # fail within 30 s (start-up and image loading take some of them on a busy machine).
 RAY_CONNECT_SECONDS = 15.0
@@ -86,7 +89,7 @@ class Executor:
         queue: Iterator[Job] = iter(jobs)
         running: dict[Any, TrialTask] = {}
         stopped_at: float | None = None
-        interrupted = False
+        interrupted = killed = False
         while True:
             while stop.is_set() is False and len(running) < self.slots:
                 job = next(queue, None)
@@ -102,9 +105,13 @@ class Executor:
             if stop.is_set():
                 self.stopping = True
                 stopped_at = stopped_at or time.monotonic()
-                if not interrupted and time.monotonic() - stopped_at >= GRACE_SECONDS:
+                waited = time.monotonic() - stopped_at
+                if not interrupted and waited >= GRACE_SECONDS:
                     self._interrupt(list(running))
                     interrupted = True
+                if not killed and waited >= GRACE_SECONDS + KILL_SECONDS:
+                    self._kill(list(running))
+                    killed = True
 
     def close(self) -> None:
         """Release the workers."""
@@ -119,6 +126,9 @@ class Executor:
         raise NotImplementedError
 
     def _interrupt(self, handles: list[Any]) -> None:
+        raise NotImplementedError
+
+    def _kill(self, handles: list[Any]) -> None:
         raise NotImplementedError
 
 
@@ -177,11 +187,17 @@ class LocalExecutor(Executor):
             return failed(task, f"{type(error).__name__}: {error}")
 
     def _interrupt(self, handles: list[Any]) -> None:
+        self._signal_workers(signal.SIGINT)  # the worker's fit stops and reports
+
+    def _kill(self, handles: list[Any]) -> None:
+        self._signal_workers(signal.SIGKILL)  # the pool breaks: its trials count as interrupted
+
+    def _signal_workers(self, signum: int) -> None:
         while not self._pids.empty():
             self._known_pids.add(self._pids.get())
         for pid in self._known_pids:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGINT)  # the worker's fit stops and reports
+                os.kill(pid, signum)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
@@ -226,12 +242,18 @@ class RayExecutor(Executor):
         except exceptions.TaskCancelledError:
             return failed(task, "interrupted", status="interrupted")
         except exceptions.RayError as error:
+            if self.stopping:  # a worker killed by the stop
+                return failed(task, "interrupted", status="interrupted")
             first = str(error).strip().splitlines()[0] if str(error).strip() else ""
             return failed(task, f"{type(error).__name__}: {first}")
 
     def _interrupt(self, handles: list[Any]) -> None:
         for handle in handles:
             self._ray.cancel(handle)  # KeyboardInterrupt in the task: the fit reports
+
+    def _kill(self, handles: list[Any]) -> None:
+        for handle in handles:
+            self._ray.cancel(handle, force=True)  # ends the worker process
 
     def close(self) -> None:
         self._images.clear()

@@ -29,6 +29,7 @@ from gfxnn.apps.sweep.executors import EXECUTORS, Executor, make_executor
 from gfxnn.apps.sweep.images import resolve_images
 from gfxnn.apps.sweep.plan import SweepError, SweepImage, Trial, expand_points, plan_trials
 from gfxnn.apps.sweep.results import (
+    BEST_CONFIG_FILE,
     REUSABLE,
     best_point,
     make_row,
@@ -167,6 +168,8 @@ def run_sweep(
     best = best_point(rows)
     if best is not None:
         write_best_config(out, best)
+    else:  # no trial finished: an earlier sweep's best config would mislead
+        (out / BEST_CONFIG_FILE).unlink(missing_ok=True)
     stopped_by = None
     if sweep.stop.is_set():
         stopped_by = "terminated" if sweep.stop_signal == signal.SIGTERM else "interrupted"
