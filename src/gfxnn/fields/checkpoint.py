@@ -42,15 +42,15 @@ class FitCheckpoint:
     config: dict[str, Any]
 
     def image_size(self) -> tuple[int, int]:
-        """(width, height) of the fitted image (DEFAULT_SIZE where the config lacks one)."""
+        """(width, height) of the fitted image (DEFAULT_SIZE where the config has no integer)."""
         image = self.config.get("image")
         image = image if isinstance(image, dict) else {}
         return _int_or(image.get("width")), _int_or(image.get("height"))
 
 
 def _int_or(value: object) -> int:
-    is_size = isinstance(value, int) and not isinstance(value, bool) and value >= 1
-    return value if is_size else DEFAULT_SIZE  # type: ignore[return-value]
+    """The stored size, or DEFAULT_SIZE when there is none (a size < 1 is the caller's error)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_SIZE
 
 
 def checkpoint_config(
