@@ -108,7 +108,9 @@ def _fit(task: TrialTask, pixels: np.ndarray) -> dict[str, Any]:
     if _stop_requested:
         return {"status": "interrupted", "message": "interrupted before it started"}
     settings = FitSettings.from_dict(task.settings)
-    fitter = ImageFitter(pixels, settings)
+    # One thread per trial: the sweep runs one trial per core (results are the same at any
+    # thread count; more threads per trial would only oversubscribe the cores).
+    fitter = ImageFitter(pixels, settings, threads=1)
     status, message, chunk = "ok", None, 1
     training = 0.0
     while fitter.steps < task.steps:
