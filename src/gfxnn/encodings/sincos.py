@@ -21,9 +21,10 @@ TWO_PI = 6.283185307179586
 # Taylor coefficients in x: sin x = x + x^3 S[0] + x^5 S[1] + ..., cos x = 1 + x^2 C[0] + ...
 SIN_COEFFICIENTS = (-1 / 6, 1 / 120, -1 / 5040, 1 / 362880)
 COS_COEFFICIENTS = (-1 / 2, 1 / 24, -1 / 720, 1 / 40320, -1 / 3628800)
-# The signs of sin and cos after the quadrant's rotation, by quadrant.
-_SINE_SIGNS = np.array([1.0, 1.0, -1.0, -1.0], np.float32)
-_COSINE_SIGNS = np.array([1.0, -1.0, -1.0, 1.0], np.float32)
+# The float32 sign bit of sin and cos after the quadrant's rotation, by quadrant.
+_SIGN = np.iinfo(np.int32).min  # 0x80000000
+_SINE_SIGN_BITS = np.array([0, 0, _SIGN, _SIGN], np.int32)
+_COSINE_SIGN_BITS = np.array([0, _SIGN, _SIGN, 0], np.int32)
 
 
 def _horner(x2: np.ndarray, coefficients: tuple[float, ...]) -> np.ndarray:
@@ -49,16 +50,16 @@ def sincos_turns(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     x2 = x * x
     s = x + x * x2 * _horner(x2, SIN_COEFFICIENTS)
     c = cast(1.0) + x2 * _horner(x2, COS_COEFFICIENTS)
-    quadrant = q.astype(np.int64) & 3
     # Quadrant q turns (s, c) into (s, c), (c, -s), (-s, -c), (-c, s): an odd q swaps them and
-    # the signs are exact products with +-1 (np.select over the four cases gives the same
-    # values but costs ~6x more, most of the fused frequency encoding's time).
-    odd = (quadrant & 1).astype(bool)
-    sines = np.where(odd, c, s)
-    cosines = np.where(odd, s, c)
-    sines *= _SINE_SIGNS.take(quadrant)
-    cosines *= _COSINE_SIGNS.take(quadrant)
-    return sines.astype(cast, copy=False), cosines.astype(cast, copy=False)
+    # a minus flips the sign bit. Both are done on the float32 bit patterns, branch-free (a
+    # where/select over random quadrants costs most of the fused frequency encoding's time).
+    quadrant = q.astype(np.int32) & 3
+    swap = -(quadrant & 1)  # all bits set where q is odd
+    s_bits, c_bits = s.view(np.int32), c.view(np.int32)
+    differ = (s_bits ^ c_bits) & swap
+    sines = s_bits ^ differ ^ _SINE_SIGN_BITS.take(quadrant)
+    cosines = c_bits ^ differ ^ _COSINE_SIGN_BITS.take(quadrant)
+    return sines.view(cast), cosines.view(cast)
 
 
 def octave_turns(x: np.ndarray, n_frequencies: int) -> np.ndarray:
