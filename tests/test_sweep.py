@@ -306,3 +306,20 @@ def test_python_api_errors_name_the_value(tmp_path):
         run_sweep(["circle"], executor="slurm", out_dir=tmp_path, **SMALL)
     with pytest.raises(SweepError, match="shape"):
         run_sweep([("flat", np.zeros((4, 4), np.float32))], out_dir=tmp_path, **SMALL)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("9" * 5000, "integer literal of 5000 digits"),
+        ("[" * 50_000 + "]" * 50_000, "nested too deep"),
+    ],
+)
+def test_grid_encoding_params_refuse_hostile_json_in_one_line(value, message):
+    """Issue 15 case 16 for gfxnn sweep: these gave a ValueError / RecursionError traceback."""
+    with pytest.raises(SweepError, match=message) as caught:
+        parse_grid([f"encoding_params.x={value}"])
+    assert len(str(caught.value)) < 200
+    assert parse_grid(["encoding_params.interpolation=Smoothstep"]) == {
+        "encoding_params.interpolation": ["Smoothstep"]
+    }

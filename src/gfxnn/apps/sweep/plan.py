@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from gfxnn.imagefit import FitSettings
+from gfxnn.io import parse_json
 
 __all__ = [
     "ENCODING_PARAM_PREFIX",
@@ -131,10 +132,12 @@ def _parse_value(key: str, text: str, option: str) -> Any:
     word, as `gfxnn fit --encoding-param`)."""
     text = text.strip()
     if key.startswith(ENCODING_PARAM_PREFIX):
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError:
-            return text
+        try:  # parse_json: a huge integer or deep nesting is one error, not a traceback
+            return parse_json(text, option.split("=", 1)[0])
+        except ValueError as error:
+            if not (text.isascii() and text.replace("_", "").isalnum() and not text[:1].isdigit()):
+                raise SweepError(str(error)) from None
+            return text  # a bare word such as Smoothstep
     kind = setting_kinds()[key]
     try:
         if kind == "int":
