@@ -398,7 +398,8 @@ class CompiledTrainer:
             raise ValueError(
                 f"render shape must have {self.spec.n_input_dims} sizes >= 1, got {shape}"
             )
-        return fused_render.render_grid(self._numpy_encoder(), self.mlp, shape)
+        with blas_threads(1):  # spinning BLAS threads lose on these shapes (fused/threads.py)
+            return fused_render.render_grid(self._numpy_encoder(), self.mlp, shape)
 
     def _numpy_encoder(self) -> Any:
         """The NumPy fused encoder of this model (sharing the grid's table)."""
