@@ -323,3 +323,33 @@ def test_grid_encoding_params_refuse_hostile_json_in_one_line(value, message):
     assert parse_grid(["encoding_params.interpolation=Smoothstep"]) == {
         "encoding_params.interpolation": ["Smoothstep"]
     }
+
+
+def test_contact_sheet_opens_trial_predictions_as_png_only(tmp_path, monkeypatch):
+    """A planted prediction.png (EPS runs Ghostscript in Pillow's EPS plugin; a FIFO blocks
+    open()) is shown as a missing tile; the EPS plugin is never asked."""
+    import os
+    import types
+
+    from PIL import EpsImagePlugin, Image
+
+    from gfxnn.apps.sweep import sheet
+
+    asked: list[str] = []
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open", lambda self: asked.append("eps"))
+    trial = types.SimpleNamespace(dir_name="t0")
+    (tmp_path / "t0").mkdir()
+    target = tmp_path / "t0" / sheet.PREDICTION_FILE
+    for plant in ("eps", "fifo"):
+        if plant == "eps":
+            target.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n")
+        else:
+            target.unlink()
+            os.mkfifo(target)
+        tile = sheet._prediction(tmp_path, trial, {"status": "done"})
+        assert tile.getpixel((0, 0)) == sheet.MISSING
+    assert asked == []
+    target.unlink()
+    Image.new("RGB", (8, 8), (255, 0, 0)).save(target)
+    shown = sheet._prediction(tmp_path, trial, {"status": "done"})
+    assert shown.getpixel((shown.width // 2, shown.height // 2)) != sheet.MISSING

@@ -87,10 +87,15 @@ def _thumbnail(image: Image.Image) -> Image.Image:
 
 def _prediction(out_dir: Path, trial: Trial, row: dict[str, Any]) -> Image.Image:
     path = out_dir / trial.dir_name / PREDICTION_FILE
-    if row["status"] in ("pending",) or not path.exists():
+    # is_file: a FIFO of that name would block open(). PNG only: gfxnn fit wrote it; no other
+    # decoder (EPS runs Ghostscript) may see a file planted under that name in a reused --out.
+    if row["status"] in ("pending",) or not path.is_file():
         return Image.new("RGB", (TILE, TILE), MISSING)
-    with Image.open(path) as image:
-        return _thumbnail(image)
+    try:
+        with Image.open(path, formats=["PNG"]) as image:
+            return _thumbnail(image)
+    except (OSError, SyntaxError, ValueError):  # not a PNG, or a damaged one: shown as missing
+        return Image.new("RGB", (TILE, TILE), MISSING)
 
 
 def _result(row: dict[str, Any]) -> str:
