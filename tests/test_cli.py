@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -451,3 +454,335 @@ def test_device_choice_without_a_gpu(tmp_path: Path, image_path: Path, capsys) -
     assert json.loads((tmp_path / "b" / "config.json").read_text())["run"]["device"] == "cpu"
     assert main([*args, "--device", "cpu", "--out", str(tmp_path / "c")]) == 0
     assert "CUDA" not in capsys.readouterr().err
+
+
+# ----- issue 15: nothing lost, nothing half-done (each test failed before its fix) ------------
+def _fit(image: Path, out: Path, *extra: str) -> int:
+    return main(["fit", str(image), *QUICK, "--out", str(out), *extra])
+
+
+def _gfxnn_module(*args: str, **kwargs: object) -> subprocess.CompletedProcess:
+    """`python -m gfxnn.cli ARGS` in a fresh process (Warp initialises there, signals work)."""
+    command = [sys.executable, "-m", "gfxnn.cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+@pytest.mark.parametrize("format", ["glsl", "onnx"])
+def test_export_never_overwrites_its_checkpoint(tmp_path: Path, image_path: Path, capsys, format):
+    assert _fit(image_path, tmp_path / "run") == 0
+    checkpoint = tmp_path / "run" / "checkpoint.safetensors"
+    before = checkpoint.read_bytes()
+    capsys.readouterr()
+    assert main(["export", str(checkpoint), "--format", format, "-o", str(checkpoint)]) == 2
+    assert "would replace the checkpoint" in _one_line_error(capsys)
+    assert checkpoint.read_bytes() == before
+
+
+def test_export_default_onnx_path_of_a_checkpoint_named_onnx(tmp_path: Path, image_path: Path):
+    assert _fit(image_path, tmp_path / "run") == 0
+    checkpoint = tmp_path / "model.onnx"  # a checkpoint with a misleading name
+    shutil.copy(tmp_path / "run" / "checkpoint.safetensors", checkpoint)
+    before = checkpoint.read_bytes()
+    assert main(["export", str(checkpoint), "--format", "onnx"]) == 2
+    assert checkpoint.read_bytes() == before
+
+
+def test_export_grid_table_never_overwrites_the_checkpoint(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    grid = ["--encoding", "hashgrid", "--encoding-param", "n_levels=2"]
+    grid += ["--encoding-param", "log2_hashmap_size=8"]
+    assert main(["fit", "--image-name", "circle", *QUICK, *grid, "--out", str(out)]) == 0
+    checkpoint = tmp_path / "net.grid.bin"  # where the table of -o net.hlsl would go
+    shutil.copy(out / "checkpoint.safetensors", checkpoint)
+    before = checkpoint.read_bytes()
+    capsys.readouterr()
+    target = tmp_path / "net.hlsl"
+    assert main(["export", str(checkpoint), "--format", "hlsl", "-o", str(target)]) == 2
+    assert "grid table" in _one_line_error(capsys)
+    assert checkpoint.read_bytes() == before and not target.exists()
+
+
+def test_fit_never_replaces_its_input_image(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    # A 16-bit grayscale input where fit would write its 8-bit reference.png.
+    ramp = (np.arange(32 * 32, dtype=np.uint16).reshape(32, 32) * 64).astype(np.uint16)
+    Image.fromarray(ramp).save(out / "reference.png")
+    before = (out / "reference.png").read_bytes()
+    for extra in ([], ["--force"]):
+        assert _fit(out / "reference.png", out, *extra) == 2
+        line = _one_line_error(capsys)
+        assert "would replace the input" in line or "did not write" in line, line
+        assert (out / "reference.png").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["reference.png"]  # nothing else written
+
+
+def test_fit_into_its_own_previous_run_refuses_to_replace_the_reference(
+    tmp_path: Path, image_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    assert _fit(image_path, out) == 0
+    before = (out / "reference.png").read_bytes()
+    capsys.readouterr()
+    assert _fit(out / "reference.png", out) == 2
+    assert "would replace the input" in _one_line_error(capsys)
+    assert (out / "reference.png").read_bytes() == before
+
+
+def test_foreign_files_in_out_need_force(tmp_path: Path, image_path: Path, capsys) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "config.json").write_text('{"my": "own config"}')
+    (out / "notes.txt").write_text("keep me")
+    assert _fit(image_path, out) == 2
+    line = _one_line_error(capsys)
+    assert "did not write (config.json, notes.txt)" in line and "--force" in line
+    assert (out / "config.json").read_text() == '{"my": "own config"}'
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "notes.txt"]
+    assert _fit(image_path, out, "--force") == 0  # asked for: written beside them
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert json.loads((out / "config.json").read_text())["settings"]["batch_size"] == 256
+
+
+def test_a_previous_run_is_replaced_whole(tmp_path: Path, image_path: Path) -> None:
+    out = tmp_path / "run"
+    assert _fit(image_path, out) == 0
+    first = json.loads((out / "config.json").read_text())["run"]["id"]
+    assert _fit(image_path, out, "--n-neurons", "16") == 0  # gfxnn's own files: no --force
+    config = json.loads((out / "config.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    _, saved = load_checkpoint(out / "checkpoint.safetensors")
+    assert config["run"]["id"] == metrics["run_id"] == saved["run"]["id"] != first
+    assert saved["settings"]["n_neurons"] == config["settings"]["n_neurons"] == 16
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging
+
+
+def test_a_failed_rerun_leaves_the_previous_run_whole(
+    tmp_path: Path, image_path: Path, monkeypatch, capsys
+) -> None:
+    import gfxnn.apps.fit
+
+    out = tmp_path / "run"
+    assert _fit(image_path, out) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def disk_full(*args: object) -> bytes:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(gfxnn.apps.fit, "plot_curves", disk_full)  # fails half-way through
+    capsys.readouterr()
+    assert _fit(image_path, out, "--n-neurons", "16") == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err.splitlines()[-1] and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    config = json.loads((out / "config.json").read_text())
+    _, saved = load_checkpoint(out / "checkpoint.safetensors")
+    assert config["settings"] == saved["settings"]  # config.json describes the checkpoint
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path, image_path: Path) -> None:
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "gfxnn.cli", "fit", str(image_path), "--steps", "10000000"]
+    process = subprocess.Popen(
+        [*command, "--seconds", "100", "--quiet", "--device", "cpu", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        while "fitting" not in process.stderr.readline():
+            assert process.poll() is None, "gfxnn fit ended before training"
+        time.sleep(1.0)
+        process.send_signal(signal.SIGTERM)  # what timeout, docker stop and Slurm send
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, stderr
+    assert "terminated" in stderr and "Traceback" not in stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stopped_by"] == "terminated" and 0 <= metrics["steps"] < 10000000
+    assert (out / "checkpoint.safetensors").exists() and (out / "curves.png").exists()
+
+
+@pytest.mark.parametrize("command", ["fit", "render", "export", "studio"])
+def test_empty_output_path_is_refused(
+    tmp_path: Path, image_path: Path, monkeypatch, capsys, command
+):
+    monkeypatch.chdir(tmp_path)
+    argv = {
+        "fit": ["fit", str(image_path), *QUICK, "--out", ""],
+        "render": ["render", "c.safetensors", "-o", ""],
+        "export": ["export", "c.safetensors", "--format", "glsl", "-o", ""],
+        "studio": ["studio", "--out", ""],
+    }[command]
+    assert main(argv) == 2
+    line = _one_line_error(capsys)
+    assert "must name a file or directory, got ''" in line, line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.png"]  # nothing written
+
+
+def test_device_cuda_without_a_gpu_writes_nothing(tmp_path: Path, image_path: Path) -> None:
+    from gfxnn import gpu
+
+    if gpu.available():
+        pytest.skip("this machine has a CUDA GPU")
+    out = tmp_path / "a"
+    assert _fit(image_path, out, "--device", "cuda") == 2
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["picture.png"]
+
+
+def test_nothing_from_warp_reaches_stdout(tmp_path: Path, image_path: Path) -> None:
+    done = _gfxnn_module("fit", str(image_path), *QUICK, "--out", str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stdout.splitlines()  # the one result line, and nothing else
+    assert line.startswith("PSNR ")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--encoding", "oneblob", "--encoding-param", "n_bins=" + "9" * 5000], "digits"),
+        (["--config", "{deep}"], "deep"),
+        (["--config", "{huge_int}"], "digits"),
+        (["--encoding-param", "n_levels=1", "--encoding-param", "n_levels=2"], "twice"),
+    ],
+)
+def test_hostile_json_is_one_line(tmp_path: Path, image_path: Path, capsys, args, expected):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100000 + "]" * 100000)
+    huge_int = tmp_path / "huge.json"
+    huge_int.write_text('{"network": {"n_neurons": ' + "7" * 5000 + "}}")
+    names = {"deep": deep, "huge_int": huge_int}
+    argv = ["fit", str(image_path), *(a.format(**names) for a in args), *QUICK]
+    assert main([*argv, "--out", str(tmp_path / "never")]) == 2
+    line = _one_line_error(capsys)
+    assert expected in line and len(line) < 400, line
+    assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("flag", ["--steps", "--max-pixels", "--batch-size", "--seed"])
+@pytest.mark.parametrize("value", ["²", "1" * 5000, "１０"])
+def test_bad_integers_name_the_option_not_an_internal_function(
+    image_path: Path, tmp_path: Path, capsys, flag: str, value: str
+) -> None:
+    assert main(["fit", str(image_path), flag, value, "--out", str(tmp_path / "never")]) == 2
+    line = _one_line_error(capsys)
+    assert f"argument {flag}: " in line and "_positive_int" not in line, line
+    assert len(line) < 300  # a 5000-digit value is not repeated whole
+
+
+def test_divergence_text_names_the_step_of_the_written_weights(
+    tmp_path: Path, image_path: Path, capsys
+) -> None:
+    out = tmp_path / "run"
+    args = ["fit", str(image_path), "--optimizer", "sgd", "--lr", "10", "--steps", "2000"]
+    assert main([*args, "--batch-size", "256", "--quiet", "--out", str(out)]) == 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["steps"] > metrics["weights_step"]  # the case where the two differ
+    mentioned = re.findall(r"weights[^;.]*? step (\d+)", metrics["divergence"])
+    assert mentioned and all(int(step) == metrics["weights_step"] for step in mentioned)
+    assert metrics["divergence"] in capsys.readouterr().err
+
+
+def test_stderr_lines_are_not_wrapped_in_a_pipe(tmp_path: Path) -> None:
+    image = tmp_path / ("a-long-directory-name-" * 4) / "translucent.png"
+    image.parent.mkdir()
+    rgba = np.zeros((16, 16, 4), np.uint8)
+    rgba[..., 3] = 128
+    Image.fromarray(rgba).save(image)
+    out = tmp_path / ("an-even-longer-output-directory-name-" * 3)
+    done = _gfxnn_module("fit", str(image), *QUICK, "--device", "cpu", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert f"fitting {image} (16x16) -> {out}" in lines, lines
+    assert any(line.startswith("note: RGBA image: alpha composited") for line in lines)
+    assert all(len(line) > 0 for line in lines)
+
+
+def test_studio_without_its_extra_is_one_line(monkeypatch, capsys) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # what a missing package looks like
+    assert main(["studio"]) == 2
+    assert "pip install 'gfxnn[studio]'" in _one_line_error(capsys)
+
+
+# ----- the same classes of fault beyond issue 15's cases ---------------------------------------
+def test_sighup_is_handled_like_ctrl_c(tmp_path: Path, image_path: Path) -> None:
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "gfxnn.cli", "fit", str(image_path), "--steps", "10000000"]
+    process = subprocess.Popen(
+        [*command, "--quiet", "--device", "cpu", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        while "fitting" not in process.stderr.readline():
+            assert process.poll() is None, "gfxnn fit ended before training"
+        time.sleep(1.0)
+        process.send_signal(signal.SIGHUP)  # the terminal or ssh session went away
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 129, stderr
+    assert json.loads((out / "metrics.json").read_text())["stopped_by"] == "hangup"
+
+
+def test_render_default_path_never_overwrites_the_checkpoint(
+    tmp_path: Path, image_path: Path, capsys
+) -> None:
+    assert _fit(image_path, tmp_path / "run") == 0
+    checkpoint = tmp_path / "render-32x32.png"  # where its default render would go
+    shutil.copy(tmp_path / "run" / "checkpoint.safetensors", checkpoint)
+    before = checkpoint.read_bytes()
+    capsys.readouterr()
+    assert main(["render", str(checkpoint)]) == 2
+    assert "is the checkpoint itself" in _one_line_error(capsys)
+    assert checkpoint.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["export", "render"])
+def test_outputs_never_replace_a_fifo_or_a_link(
+    tmp_path: Path, image_path: Path, capsys, command: str
+) -> None:
+    """An atomic write renames a file over its target: over /dev/stdout or a FIFO that
+    would replace the device node or the pipe instead of writing to it."""
+    assert _fit(image_path, tmp_path / "run") == 0
+    checkpoint = str(tmp_path / "run" / "checkpoint.safetensors")
+    fifo = tmp_path / "out.png"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.png"
+    link.symlink_to(tmp_path / "elsewhere.png")
+    capsys.readouterr()
+    for target in (fifo, link):
+        argv = ["render", checkpoint, "-o", str(target)]
+        if command == "export":
+            argv = ["export", checkpoint, "--format", "glsl", "-o", str(target)]
+        assert main(argv) == 2
+        assert "give the path of a regular file" in _one_line_error(capsys)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and link.is_symlink()
+
+
+def test_bench_checks_its_json_path_before_measuring(tmp_path: Path, capsys) -> None:
+    assert main(["bench", "--json", str(tmp_path), "--device", "cpu"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused at once, not after a minute of timing
+    assert "is a directory" in captured.err
+
+
+def test_a_closed_stdout_is_not_a_failed_run(tmp_path: Path, image_path: Path) -> None:
+    out = tmp_path / "run"
+    fit = f"{sys.executable} -m gfxnn.cli fit {image_path} {' '.join(QUICK)} --out {out}"
+    done = subprocess.run(
+        ["bash", "-c", f"{fit} --device cpu | true; exit ${{PIPESTATUS[0]}}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr  # was 1, "diverged or could not write"
+    assert "Traceback" not in done.stderr and (out / "checkpoint.safetensors").exists()

@@ -5,8 +5,8 @@ Each subcommand is an app module (`APPS`) with `HELP` (its one-line summary),
 
 Exit codes (docs/cli.md): 0 success; 1 the run diverged (outputs written with the last good
 weights) or its outputs could not be written (the output directory is then unchanged); 2 bad
-input (one line on stderr, no traceback, nothing written); 130 Ctrl-C and 143 SIGTERM (outputs
-written with the weights so far).
+input (one line on stderr, no traceback, nothing written); 130 Ctrl-C, 143 SIGTERM and 129 SIGHUP
+(outputs written with the weights so far).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from gfxnn.apps.command import (
     EXIT_BAD_INPUT,
     EXIT_FAILED,
+    EXIT_HANGUP,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
@@ -32,6 +33,7 @@ __all__ = [
     "APPS",
     "EXIT_BAD_INPUT",
     "EXIT_FAILED",
+    "EXIT_HANGUP",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_TERMINATED",

@@ -16,7 +16,6 @@ import functools
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -24,10 +23,12 @@ from typing import Any
 from gfxnn.apps.command import (
     EXIT_OK,
     UsageError,
+    check_output_file,
     nonempty_path,
     positive_float,
     positive_int,
-    stdout_to_stderr,
+    print_error,
+    print_result,
 )
 
 __all__ = [
@@ -84,22 +85,6 @@ def _torch() -> Any | None:
     except ImportError:
         return None
     return torch
-
-
-def _resolve_device(requested: str) -> str:
-    if requested == "cpu":
-        return "cpu"
-    from gfxnn import gpu
-
-    with stdout_to_stderr():  # Warp's start-up banner is not a result
-        found = gpu.available()
-    if found:
-        return "cuda"
-    if requested == "cuda":
-        raise UsageError(
-            "--device cuda: no CUDA GPU found (or Warp is missing: pip install 'gfxnn[gpu]')"
-        )
-    return "cpu"
 
 
 def _gfxnn_fitter(image: Any, settings: Any, device: str, threads: int | None) -> Any:
@@ -271,16 +256,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`gfxnn bench`: measure, print the table, optionally write JSON; returns the exit code."""
+    from gfxnn.apps.devices import resolve_device
+    from gfxnn.imagefit import FitSettings
     from gfxnn.io import atomic_write_json
 
     if args.batch_size is not None:
-        from gfxnn.imagefit import FitSettings
-
         try:
             FitSettings(batch_size=args.batch_size).validate()
         except ValueError as error:
             raise UsageError(error) from None
-    device = _resolve_device(args.device)
+    if args.json is not None:  # before minutes of measuring, not after
+        check_output_file(args.json, "--json")
+    device, notice = resolve_device(args.device, FitSettings(), "gfxnn bench")
+    if notice:
+        print_error(notice)
     results = measure(
         device,
         steps=args.steps,
@@ -291,13 +280,13 @@ def run(args: argparse.Namespace) -> int:
         with_torch=not args.no_torch,
         repeat_seconds=args.repeat_seconds,
     )
-    sys.stdout.write(format_results(results))
+    print_result(format_results(results))
     if args.json is not None:
         try:
             atomic_write_json(args.json, results)
         except OSError as error:
             raise UsageError(f"cannot write {args.json}: {error.strerror or error}") from None
-        print(f"wrote {args.json}")
+        print_result(f"wrote {args.json}")
     return EXIT_OK
 
 

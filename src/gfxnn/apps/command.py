@@ -21,15 +21,20 @@ from pathlib import Path
 __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_FAILED",
+    "EXIT_HANGUP",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_TERMINATED",
+    "STOP_EXIT_CODES",
     "StopRequest",
     "UsageError",
+    "check_output_file",
+    "discard_stdout",
     "nonempty_path",
     "positive_float",
     "positive_int",
     "print_error",
+    "print_result",
     "stdout_to_stderr",
     "stop_requests",
 ]
@@ -39,6 +44,7 @@ EXIT_FAILED = 1  # the run diverged (outputs written from the last good weights)
 EXIT_BAD_INPUT = 2  # one line on stderr, nothing written
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, the shell's convention; outputs written
 EXIT_TERMINATED = 143  # SIGTERM (timeout, docker stop, Slurm): 128 + 15; outputs written
+EXIT_HANGUP = 129  # SIGHUP (the terminal or ssh session closed): 128 + 1; outputs written
 
 _SHOWN_CHARS = 40  # how much of a bad value a message repeats (a 5000-digit number is not shown)
 
@@ -116,6 +122,22 @@ def nonempty_path(text: str) -> Path:
     return Path(text)
 
 
+def check_output_file(path: Path, option: str) -> None:
+    """UsageError unless `path` can be written as a file: its directory exists, and it is
+    absent or a regular file. Outputs are written atomically (a temporary file, then a rename),
+    which would replace a device, a FIFO or a link such as /dev/stdout instead of writing to it.
+    """
+    parent = path.parent
+    if not parent.is_dir():
+        why = "is not a directory" if parent.exists() else "does not exist"
+        raise UsageError(f"cannot write {option} {path}: {parent} {why}")
+    if os.path.lexists(path) and not (path.is_file() and not path.is_symlink()):
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        if path.is_symlink():
+            kind = "a symbolic link"
+        raise UsageError(f"{option} {path} is {kind}; give the path of a regular file")
+
+
 @contextlib.contextmanager
 def stdout_to_stderr() -> Iterator[None]:
     """Send everything written to stdout (Python's and the C library's, fd 1) to stderr.
@@ -145,29 +167,58 @@ def print_error(line: str) -> None:
     print(line.replace("\n", " "), file=sys.stderr)
 
 
+def print_result(text: str) -> None:
+    """`text` on stdout, the results channel. A reader that went away (`gfxnn ... | head`)
+    is not an error of the run: the rest of stdout is discarded quietly."""
+    try:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        discard_stdout()
+
+
+def discard_stdout() -> None:
+    """Point stdout at the null device (after EPIPE, so the exit's flush does not fail too)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 class StopRequest(threading.Event):
-    """Set by the first Ctrl-C (SIGINT) or SIGTERM; `signum` says which."""
+    """Set by the first Ctrl-C (SIGINT), SIGTERM or SIGHUP; `signum` says which."""
 
     signum: int | None = None
 
     def reason(self) -> str:
-        """ "terminated" after SIGTERM, else "interrupted" (metrics.json's stopped_by)."""
-        return "terminated" if self.signum == signal.SIGTERM else "interrupted"
+        """metrics.json's stopped_by: "interrupted" (Ctrl-C), "terminated" (SIGTERM) or
+        "hangup" (SIGHUP: the terminal or the ssh session went away)."""
+        return _STOP_REASONS.get(self.signum or signal.SIGINT, "interrupted")
 
 
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The signals a run stops on, writing its outputs: Ctrl-C, `timeout`/`docker stop`/Slurm
+# (SIGTERM), a closed terminal or ssh session (SIGHUP; not on Windows).
+_STOP_REASONS: dict[int, str] = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+if hasattr(signal, "SIGHUP"):
+    _STOP_REASONS[signal.SIGHUP] = "hangup"
+
+STOP_EXIT_CODES = {
+    "interrupted": EXIT_INTERRUPTED,
+    "terminated": EXIT_TERMINATED,
+    "hangup": EXIT_HANGUP,
+}
+"""Exit code of a run stopped by each reason: 128 + the signal's number, the shell's way."""
 
 
 @contextlib.contextmanager
 def stop_requests() -> Iterator[StopRequest]:
-    """The first Ctrl-C or SIGTERM (timeout, docker stop, Slurm) sets the event, so a loop can
-    stop between chunks and still write its outputs; a second one raises KeyboardInterrupt
-    (abort). Outside the main thread signals cannot be caught: the event is never set."""
+    """The first stop signal (Ctrl-C, SIGTERM, SIGHUP) sets the event, so a loop can stop
+    between chunks and still write its outputs; a second one raises KeyboardInterrupt (abort).
+    Outside the main thread signals cannot be caught: the event is never set."""
     stop = StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
-    previous = {number: signal.getsignal(number) for number in _STOP_SIGNALS}
+    previous = {number: signal.getsignal(number) for number in _STOP_REASONS}
 
     def handle(signum: int, frame: object) -> None:
         if stop.is_set():
@@ -175,7 +226,7 @@ def stop_requests() -> Iterator[StopRequest]:
         stop.signum = signum
         stop.set()
 
-    for number in _STOP_SIGNALS:
+    for number in _STOP_REASONS:
         signal.signal(number, handle)
     try:
         yield stop

@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from gfxnn.apps.command import EXIT_OK, UsageError, nonempty_path
+from gfxnn.apps.command import (
+    EXIT_OK,
+    UsageError,
+    check_output_file,
+    discard_stdout,
+    nonempty_path,
+    print_result,
+)
 from gfxnn.apps.outputs import same_file
 from gfxnn.export import DEFAULT_NAME, ExportError, export_checkpoint_with_data, suffix
 from gfxnn.io import atomic_write_bytes, atomic_write_text
@@ -103,12 +110,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """`gfxnn export`: returns the exit code; bad input is a UsageError."""
+    if args.output is not None:
+        check_output_file(args.output, "-o")
     try:
         paths = export_command(args.checkpoint, args.format, args.output, args.name, args.wrapper)
     except ValueError as error:  # CheckpointError, ExportError
         raise UsageError(error) from None
+    except BrokenPipeError:  # the code went to stdout and its reader left: not an error
+        discard_stdout()
+        return EXIT_OK
     except OSError as error:
         raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from None
     for path in paths:
-        print(f"wrote {path}")
+        print_result(f"wrote {path}")
     return EXIT_OK

@@ -26,18 +26,18 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from gfxnn.apps.command import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
     EXIT_OK,
-    EXIT_TERMINATED,
+    STOP_EXIT_CODES,
     StopRequest,
     UsageError,
     nonempty_path,
     positive_float,
     positive_int,
     print_error,
-    stdout_to_stderr,
+    print_result,
     stop_requests,
 )
+from gfxnn.apps.devices import resolve_device
 from gfxnn.apps.outputs import OutputDirError, RunDirectory, default_output_dir, prepare_output_dir
 from gfxnn.apps.settings_options import add_settings_options, settings_from_args
 from gfxnn.data.images import encode_png
@@ -80,8 +80,8 @@ class FitResult:
     Attributes:
         out_dir: where the outputs are.
         metrics: the contents of metrics.json.
-        stopped_by: "steps", "seconds", "interrupted" (Ctrl-C), "terminated" (SIGTERM) or
-            "diverged".
+        stopped_by: "steps", "seconds", "interrupted" (Ctrl-C), "terminated" (SIGTERM),
+            "hangup" (SIGHUP) or "diverged".
         message: the divergence message, if any.
     """
 
@@ -356,10 +356,11 @@ def plot_curves(losses: list[float], history: _History) -> bytes:
 
 
 # ----- the command: `gfxnn fit` ----------------------------------------------------------------
-_EXIT_CODES = {
-    "diverged": EXIT_FAILED,
-    "interrupted": EXIT_INTERRUPTED,
-    "terminated": EXIT_TERMINATED,
+_EXIT_CODES = {"diverged": EXIT_FAILED, **STOP_EXIT_CODES}
+_STOPPED = {
+    "interrupted": "interrupted",
+    "terminated": "terminated (SIGTERM)",
+    "hangup": "stopped by SIGHUP (the terminal closed)",
 }
 
 
@@ -450,8 +451,8 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"{error} (for the bundled image: --image-name {image})") from None
         raise UsageError(error) from None
     # soft_wrap: a pipe is not an 80-column terminal; a note is one line however long.
-    console, errors = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
-    device, notice = _resolve_device(args.device, settings)
+    errors = Console(stderr=True, soft_wrap=True)
+    device, notice = resolve_device(args.device, settings, "gfxnn fit")
     if notice:
         errors.print(notice, markup=False, highlight=False)
     for note in loaded.notes:
@@ -480,16 +481,14 @@ def run(args: argparse.Namespace) -> int:
     metrics = result.metrics
     if result.stopped_by == "diverged":
         print_error(f"gfxnn fit: {result.message}")
-    elif result.stopped_by in ("interrupted", "terminated"):
-        how = "interrupted" if result.stopped_by == "interrupted" else "terminated (SIGTERM)"
+    elif result.stopped_by in STOP_EXIT_CODES:
+        how = _STOPPED[result.stopped_by]
         print_error(f"gfxnn fit: {how} at step {metrics['steps']}; outputs written")
-    console.print(
+    print_result(
         f"PSNR {metrics['psnr']:.2f} dB after {metrics['weights_step']} steps "
         f"({metrics['steps_per_second']:.0f} steps/s, {metrics['seconds']:.1f} s); "
         f"outputs in {out}/ (comparison.png, curves.png, metrics.json, "
-        f"checkpoint.safetensors)",
-        markup=False,
-        highlight=False,
+        f"checkpoint.safetensors)"
     )
     return _EXIT_CODES.get(result.stopped_by, EXIT_OK)
 
@@ -508,45 +507,3 @@ def _load_image(args: argparse.Namespace) -> Any:
         name = args.image_name or BUNDLED_IMAGES[0]
         return LoadedImage(load_bundled(name), bundled_image_source(name))
     return read_image(args.image, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
-
-
-def _resolve_device(requested: str, settings: FitSettings) -> tuple[str, str | None]:
-    """("cpu" | "cuda" | "webgpu", a notice to print or None) for `gfxnn fit --device`."""
-    if requested == "cpu":
-        return "cpu", None
-    if requested == "webgpu":
-        return _resolve_webgpu(settings)
-    from gfxnn import gpu
-
-    with stdout_to_stderr():  # Warp's start-up banner is not a result
-        found = gpu.available()
-    if not found:
-        if requested == "cuda":
-            raise UsageError(
-                "--device cuda: no CUDA GPU found (or Warp is missing: pip install 'gfxnn[gpu]')"
-            )
-        return "cpu", "gfxnn fit: no CUDA GPU found, training on the CPU"
-    from gfxnn.gpu.trainer import check_supported
-
-    try:
-        check_supported(settings)
-    except ValueError as error:
-        if requested == "cuda":
-            raise UsageError(f"--device cuda: {error}") from None
-        return "cpu", f"gfxnn fit: training on the CPU ({error})"
-    return "cuda", None
-
-
-def _resolve_webgpu(settings: FitSettings) -> tuple[str, str]:
-    """("webgpu", the adapter line for stderr), or UsageError (exit 2, nothing written) when
-    there is no adapter or the kernels cannot run the settings. `auto` does not probe WebGPU:
-    finding an adapter costs seconds, and on lavapipe the CPU trainer is faster."""
-    from gfxnn.webgpu import NoAdapterError, get_gpu
-    from gfxnn.webgpu.fitter import check_supported
-
-    try:
-        name = get_gpu().name
-        check_supported(settings)
-    except (NoAdapterError, ValueError) as error:
-        raise UsageError(f"--device webgpu: {error}") from None
-    return "webgpu", f"gfxnn fit: WebGPU adapter {name}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,8 @@ def render_checkpoint(
         )
     pixels = render_state(loaded.state, loaded.settings, (height, width))
     path = Path(output) if output is not None else default_render_path(checkpoint, width, height)
+    if os.path.lexists(path) and os.path.samefile(checkpoint, path):  # e.g. named render-WxH.png
+        raise ValueError(f"the output {path} is the checkpoint itself; give another -o")
     atomic_write_bytes(path, encode_png(np.clip(pixels, 0.0, 1.0)))
     return path
 
@@ -100,18 +103,20 @@ def add_arguments(parser: Any) -> None:
 
 def run(args: Any) -> int:
     """`gfxnn render`: returns the exit code; bad input is a UsageError."""
-    from gfxnn.apps.command import EXIT_OK, UsageError
+    from gfxnn.apps.command import EXIT_OK, UsageError, check_output_file, print_result
     from gfxnn.apps.outputs import same_file
 
     if args.output is not None and args.output.suffix.lower() != ".png":
         raise UsageError(f"the output must be a .png file, got {args.output}")
     if args.output is not None and same_file(args.checkpoint, args.output):
         raise UsageError(f"the output {args.output} is the checkpoint itself; give another -o")
+    if args.output is not None:
+        check_output_file(args.output, "-o")
     try:
         path = render_checkpoint(args.checkpoint, args.output, args.width, args.height)
     except (CheckpointError, ValueError) as error:
         raise UsageError(error) from None
     except OSError as error:
         raise UsageError(f"cannot write {args.output}: {error.strerror or error}") from None
-    print(f"wrote {path}")
+    print_result(f"wrote {path}")
     return EXIT_OK

@@ -1,0 +1,57 @@
+"""Which device a command trains on: `--device auto|cpu|cuda|webgpu`, checked before anything
+is written (an asked-for device that is missing is exit 2 with nothing on disk)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gfxnn.apps.command import UsageError, stdout_to_stderr
+
+__all__ = ["resolve_device"]
+
+
+def resolve_device(requested: str, settings: Any, prog: str) -> tuple[str, str | None]:
+    """("cpu" | "cuda" | "webgpu", a notice for stderr or None) for `--device requested`.
+
+    auto: cuda when Warp sees a CUDA GPU that supports `settings`, else the CPU with a notice.
+    Raises UsageError (exit 2, nothing written) when an asked-for device cannot be used.
+    """
+    if requested == "cpu":
+        return "cpu", None
+    if requested == "webgpu":
+        return _resolve_webgpu(settings, prog)
+    from gfxnn import gpu
+
+    with stdout_to_stderr():  # Warp's start-up banner is not a result
+        found = gpu.available()
+    if not found:
+        if requested == "cuda":
+            raise UsageError(
+                "--device cuda: no CUDA GPU found (or Warp is missing: pip install 'gfxnn[gpu]')"
+            )
+        return "cpu", f"{prog}: no CUDA GPU found, training on the CPU"
+    from gfxnn.gpu.trainer import check_supported
+
+    try:
+        check_supported(settings)
+    except ValueError as error:
+        if requested == "cuda":
+            raise UsageError(f"--device cuda: {error}") from None
+        return "cpu", f"{prog}: training on the CPU ({error})"
+    return "cuda", None
+
+
+def _resolve_webgpu(settings: Any, prog: str) -> tuple[str, str]:
+    """("webgpu", the adapter line for stderr), or UsageError (exit 2, nothing written) when
+    there is no adapter or the kernels cannot run the settings. `auto` does not probe WebGPU:
+    finding an adapter costs seconds, and on lavapipe the CPU trainer is faster."""
+    from gfxnn.webgpu import NoAdapterError, get_gpu
+    from gfxnn.webgpu.fitter import check_supported
+
+    try:
+        with stdout_to_stderr():  # a driver's start-up chatter (lavapipe's warning) is no result
+            name = get_gpu().name
+        check_supported(settings)
+    except (NoAdapterError, ValueError) as error:
+        raise UsageError(f"--device webgpu: {error}") from None
+    return "webgpu", f"{prog}: WebGPU adapter {name}"
