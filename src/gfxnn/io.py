@@ -52,20 +52,20 @@ CHECKPOINT_FORMAT = "gfxnn-checkpoint/1"
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors library's own limit
 MAX_CHECKPOINT_BYTES = 4 * 1024**3
 
-# safetensors dtype names that NumPy can hold, with their item sizes.
-_DTYPES: dict[str, tuple[np.dtype, int]] = {
-    "F16": (np.dtype("<f2"), 2),
-    "F32": (np.dtype("<f4"), 4),
-    "F64": (np.dtype("<f8"), 8),
-    "I8": (np.dtype("i1"), 1),
-    "I16": (np.dtype("<i2"), 2),
-    "I32": (np.dtype("<i4"), 4),
-    "I64": (np.dtype("<i8"), 8),
-    "U8": (np.dtype("u1"), 1),
-    "U16": (np.dtype("<u2"), 2),
-    "U32": (np.dtype("<u4"), 4),
-    "U64": (np.dtype("<u8"), 8),
-    "BOOL": (np.dtype("bool"), 1),
+# safetensors dtype names that NumPy can hold (a dtype carries its own item size).
+_DTYPES: dict[str, np.dtype] = {
+    "F16": np.dtype("<f2"),
+    "F32": np.dtype("<f4"),
+    "F64": np.dtype("<f8"),
+    "I8": np.dtype("i1"),
+    "I16": np.dtype("<i2"),
+    "I32": np.dtype("<i4"),
+    "I64": np.dtype("<i8"),
+    "U8": np.dtype("u1"),
+    "U16": np.dtype("<u2"),
+    "U32": np.dtype("<u4"),
+    "U64": np.dtype("<u8"),
+    "BOOL": np.dtype("bool"),
 }
 
 
@@ -319,7 +319,7 @@ def save_checkpoint(
 
 
 def _dtype_name(dtype: np.dtype) -> str | None:
-    for name, (known, _) in _DTYPES.items():
+    for name, known in _DTYPES.items():
         if dtype.kind == known.kind and dtype.itemsize == known.itemsize:
             return name
     return None
@@ -491,7 +491,7 @@ def _check_entry(path: Path, name: str, entry: Any, n_data: int) -> None:
     if not valid_shape or not valid_offsets:
         raise CheckpointError(f"{path} is corrupt: bad shape or offsets for tensor {name!r}")
     begin, end = offsets
-    n_bytes = math.prod(shape) * _DTYPES[dtype][1]
+    n_bytes = math.prod(shape) * _DTYPES[dtype].itemsize
     if not 0 <= begin <= end <= n_data or end - begin != n_bytes:
         raise CheckpointError(
             f"{path} is truncated or corrupt: tensor {name!r} ({dtype} {shape}) needs "
