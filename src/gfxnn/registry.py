@@ -36,19 +36,33 @@ from gfxnn.encodings.base import Encoding
 from gfxnn.nn.module import Module
 from gfxnn.tensor import Tensor
 
-# otype -> "module:Class"; imported on first use so that `import gfxnn` stays light.
-ENCODINGS: dict[str, str] = {
-    "Identity": "gfxnn.encodings.identity:IdentityEncoding",
-    "Frequency": "gfxnn.encodings.frequency:FrequencyEncoding",
-    "OneBlob": "gfxnn.encodings.one_blob:OneBlobEncoding",
-    "OneHot": "gfxnn.encodings.one_hot:OneHotEncoding",
-    "TriangleWave": "gfxnn.encodings.triangle_wave:TriangleWaveEncoding",
-    "GaussianFourier": "gfxnn.encodings.gaussian_fourier:GaussianFourierEncoding",
-    "SphericalHarmonics": "gfxnn.encodings.spherical_harmonics:SphericalHarmonicsEncoding",
-    "HashGrid": "gfxnn.encodings.hash_grid:HashGridEncoding",
-    "DenseGrid": "gfxnn.encodings.dense_grid:DenseGridEncoding",
-    "Composite": "gfxnn.encodings.composite:CompositeEncoding",
-}
+# tcnn's order, which the menus and messages keep; an encoding not named here follows by name.
+_ENCODING_ORDER = (
+    "Identity",
+    "Frequency",
+    "OneBlob",
+    "OneHot",
+    "TriangleWave",
+    "GaussianFourier",
+    "SphericalHarmonics",
+    "HashGrid",
+    "DenseGrid",
+    "Composite",
+)
+
+
+def _discovered_encodings() -> dict[str, str]:
+    """otype -> "module:Class" of every encoding class the gfxnn.encodings package defines
+    (each declares its `otype`): a new encoding file registers itself."""
+    from gfxnn.encodings import encoding_classes
+
+    classes = encoding_classes()
+    order = [o for o in _ENCODING_ORDER if o in classes] + sorted(set(classes) - {*_ENCODING_ORDER})
+    return {o: f"{classes[o].__module__}:{classes[o].__qualname__}" for o in order}
+
+
+# otype -> "module:Class", as for the other kinds (whose classes are imported on first use).
+ENCODINGS: dict[str, str] = _discovered_encodings()
 NETWORKS: dict[str, str] = {"MLP": "gfxnn.nn.mlp:MLP"}
 LOSSES: dict[str, str] = {
     "L2": "gfxnn.losses:MSELoss",

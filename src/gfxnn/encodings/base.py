@@ -23,6 +23,9 @@ class Encoding(Module, ABC):
 
     n_input_dims: int
     n_output_dims: int
+    # The tcnn name, declared once per concrete class: `hyperparams()` returns it, and the
+    # registry finds every class of this package's modules that sets it (no list to extend).
+    otype: ClassVar[str]
     # Declared per class so that the menus of `gfxnn.fields.choices` derive from the classes:
     # the only input width the encoding accepts (None: any), and whether it has Parameters.
     input_dims: ClassVar[int | None] = None

@@ -34,6 +34,8 @@ class CompositeEncoding(Encoding):
     nested: the encodings, in input order (at least one).
     """
 
+    otype = "Composite"
+
     def __init__(self, n_input_dims: int, nested: Sequence[Encoding]) -> None:
         super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
@@ -76,7 +78,7 @@ class CompositeEncoding(Encoding):
             {"n_dims_to_encode": child.n_input_dims, **child.hyperparams()}
             for child in self._children()
         ]
-        return {"otype": "Composite", "nested": nested}
+        return {"otype": self.otype, "nested": nested}
 
 
 def _columns(x: Tensor, begin: int, end: int) -> Tensor:

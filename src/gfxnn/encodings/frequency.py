@@ -31,6 +31,8 @@ class FrequencyEncoding(Encoding):
         and defaults to 8, which the image fitter passes explicitly).
     """
 
+    otype = "Frequency"
+
     def __init__(self, n_input_dims: int = 2, n_frequencies: int = 12) -> None:
         super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
@@ -65,4 +67,4 @@ class FrequencyEncoding(Encoding):
         return FrequencyEncode(self.n_input_dims, self.n_frequencies)
 
     def hyperparams(self) -> dict[str, Any]:
-        return {"otype": "Frequency", "n_frequencies": self.n_frequencies}
+        return {"otype": self.otype, "n_frequencies": self.n_frequencies}

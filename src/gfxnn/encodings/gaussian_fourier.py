@@ -37,6 +37,8 @@ class GaussianFourierEncoding(Encoding):
     dtype: dtype B is stored in (float32 default).
     """
 
+    otype = "GaussianFourier"
+
     def __init__(
         self,
         n_input_dims: int,
@@ -88,7 +90,7 @@ class GaussianFourierEncoding(Encoding):
 
     def hyperparams(self) -> dict[str, Any]:
         return {
-            "otype": "GaussianFourier",
+            "otype": self.otype,
             "n_frequencies": self.n_frequencies,
             "sigma": self.sigma,
             "seed": self.seed,

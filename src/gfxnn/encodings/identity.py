@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # lower()'s node type; gfxnn.export is imported only when low
 class IdentityEncoding(Encoding):
     """Passes the inputs through, optionally scaled and shifted; n_output_dims = n_input_dims."""
 
+    otype = "Identity"
+
     def __init__(self, n_input_dims: int = 2, scale: float = 1.0, offset: float = 0.0) -> None:
         super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
@@ -40,7 +42,7 @@ class IdentityEncoding(Encoding):
         return IdentityEncode(self.n_input_dims, self.scale, self.offset)
 
     def hyperparams(self) -> dict[str, Any]:
-        return {"otype": "Identity", "scale": self.scale, "offset": self.offset}
+        return {"otype": self.otype, "scale": self.scale, "offset": self.offset}
 
 
 def _finite(name: str, value: Any) -> float:

@@ -52,6 +52,8 @@ class OneBlobEncoding(Encoding):
     n_bins: bins per input dimension (tcnn default 16).
     """
 
+    otype = "OneBlob"
+
     def __init__(self, n_input_dims: int, n_bins: int = 16) -> None:
         super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
@@ -98,4 +100,4 @@ class OneBlobEncoding(Encoding):
         return OneBlobEncode(self.n_input_dims, self.n_bins)
 
     def hyperparams(self) -> dict[str, Any]:
-        return {"otype": "OneBlob", "n_bins": self.n_bins}
+        return {"otype": self.otype, "n_bins": self.n_bins}

@@ -31,6 +31,8 @@ class OneHotEncoding(Encoding):
     n_bins: bins per input dimension (default 16, as OneBlob).
     """
 
+    otype = "OneHot"
+
     def __init__(self, n_input_dims: int, n_bins: int = 16) -> None:
         super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
@@ -57,4 +59,4 @@ class OneHotEncoding(Encoding):
         return OneHotEncode(self.n_input_dims, self.n_bins)
 
     def hyperparams(self) -> dict[str, Any]:
-        return {"otype": "OneHot", "n_bins": self.n_bins}
+        return {"otype": self.otype, "n_bins": self.n_bins}

@@ -78,6 +78,7 @@ class SphericalHarmonicsEncoding(Encoding):
     degree: number of bands l = 0..degree-1, 1..8 (tcnn default 4); n_output_dims = degree^2.
     """
 
+    otype = "SphericalHarmonics"
     input_dims = 3
 
     def __init__(self, n_input_dims: int = 3, degree: int = 4) -> None:
@@ -136,4 +137,4 @@ class SphericalHarmonicsEncoding(Encoding):
         return ops.record(out, (x,), vjp)
 
     def hyperparams(self) -> dict[str, Any]:
-        return {"otype": "SphericalHarmonics", "degree": self.degree}
+        return {"otype": self.otype, "degree": self.degree}

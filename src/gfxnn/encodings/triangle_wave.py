@@ -32,6 +32,8 @@ class TriangleWaveEncoding(Encoding):
     n_frequencies: octaves per input dimension, 1..32 (tcnn default 12).
     """
 
+    otype = "TriangleWave"
+
     def __init__(self, n_input_dims: int, n_frequencies: int = 12) -> None:
         super().__init__()
         self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
@@ -61,4 +63,4 @@ class TriangleWaveEncoding(Encoding):
         return TriangleWaveEncode(self.n_input_dims, self.n_frequencies)
 
     def hyperparams(self) -> dict[str, Any]:
-        return {"otype": "TriangleWave", "n_frequencies": self.n_frequencies}
+        return {"otype": self.otype, "n_frequencies": self.n_frequencies}
