@@ -40,6 +40,7 @@ from gfxnn.apps.command import (
 from gfxnn.apps.devices import resolve_device
 from gfxnn.apps.outputs import OutputDirError, RunDirectory, default_output_dir, prepare_output_dir
 from gfxnn.apps.settings_options import add_settings_options, settings_from_args
+from gfxnn.compiled import CPU_BACKENDS
 from gfxnn.data.images import encode_png
 from gfxnn.fields import checkpoint as fit_checkpoint
 from gfxnn.imagefit import DivergenceError, FitSettings, ImageFitter
@@ -101,11 +102,14 @@ class _History:
     last_eval_seconds: float = 0.0
 
 
-def make_fitter(pixels: np.ndarray, settings: FitSettings, device: str = "cpu") -> Any:
-    """The CPU `ImageFitter`, for device "cuda" the GPU path's `GpuImageFitter`, for "webgpu"
-    the WebGPU backend's `WebGpuImageFitter` (same API)."""
+def make_fitter(
+    pixels: np.ndarray, settings: FitSettings, device: str = "cpu", cpu_backend: str = "numpy"
+) -> Any:
+    """The CPU `ImageFitter` (its trainer `cpu_backend`: "numpy", "compiled" or "auto"), for
+    device "cuda" the GPU path's `GpuImageFitter`, for "webgpu" the WebGPU backend's
+    `WebGpuImageFitter` (same API)."""
     if device == "cpu":
-        return ImageFitter(pixels, settings)
+        return ImageFitter(pixels, settings, backend=cpu_backend)
     if device == "webgpu":
         from gfxnn.webgpu.fitter import WebGpuImageFitter
 
@@ -126,6 +130,7 @@ def run_fit(
     console: Console | None = None,
     show_progress: bool = True,
     device: str = "cpu",
+    cpu_backend: str = "numpy",
 ) -> FitResult:
     """Fit `pixels` ((H, W, 3) float32 in [0, 1]) and write every output into `out_dir`.
 
@@ -149,7 +154,7 @@ def run_fit(
     )
     # Ctrl-C and SIGTERM from here on only ask the loop to stop; the outputs are still written.
     with stop_requests() as stop:
-        fitter = make_fitter(pixels, settings, device)
+        fitter = make_fitter(pixels, settings, device, cpu_backend)
         staging = run_dir.stage()
         try:
             atomic_write_json(staging / "config.json", config)
@@ -428,6 +433,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "CUDA GPU is present and supports the settings, else the CPU with a one-line notice "
         "(auto)",
     )
+    parser.add_argument(
+        "--cpu-backend",
+        choices=CPU_BACKENDS,
+        default="numpy",
+        help="the CPU trainer: numpy (the NumPy fused path), compiled (Numba kernels, compiled "
+        "on first use and cached) or auto (compiled, NumPy for grids) (numpy)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -472,6 +484,7 @@ def run(args: argparse.Namespace) -> int:
             console=errors,
             show_progress=not args.quiet,
             device=device,
+            cpu_backend=args.cpu_backend,
         )
     except OutputDirError as error:
         raise UsageError(error) from None

@@ -53,9 +53,12 @@ class ImageFitter(ImageFitController):
             little on these small matrices and, on a busy machine, cost up to ~10x; see
             `gfxnn.fused.threads`); None leaves the process's BLAS setting alone. Needs
             `threadpoolctl`, otherwise ignored.
-        backend: the CPU trainer, "auto" (the measured-faster: compiled Numba kernels, NumPy
-            for the grid encodings or without Numba), "compiled" or "numpy"
-            (`gfxnn.compiled.cpu_trainer_factory`).
+        backend: the CPU trainer: "numpy" (default: the NumPy fused path), "compiled" (Numba
+            kernels, `gfxnn.compiled`) or "auto" (compiled, but NumPy for the grid encodings or
+            without Numba; `gfxnn.compiled.cpu_trainer_factory`). NumPy stays the default
+            until the compiled trainer beats it at one thread on a quiet machine and its
+            first-run compile (37-90 s measured) fits the quickstart's minute; see
+            docs/flagship.md.
         threads: the compiled trainer's threads, "auto" (measured as it runs: all cores or
             one, whichever is faster now) or a count; same results at any count.
 
@@ -71,7 +74,7 @@ class ImageFitter(ImageFitController):
         settings: FitSettings | None = None,
         *,
         blas_threads: int | None = 1,
-        backend: str = "auto",
+        backend: str = "numpy",
         threads: int | str = "auto",
     ) -> None:
         factory = cpu_trainer_factory(backend, threads)
