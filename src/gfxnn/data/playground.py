@@ -8,10 +8,11 @@ cross-entropy. Every generator takes an explicit generator or seed.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -39,16 +40,35 @@ def _check(n_samples: Any, noise: Any) -> tuple[int, float]:
     return int(n_samples), float(noise)
 
 
-def circle(
-    n_samples: int, noise: float, rng: np.random.Generator | int
-) -> tuple[np.ndarray, np.ndarray]:
+Points = tuple[np.ndarray, np.ndarray]  # x (n_samples, 2) float64 and y (n_samples,) int64
+
+
+class Problem(Protocol):
+    """A Playground generator as callers see it: rng may still be a seed."""
+
+    def __call__(self, n_samples: int, noise: float, rng: np.random.Generator | int) -> Points: ...
+
+
+def _problem(generate: Callable[[int, float, np.random.Generator], Points]) -> Problem:
+    """`generate` behind the checks all four problems share, in one place: n_samples an integer
+    >= 2, noise in [0, 0.5], and rng made a Generator from a seed."""
+
+    @functools.wraps(generate, assigned=("__module__", "__name__", "__qualname__", "__doc__"))
+    def checked(n_samples: int, noise: float, rng: np.random.Generator | int) -> Points:
+        n_samples, noise = _check(n_samples, noise)
+        return generate(n_samples, noise, as_generator(rng))
+
+    del checked.__wrapped__  # help() shows checked's own signature, where rng may be a seed
+    return checked
+
+
+@_problem
+def circle(n_samples: int, noise: float, rng: np.random.Generator) -> Points:
     """A disc of radius 2.5 (label 1) inside a ring from 3.5 to 5 (label 0).
 
     Labels come from the noisy point's distance to the centre (inside radius 2.5 or not),
     as in the Playground. Returns x (n_samples, 2) float64 and y (n_samples,) int64.
     """
-    n_samples, noise = _check(n_samples, noise)
-    rng = as_generator(rng)
     n_inside = n_samples // 2
     low = np.where(np.arange(n_samples) < n_inside, 0.0, 0.7 * RADIUS)
     high = np.where(np.arange(n_samples) < n_inside, 0.5 * RADIUS, RADIUS)
@@ -60,12 +80,9 @@ def circle(
     return x, y
 
 
-def xor(
-    n_samples: int, noise: float, rng: np.random.Generator | int
-) -> tuple[np.ndarray, np.ndarray]:
+@_problem
+def xor(n_samples: int, noise: float, rng: np.random.Generator) -> Points:
     """Uniform points in the four quadrants; label 1 where x1 * x2 >= 0 (after the noise)."""
-    n_samples, noise = _check(n_samples, noise)
-    rng = as_generator(rng)
     x = rng.uniform(-5, 5, size=(n_samples, 2))
     x += np.where(x > 0, XOR_PADDING, -XOR_PADDING)
     x += rng.uniform(-5, 5, size=x.shape) * noise
@@ -73,15 +90,12 @@ def xor(
     return x, y
 
 
-def gaussian(
-    n_samples: int, noise: float, rng: np.random.Generator | int
-) -> tuple[np.ndarray, np.ndarray]:
+@_problem
+def gaussian(n_samples: int, noise: float, rng: np.random.Generator) -> Points:
     """Two Gaussian blobs at (2, 2) (label 1) and (-2, -2) (label 0).
 
     The variance grows linearly with the noise, from 0.5 (noise 0) to 4 (noise 0.5).
     """
-    n_samples, noise = _check(n_samples, noise)
-    rng = as_generator(rng)
     variance = 0.5 + noise / 0.5 * 3.5
     y = (np.arange(n_samples) < n_samples // 2).astype(np.int64)
     centres = np.where(y[:, None] == 1, 2.0, -2.0)
@@ -89,12 +103,9 @@ def gaussian(
     return x, y
 
 
-def spiral(
-    n_samples: int, noise: float, rng: np.random.Generator | int
-) -> tuple[np.ndarray, np.ndarray]:
+@_problem
+def spiral(n_samples: int, noise: float, rng: np.random.Generator) -> Points:
     """Two interleaved spirals of 1.75 turns out to radius 5 (label 1, and 0 turned by pi)."""
-    n_samples, noise = _check(n_samples, noise)
-    rng = as_generator(rng)
     n_first = n_samples // 2
     index = np.concatenate([np.arange(n_first), np.arange(n_samples - n_first)])
     count = np.where(np.arange(n_samples) < n_first, n_first, n_samples - n_first)
@@ -106,7 +117,7 @@ def spiral(
     return x, y
 
 
-PROBLEMS: dict[str, Callable[[int, float, Any], tuple[np.ndarray, np.ndarray]]] = {
+PROBLEMS: dict[str, Problem] = {
     "circle": circle,
     "xor": xor,
     "gaussian": gaussian,
