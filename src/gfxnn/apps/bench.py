@@ -44,7 +44,7 @@ __all__ = [
 
 HELP = "time the flagship fit: gfxnn against PyTorch eager, side by side"
 
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "webgpu")
 """--device choices; a new gfxnn backend adds its name here and to `_gfxnn_fitter`."""
 
 
@@ -92,6 +92,10 @@ def _gfxnn_fitter(image: Any, settings: Any, device: str, threads: int | None) -
 
     if device == "cpu":
         return ImageFitter(image, settings, blas_threads=threads or 1)
+    if device == "webgpu":
+        from gfxnn.webgpu.fitter import WebGpuImageFitter
+
+        return WebGpuImageFitter(image, settings)
     from gfxnn.gpu import GpuImageFitter
 
     return GpuImageFitter(image, settings, device=device)
@@ -100,9 +104,23 @@ def _gfxnn_fitter(image: Any, settings: Any, device: str, threads: int | None) -
 def _device_name(device: str) -> str:
     if device == "cpu":
         return f"cpu: {cpu_model()} ({_usable_cpus()} of {os.cpu_count()} logical CPUs usable)"
+    if device == "webgpu":
+        from gfxnn.webgpu import get_gpu
+
+        return f"webgpu: {get_gpu().name}"
     from gfxnn import gpu
 
     return f"{device}: {gpu.device_name(device)}"
+
+
+def _torch_device(torch: Any, device: str) -> str | None:
+    """Where the PyTorch baseline runs beside gfxnn on `device`, None when it cannot: the
+    same device for cpu and cuda; for webgpu (PyTorch has no WebGPU) the CUDA GPU when this
+    PyTorch sees one, else the CPU."""
+    cuda = bool(torch.cuda.is_available())
+    if device == "webgpu":
+        return "cuda" if cuda else "cpu"
+    return device if device == "cpu" or cuda else None
 
 
 def measure(
@@ -118,7 +136,7 @@ def measure(
     """Train Dx12NN's default fit with gfxnn (and PyTorch when installed) and time it.
 
     Args:
-        device: "cpu" or "cuda" (resolved; see `run` for "auto").
+        device: "cpu", "cuda" or "webgpu" (resolved; see `run` for "auto").
         steps: training steps per timed repeat; None: calibrated per library so that one
             repeat lasts about `repeat_seconds`.
         repeats: timed repeats of each library, alternating.
@@ -138,7 +156,7 @@ def measure(
     from gfxnn.imagefit import FitSettings
 
     torch = _torch() if with_torch else None
-    torch_here = torch is not None and (device == "cpu" or torch.cuda.is_available())
+    torch_device = None if torch is None else _torch_device(torch, device)
     image = load_bundled("astronaut")
     settings = FitSettings() if batch_size is None else FitSettings(batch_size=batch_size)
     load_before = os.getloadavg()
@@ -148,10 +166,10 @@ def measure(
             torch.set_num_threads(threads)
         fitter = _gfxnn_fitter(image, settings, device, threads)
         trainers: dict[str, Any] = {"gfxnn": fitter}
-        if torch_here:
+        if torch_device is not None:
             from gfxnn.apps.torch_fit import TorchFit
 
-            trainers["torch"] = TorchFit(image, fitter, settings, device=device)
+            trainers["torch"] = TorchFit(image, fitter, settings, device=torch_device)
         counts = {}
         for name, trainer in trainers.items():
             trainer.step(warmup)
@@ -183,10 +201,12 @@ def measure(
         f"{settings.n_frequencies} octaves, {settings.n_layers} layers x {settings.n_neurons}, "
         f"{settings.activation}, MSE, Adam {settings.learning_rate:g}",
         "repeats": repeats,
-        "gfxnn_blas_threads": getattr(fitter, "blas_threads", None),
+        # The WebGPU trainer does its maths in shaders: its BLAS thread setting means nothing.
+        "gfxnn_blas_threads": None if device == "webgpu" else getattr(fitter, "blas_threads", None),
         "torch_threads": torch_threads,
         "torch": None if torch is None else torch.__version__,
-        "torch_note": None if torch_here else _torch_note(torch, device),
+        "torch_device": torch_device,
+        "torch_note": None if torch_device is not None else _torch_note(torch, device),
         "load_average": {"before": list(load_before), "after": list(os.getloadavg())},
         "libraries": libraries,
         "ratio": ratio,
@@ -215,8 +235,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device",
         choices=DEVICES,
         default="auto",
-        help="where gfxnn trains: cpu, cuda (the Warp GPU path), or auto: cuda when a CUDA GPU "
-        "is present, else cpu (auto)",
+        help="where gfxnn trains: cpu, cuda (the Warp GPU path), webgpu (WGSL compute shaders "
+        "on a WebGPU adapter, beside PyTorch on CUDA when present, else on the CPU), or auto: "
+        "cuda when a CUDA GPU is present, else cpu (auto)",
     )
     parser.add_argument(
         "--steps",
@@ -310,5 +331,7 @@ def format_results(results: dict[str, Any]) -> str:
     if results["ratio"] is None:
         lines.append(f"ratio:    n/a ({results['torch_note']})")
     else:
-        lines.append(f"ratio:    {results['ratio']:.2f} (gfxnn steps/s over torch steps/s)")
+        where = results.get("torch_device")
+        beside = f", torch on {where}" if where not in (None, results["device"]) else ""
+        lines.append(f"ratio:    {results['ratio']:.2f} (gfxnn steps/s over torch steps/s{beside})")
     return "\n".join(lines) + "\n"
