@@ -3,11 +3,39 @@ is written (an asked-for device that is missing is exit 2 with nothing on disk).
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from gfxnn.apps.command import UsageError, stdout_to_stderr
 
-__all__ = ["resolve_device"]
+__all__ = ["STUDIO_DEVICES", "device_label", "make_image_fitter", "resolve_device"]
+
+STUDIO_DEVICES = ("cpu", "webgpu")
+"""Where a studio session trains (the studio does not drive the Warp CUDA path yet)."""
+
+
+def make_image_fitter(pixels: Any, settings: Any, device: str) -> Any:
+    """The studio's image fitter on `device` ("cpu" or "webgpu"): every backend offers the
+    same controller API and a NumPy state_dict(). Raises gfxnn.webgpu.NoAdapterError for
+    "webgpu" without an adapter."""
+    if device == "cpu":
+        from gfxnn.imagefit import ImageFitter
+
+        return ImageFitter(pixels, settings)
+    if device == "webgpu":
+        from gfxnn.webgpu.fitter import WebGpuImageFitter
+
+        return WebGpuImageFitter(pixels, settings)
+    raise ValueError(f"device must be one of {', '.join(STUDIO_DEVICES)}, got {device!r}")
+
+
+def device_label(fitter: Any) -> str:
+    """What the studio page shows as the device `fitter` trains on: "WebGPU: <adapter> /
+    <backend>" for a WebGPU fitter (its adapter_name), else "CPU (N cores)"."""
+    adapter = getattr(fitter, "adapter_name", None)
+    if adapter:
+        return f"WebGPU: {adapter}"
+    return f"CPU ({os.cpu_count() or 1} cores)"
 
 
 def resolve_device(requested: str, settings: Any, prog: str) -> tuple[str, str | None]:

@@ -24,7 +24,7 @@ __all__ = [
     "serve",
 ]
 
-DEVICES = ("auto", "cpu", "cuda")
+DEVICES = ("auto", "cpu", "cuda", "webgpu")
 
 
 class StudioError(ValueError):
@@ -42,15 +42,28 @@ def is_loopback(host: str) -> bool:
 
 
 def resolve_device(device: str, stderr: TextIO | None = None) -> str:
-    """ "cpu" for auto/cpu (auto prints a one-line notice); cuda is an error until the GPU path
-    exists."""
+    """ "cpu" for auto/cpu (auto prints a one-line notice), "webgpu" when a WebGPU adapter is
+    found (its name goes to stderr); cuda is an error until the studio drives the Warp path.
+    A missing adapter is a StudioError (one line, exit 2) before anything is written."""
     if device not in DEVICES:
         raise StudioError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
     if device == "cuda":
         raise StudioError(
-            "--device cuda: the studio does not drive the GPU path yet; use --device cpu (or auto)"
+            "--device cuda: the studio does not drive the GPU path yet; use --device cpu, "
+            "webgpu (or auto)"
         )
-    if device == "auto":
+    if device == "webgpu":
+        from gfxnn.apps.command import UsageError
+        from gfxnn.apps.devices import resolve_device as resolve_fit_device
+        from gfxnn.imagefit import FitSettings
+
+        try:
+            _, notice = resolve_fit_device("webgpu", FitSettings(), "gfxnn studio")
+        except UsageError as error:
+            raise StudioError(str(error)) from None
+        print(notice, file=stderr or sys.stderr)
+        return "webgpu"
+    if device == "auto":  # WebGPU is asked for by name: probing an adapter costs seconds
         print("gfxnn studio: no GPU path yet, training on the CPU", file=stderr or sys.stderr)
     return "cpu"
 
@@ -96,7 +109,7 @@ def serve(
         )
     if not 1 <= port <= 65535:
         raise StudioError(f"--port must be in 1..65535, got {port}")
-    resolve_device(device)
+    trains_on = resolve_device(device)
     loaded = load_first_image(image, DEFAULT_MAX_UPLOAD_PIXELS)
     # Bind before anything is written or announced: a busy port is one line and exit 2,
     # not "open http://..." followed by uvicorn's own exit 3.
@@ -112,7 +125,7 @@ def serve(
             "control training and upload images (there is no authentication)",
             file=sys.stderr,
         )
-    session = TrainingSession(loaded, out_dir=out)
+    session = TrainingSession(loaded, out_dir=out, device=trains_on)
     # Against DNS rebinding, a loopback server answers only requests that name a loopback host.
     allowed = None if allow_remote else (*LOOPBACK_HOSTS, host)
     app = create_app(session, allowed_hosts=allowed)
@@ -179,7 +192,13 @@ def add_arguments(parser: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     parser.add_argument("--port", type=positive_int, default=8000, help="(8000)")
-    parser.add_argument("--device", choices=DEVICES, default="auto", help="(auto: CPU for now)")
+    parser.add_argument(
+        "--device",
+        choices=DEVICES,
+        default="auto",
+        help="cpu, or webgpu: WGSL compute shaders on a WebGPU adapter (pip install "
+        "'gfxnn[webgpu]'); auto: the CPU",
+    )
     parser.add_argument(
         "--out",
         metavar="DIR",

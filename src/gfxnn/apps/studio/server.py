@@ -42,7 +42,7 @@ from starlette.websockets import WebSocket
 
 from gfxnn.apps.studio.hub import Client, Hub, export_formats, receive_loop
 from gfxnn.apps.studio.schema import settings_schema
-from gfxnn.apps.studio.session import MAX_STEPS_PER_REQUEST, TrainingSession, device_name
+from gfxnn.apps.studio.session import MAX_STEPS_PER_REQUEST, TrainingSession
 from gfxnn.apps.studio.uploads import (
     DEFAULT_MAX_UPLOAD_BYTES,
     DEFAULT_MAX_UPLOAD_PIXELS,
@@ -62,7 +62,7 @@ def _schema(session: TrainingSession, max_upload_bytes: int, max_upload_pixels: 
         "settings": settings_schema(),
         "bundled_images": list(BUNDLED_IMAGES),
         "export_formats": export_formats(),
-        "device": device_name(),
+        "device": session.device_name,
         "limits": {
             "max_upload_bytes": max_upload_bytes,
             "max_upload_pixels": max_upload_pixels,

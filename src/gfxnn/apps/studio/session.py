@@ -25,7 +25,6 @@ import io
 import json
 import logging
 import math
-import os
 import threading
 import time
 from collections import deque
@@ -36,10 +35,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from gfxnn.apps.devices import device_label, make_image_fitter
 from gfxnn.apps.studio.frames import Frame, FrameJob, FrameRenderer, encode_frame, preview_grid
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, to_uint8
 from gfxnn.fields import checkpoint as fit_checkpoint
-from gfxnn.imagefit import TRAINING_ONLY, DivergenceError, FitSettings, ImageFitter
+from gfxnn.imagefit import TRAINING_ONLY, DivergenceError, FitSettings
 from gfxnn.io import atomic_write_bytes
 
 log = logging.getLogger("gfxnn.studio")
@@ -67,11 +67,6 @@ PHASES = {
     "optimization": "Optimization",
     "inference": "Inference",
 }
-
-
-def device_name() -> str:
-    """What the page shows as the device ("CPU (N cores)"; the GPU path does not exist yet)."""
-    return f"CPU ({os.cpu_count() or 1} cores)"
 
 
 def _finite(value: float | None) -> float | None:
@@ -124,6 +119,8 @@ class TrainingSession:
         inference_share: the renderer thread is busy at most this share of the time.
         max_files, max_bytes: the session's cap on what it writes to out_dir: no save or
             export starts once it has written max_files files or max_bytes bytes.
+        device: "cpu" or "webgpu" (`gfxnn.apps.devices.make_image_fitter`; frames render on
+            a CPU copy of the weights whatever trains, see frames.py).
 
     Call `start()` to start the trainer and renderer threads and `close()` to stop them.
     Control methods are thread-safe; they raise ValueError/TypeError for bad values (the
@@ -140,6 +137,7 @@ class TrainingSession:
         inference_share: float = 0.5,
         max_files: int = MAX_SESSION_FILES,
         max_bytes: int = MAX_SESSION_BYTES,
+        device: str = "cpu",
     ) -> None:
         if not (isinstance(frame_interval, int | float) and frame_interval > 0):
             raise ValueError(f"frame_interval must be seconds > 0, got {frame_interval!r}")
@@ -154,7 +152,8 @@ class TrainingSession:
         self._bytes_written = 0
         self.frame_interval = frame_interval
         self.inference_share = inference_share
-        self._fitter = ImageFitter(image.pixels, settings)
+        self._fitter = make_image_fitter(image.pixels, settings, device)
+        self.device_name = device_label(self._fitter)  # the page's "device" line
         self._lock = threading.Lock()  # every use of the fitter
         self._state_lock = threading.Lock()  # the published snapshot and frame
         self._wake = threading.Event()
@@ -504,7 +503,7 @@ class TrainingSession:
             "settings": fitter.settings.to_dict(),
             "settings_version": self._settings_version,
             "timings_ms": {label: timings.get(phase, 0.0) for phase, label in PHASES.items()},
-            "device": device_name(),
+            "device": self.device_name,
             "image": {
                 "source": self._image_source,
                 "width": width,
