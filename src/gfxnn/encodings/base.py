@@ -44,6 +44,24 @@ class Encoding(Module, ABC):
         return f"n_input_dims={self.n_input_dims}, {params}"
 
 
+class BinnedEncoding(Encoding):
+    """An encoding that gives every input dimension `n_bins` features (OneHot, OneBlob):
+    n_output_dims = n_bins * n_input_dims, all bins of input 0 first, then input 1, ...
+
+    Subclasses set `otype` and implement `forward`; the constructor, the config and the
+    sizes are the same for all of them.
+    """
+
+    def __init__(self, n_input_dims: int, n_bins: int = 16) -> None:
+        super().__init__()
+        self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
+        self.n_bins = check_positive_int("n_bins", n_bins)
+        self.n_output_dims = self.n_bins * self.n_input_dims
+
+    def hyperparams(self) -> dict[str, Any]:
+        return {"otype": self.otype, "n_bins": self.n_bins}
+
+
 def check_input(encoding: Encoding, x: Tensor) -> None:
     """A ValueError unless x has shape (batch, encoding.n_input_dims)."""
     if x.ndim != 2 or x.shape[1] != encoding.n_input_dims:

@@ -26,7 +26,7 @@ import numpy as np
 
 from gfxnn import ops
 from gfxnn.autograd import VJPResult
-from gfxnn.encodings.base import Encoding, check_input, check_positive_int
+from gfxnn.encodings.base import BinnedEncoding, check_input
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
 
@@ -46,19 +46,13 @@ def quartic_cdf(u: np.ndarray) -> np.ndarray:
     return np.clip((15.0 / 16.0) * u * (1.0 - (2.0 / 3.0) * u2 + 0.2 * u2 * u2) + 0.5, 0.0, 1.0)
 
 
-class OneBlobEncoding(Encoding):
+class OneBlobEncoding(BinnedEncoding):
     """Args:
     n_input_dims: input width.
     n_bins: bins per input dimension (tcnn default 16).
     """
 
     otype = "OneBlob"
-
-    def __init__(self, n_input_dims: int, n_bins: int = 16) -> None:
-        super().__init__()
-        self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
-        self.n_bins = check_positive_int("n_bins", n_bins)
-        self.n_output_dims = self.n_bins * self.n_input_dims
 
     def forward(self, x: Any) -> Tensor:
         """x (batch, n_input_dims) -> (batch, n_bins * n_input_dims)."""
@@ -98,6 +92,3 @@ class OneBlobEncoding(Encoding):
         from gfxnn.export.bins import OneBlobEncode
 
         return OneBlobEncode(self.n_input_dims, self.n_bins)
-
-    def hyperparams(self) -> dict[str, Any]:
-        return {"otype": self.otype, "n_bins": self.n_bins}

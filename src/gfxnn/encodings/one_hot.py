@@ -17,7 +17,7 @@ import numpy as np
 
 from gfxnn import ops
 from gfxnn.autograd import VJPResult
-from gfxnn.encodings.base import Encoding, check_input, check_positive_int
+from gfxnn.encodings.base import BinnedEncoding, check_input
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
 
@@ -25,19 +25,13 @@ if TYPE_CHECKING:  # lower()'s node type; gfxnn.export is imported only when low
     from gfxnn.export.ir import Node
 
 
-class OneHotEncoding(Encoding):
+class OneHotEncoding(BinnedEncoding):
     """Args:
     n_input_dims: input width.
     n_bins: bins per input dimension (default 16, as OneBlob).
     """
 
     otype = "OneHot"
-
-    def __init__(self, n_input_dims: int, n_bins: int = 16) -> None:
-        super().__init__()
-        self.n_input_dims = check_positive_int("n_input_dims", n_input_dims)
-        self.n_bins = check_positive_int("n_bins", n_bins)
-        self.n_output_dims = self.n_bins * self.n_input_dims
 
     def forward(self, x: Any) -> Tensor:
         """x (batch, n_input_dims) -> (batch, n_bins * n_input_dims) of zeros and ones."""
@@ -57,6 +51,3 @@ class OneHotEncoding(Encoding):
         from gfxnn.export.bins import OneHotEncode
 
         return OneHotEncode(self.n_input_dims, self.n_bins)
-
-    def hyperparams(self) -> dict[str, Any]:
-        return {"otype": self.otype, "n_bins": self.n_bins}
