@@ -137,6 +137,8 @@ def test_studio_session_trains_on_webgpu_and_renders_frames(tmp_path: Path) -> N
         assert len(losses) >= 2 and losses[-1] < losses[0]  # the shaders trained it
         assert state["psnr"] is not None and np.isfinite(state["psnr"])
         assert session.frame()[1].startswith(b"\x89PNG")
+        full = session.prediction_png()  # the full-resolution render, by the WebGPU trainer
+        assert full.startswith(b"\x89PNG") and len(full) > 100
         saved = session.save_checkpoint()  # WebGPU weights in the CPU's checkpoint format
         assert saved.path.is_file()
     finally:
