@@ -37,6 +37,7 @@ from PIL import Image
 
 from gfxnn.apps.devices import device_label, make_image_fitter
 from gfxnn.apps.studio.frames import Frame, FrameJob, FrameRenderer, encode_frame, preview_grid
+from gfxnn.apps.studio.series import HISTORY_POINTS, Series
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, to_uint8
 from gfxnn.fields import checkpoint as fit_checkpoint
 from gfxnn.imagefit import TRAINING_ONLY, DivergenceError, FitSettings
@@ -56,7 +57,6 @@ __all__ = [
 CHUNK_SECONDS = 0.02  # the fitter lock is held this long at most; controls wait no longer
 HANDOVER_SECONDS = 0.001  # pause between chunks so waiters get the lock (see _loop)
 PUBLISH_SECONDS = 0.1  # state updates while training: at most 10 per second
-HISTORY_POINTS = 600  # per chart series
 MAX_STEPS_PER_REQUEST = 1000
 MAX_SESSION_FILES = 200  # files one session writes to --out (each is listed in every state)
 MAX_SESSION_BYTES = 1024**3  # bytes one session writes to --out
@@ -71,31 +71,6 @@ PHASES = {
 
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
-
-
-class _Series:
-    """At most `limit` (step, value) points spanning the whole run: when full, every other
-    point is dropped and only every 2nd (then 4th, ...) new point is kept."""
-
-    def __init__(self, limit: int = HISTORY_POINTS) -> None:
-        self.limit = limit
-        self.clear()
-
-    def clear(self) -> None:
-        self.points: list[list[float]] = []
-        self._stride = 1
-        self._count = 0
-
-    def add(self, step: int, value: float) -> None:
-        if not math.isfinite(value):
-            return
-        self._count += 1
-        if self._count % self._stride:
-            return
-        self.points.append([step, value])
-        if len(self.points) > self.limit:
-            self.points = self.points[::2]
-            self._stride *= 2
 
 
 @dataclasses.dataclass
@@ -166,8 +141,8 @@ class TrainingSession:
         self._chunk = 1
         self._trained = 0  # steps trained since the session began (never reset)
         self._rate_window: deque[tuple[float, int]] = deque()
-        self._loss = _Series()
-        self._psnr = _Series()
+        self._loss = Series()
+        self._psnr = Series()
         self._last_psnr: float | None = None
         self._frame_times: deque[float] = deque(maxlen=20)
         self._renderer = FrameRenderer(self._frame_done)
