@@ -89,7 +89,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "ray://HOST:PORT; without it a local Ray is started",
     )
     parser.add_argument(
-        "--workers", metavar="N", type=positive_int, help="trials at once (default: all CPUs)"
+        "--workers",
+        metavar="N",
+        type=positive_int,
+        help="trials at once (default: all CPUs; for a GPU device floor(GPUs / --gpus-per-trial))",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "webgpu", "auto"),
+        default="cpu",
+        help="where trials train, as gfxnn fit --device; checked before anything is written; "
+        "auto: cuda when a CUDA GPU runs the settings, else the CPU (cpu)",
+    )
+    parser.add_argument(
+        "--gpus-per-trial",
+        metavar="F",
+        type=float,
+        help="a GPU trial's share of a GPU, 0 < F <= 1: Ray's num_gpus per task; locally "
+        "floor(1/F) trials at once on the GPU (1)",
     )
     parser.add_argument(
         "--scheduler",
@@ -142,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
             executor=args.executor,
             ray_address=args.ray_address,
             workers=args.workers,
+            device=args.device,
+            gpus_per_trial=args.gpus_per_trial,
             scheduler=args.scheduler,
             eta=args.eta,
             n_rungs=args.rungs,

@@ -3,14 +3,18 @@ trial on a Ray cluster (or on a Ray started here). Both run the same function,
 `trial.run_trial`, with the same arguments, so they produce the same rows.
 
 An executor runs one batch (one rung of the plan) at a time: at most `slots` trials in flight,
-the rest submitted as slots free up, so a stop leaves nothing queued to cancel. Each trial
-asks for one CPU: the fitter trains with one BLAS thread (`ImageFitter(blas_threads=1)`).
+the rest submitted as slots free up, so a stop leaves nothing queued to cancel. A CPU trial
+asks for one CPU: the fitter trains with one BLAS thread (`ImageFitter(blas_threads=1)`). A GPU
+trial ("cuda", "webgpu") asks for `gpus_per_trial` of a GPU (a fraction lets trials share one):
+on Ray as the task's `num_gpus`, locally as floor(1 / gpus_per_trial) trials at once on the
+machine's one GPU (see `local_slots`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
 import contextlib
+import math
 import multiprocessing
 import os
 import signal
@@ -27,14 +31,18 @@ from gfxnn.apps.sweep.trial import TrialTask, install_worker_signals, run_trial
 
 __all__ = [
     "EXECUTORS",
+    "GPU_DEVICES",
     "Executor",
     "LocalExecutor",
     "RayExecutor",
     "available_cpus",
+    "local_slots",
     "make_executor",
+    "ray_task_options",
 ]
 
 EXECUTORS = ("local", "ray")
+GPU_DEVICES = ("cuda", "webgpu")  # devices whose trials take a share of a GPU
 POLL_SECONDS = 0.2  # how often a waiting driver looks at the stop flag
 GRACE_SECONDS = 2.0  # after a stop, running trials get this long to notice Ctrl-C themselves
 # ... and after being interrupted this long to stop; a worker stuck in one long native call
@@ -69,6 +77,7 @@ def failed(task: TrialTask, message: str, status: str = "failed") -> dict[str, A
         "seconds": 0.0,
         "steps_per_second": 0.0,
         "device": task.device,
+        "adapter": None,
         "files": {},
     }
 
@@ -143,8 +152,10 @@ class LocalExecutor(Executor):
 
     name = "local"
 
-    def __init__(self, workers: int | None = None) -> None:
-        self.slots = workers or available_cpus()
+    def __init__(
+        self, workers: int | None = None, device: str = "cpu", gpus_per_trial: float = 1.0
+    ) -> None:
+        self.slots = local_slots(device, workers, gpus_per_trial)
         methods = multiprocessing.get_all_start_methods()
         self._context = multiprocessing.get_context(
             "forkserver" if "forkserver" in methods else "spawn"
@@ -203,28 +214,75 @@ class LocalExecutor(Executor):
         self._pool.shutdown(wait=True, cancel_futures=True)
 
 
+def local_slots(device: str, workers: int | None, gpus_per_trial: float) -> int:
+    """Trials at once in the local pool: `workers`, else one per CPU for the CPU; for a GPU
+    device, floor(1 / gpus_per_trial) on the one GPU (1 by default: one trial at a time, as
+    two trials on one GPU each run at about half speed and share its memory)."""
+    if workers is not None:
+        return workers
+    if device in GPU_DEVICES:
+        return max(1, math.floor(1.0 / gpus_per_trial + 1e-9))
+    return available_cpus()
+
+
+def ray_task_options(device: str, gpus_per_trial: float, cluster_gpus: float) -> dict[str, Any]:
+    """The Ray task options of one trial on `device`: one CPU, no retries (a trial that crashes
+    its worker is recorded as failed, not run again), and for a GPU device `num_gpus=
+    gpus_per_trial` (Ray packs 1 / gpus_per_trial trials on each GPU and sets their
+    CUDA_VISIBLE_DEVICES). A WebGPU trial on a cluster with no GPU resource (a software
+    adapter such as Mesa's lavapipe) asks for the CPU only; a CUDA one is refused (SweepError):
+    Ray would wait forever for a GPU no node has."""
+    options: dict[str, Any] = {"num_cpus": 1, "max_retries": 0}
+    if device not in GPU_DEVICES:
+        return options
+    if cluster_gpus <= 0:
+        if device == "cuda":
+            raise SweepError(
+                "--device cuda: the Ray cluster has no GPU resource (start its nodes with "
+                "`ray start --num-gpus N`)"
+            )
+        return options
+    return {**options, "num_gpus": gpus_per_trial}
+
+
 class RayExecutor(Executor):
-    """One Ray task per trial with one CPU. Joins the cluster at `address` ("auto": the one
-    `ray start` started on this machine; "host:port" or "ray://host:port"), uses a Ray this
-    process already started, or starts a local Ray with `workers` CPUs (default: all)."""
+    """One Ray task per trial with one CPU (and, for a GPU device, its GPU share: see
+    `ray_task_options`). Joins the cluster at `address` ("auto": the one `ray start` started on
+    this machine; "host:port" or "ray://host:port"), uses a Ray this process already started,
+    or starts a local Ray with `workers` CPUs (default: all)."""
 
     name = "ray"
 
-    def __init__(self, workers: int | None = None, address: str | None = None) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        address: str | None = None,
+        device: str = "cpu",
+        gpus_per_trial: float = 1.0,
+    ) -> None:
         try:
             import ray
         except ImportError:
             raise SweepError("--executor ray needs Ray: pip install 'gfxnn[ray]'") from None
         self._ray = ray
         self._owns = False
+        self._images: dict[int, Any] = {}  # id(pixels) -> object-store copy, one per image
         if not ray.is_initialized():
             _connect(ray, address, workers)
             self._owns = True
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        self.slots = workers or max(1, cpus)
-        # No retries: a trial that crashes its worker is recorded as failed, not run again.
-        self._task = ray.remote(num_cpus=1, max_retries=0)(run_trial)
-        self._images: dict[int, Any] = {}  # id(pixels) -> object-store copy, one per image
+        resources = ray.cluster_resources()
+        try:
+            options = ray_task_options(device, gpus_per_trial, resources.get("GPU", 0))
+        except SweepError:
+            self.close()
+            raise
+        if "num_gpus" in options:  # as many in flight as the cluster's GPUs hold
+            share = resources["GPU"] / gpus_per_trial
+            self.slots = workers or max(1, math.floor(share + 1e-9))
+        else:
+            self.slots = workers or max(1, int(resources.get("CPU", 1)))
+        self.options = options
+        self._task = ray.remote(run_trial).options(**options)
 
     def _submit(self, task: TrialTask, pixels: np.ndarray) -> Any:
         if id(pixels) not in self._images:
@@ -314,12 +372,18 @@ def _check_reachable(address: str) -> None:
         ) from None
 
 
-def make_executor(name: str, workers: int | None, address: str | None) -> Executor:
-    """The executor called `name` (one of EXECUTORS)."""
+def make_executor(
+    name: str,
+    workers: int | None,
+    address: str | None,
+    device: str = "cpu",
+    gpus_per_trial: float = 1.0,
+) -> Executor:
+    """The executor called `name` (one of EXECUTORS) for trials on `device`."""
     if name == "local":
         if address is not None:
             raise SweepError("--ray-address needs --executor ray")
-        return LocalExecutor(workers)
+        return LocalExecutor(workers, device, gpus_per_trial)
     if name == "ray":
-        return RayExecutor(workers, address)
+        return RayExecutor(workers, address, device, gpus_per_trial)
     raise SweepError(f"--executor must be one of {', '.join(EXECUTORS)}; got {name!r}")

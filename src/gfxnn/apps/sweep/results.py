@@ -47,6 +47,7 @@ RUN_FIELDS = (
     "seconds",
     "steps_per_second",
     "device",
+    "adapter",
 )
 CSV_COLUMNS = (
     "index",
@@ -57,6 +58,7 @@ CSV_COLUMNS = (
     "seconds",
     "steps_per_second",
     "device",
+    "adapter",
     "checkpoint_bytes",
     "png_bytes",
     "checkpoint_to_png",
@@ -97,6 +99,7 @@ def make_row(
         "seconds": run.get("seconds"),
         "steps_per_second": run.get("steps_per_second"),
         "device": run.get("device"),
+        "adapter": run.get("adapter"),  # the WebGPU adapter's name, as in metrics.json
         "checkpoint_bytes": checkpoint_bytes,
         "png_bytes": image.png_bytes,
         "checkpoint_to_png": checkpoint_bytes / image.png_bytes if checkpoint_bytes else None,

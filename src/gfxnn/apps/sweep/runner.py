@@ -24,8 +24,10 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from gfxnn.apps.command import UsageError
+from gfxnn.apps.devices import resolve_device
 from gfxnn.apps.fit import OutputDirError, prepare_output_dir
-from gfxnn.apps.sweep.executors import EXECUTORS, Executor, make_executor
+from gfxnn.apps.sweep.executors import EXECUTORS, GPU_DEVICES, Executor, make_executor
 from gfxnn.apps.sweep.images import resolve_images
 from gfxnn.apps.sweep.plan import SweepError, SweepImage, Trial, expand_points, plan_trials
 from gfxnn.apps.sweep.results import (
@@ -45,10 +47,11 @@ from gfxnn.checks import check_choice, check_int
 from gfxnn.imagefit import FitSettings
 from gfxnn.io import atomic_write_bytes, parse_json
 
-__all__ = ["DEFAULT_STEPS", "SCHEDULERS", "SweepResult", "run_sweep"]
+__all__ = ["DEFAULT_STEPS", "DEVICES", "SCHEDULERS", "SweepResult", "run_sweep"]
 
 DEFAULT_STEPS = 2000
 SCHEDULERS = ("none", "asha")
+DEVICES = ("cpu", "cuda", "webgpu", "auto")  # `gfxnn fit --device`'s choices
 # Statuses that end a trial wherever they happen; "ok" goes on to the next rung (or stops).
 # An interrupted trial ends too: it runs again when the sweep is run again.
 FINAL = ("diverged", "failed", "interrupted")
@@ -87,6 +90,8 @@ def run_sweep(
     executor: str = "local",
     ray_address: str | None = None,
     workers: int | None = None,
+    device: str = "cpu",
+    gpus_per_trial: float | None = None,
     scheduler: str = "none",
     eta: int = 3,
     n_rungs: int = 3,
@@ -106,7 +111,13 @@ def run_sweep(
         steps / seconds: each trial's budget (default DEFAULT_STEPS steps). Seconds are wall
             clock, so such a sweep is not reproducible; steps are.
         executor: "local" (processes here) or "ray"; ray_address: "auto", "host:port", ...
-        workers: trials at once (default: this machine's CPUs, or the Ray cluster's).
+        workers: trials at once (default: this machine's CPUs, or the Ray cluster's; for a
+            GPU device floor(GPUs / gpus_per_trial)).
+        device: where trials train, as `gfxnn fit --device`: "cpu", "cuda" (Warp), "webgpu"
+            or "auto" (cuda when a CUDA GPU runs the base settings, else the CPU). Checked
+            here before anything is written.
+        gpus_per_trial: a GPU trial's share of a GPU, 0 < F <= 1 (default 1); Ray packs
+            1 / F trials on each GPU, the local executor runs floor(1 / F) at once.
         scheduler: "none", or "asha": successive halving on PSNR, `n_rungs` budgets a
             factor `eta` apart (see `gfxnn.apps.sweep.schedule`).
 
@@ -124,15 +135,19 @@ def run_sweep(
         check_int("random_seed", random_seed, 0)
         if workers is not None:
             check_int("workers", workers, 1)
+        check_choice("device", device, DEVICES)
+        share = _gpu_share(gpus_per_trial, device)
     except ValueError as error:
         raise SweepError(str(error)) from None
     final = _budget(steps, seconds)
     base = _base_settings(config)
+    device = _device(device, base, console)
     points = expand_points(grid, space, n_random, random_seed)
     sweep_images = resolve_images(images, bundled_size=bundled_size)
     trials = plan_trials(sweep_images, base, points, seeds, final.as_dict())
     budgets = rung_budgets(final, scheduler, eta, n_rungs)
-    pool = make_executor(executor, workers, ray_address)  # an unreachable cluster: no outputs
+    # An unreachable cluster, or one without the GPUs the trials ask for: no outputs.
+    pool = make_executor(executor, workers, ray_address, device, share)
     try:
         out = prepare_output_dir(out_dir)
         previous = read_previous_runs(out)
@@ -145,6 +160,8 @@ def run_sweep(
         "seeds": list(seeds),
         "budget": final.as_dict(),
         "scheduler": scheduler,
+        "device": device,
+        "gpus_per_trial": share if device in GPU_DEVICES else None,
         "rungs": [budget.key for budget in budgets],
         "eta": eta,
         "base_settings": base.to_dict(),
@@ -207,13 +224,22 @@ class _Sweep:
             if trial.key in self.ends:
                 continue
             cached = self.previous.get(trial.key, {}).get(budget.key)
-            if cached is not None and cached["status"] in REUSABLE:
+            # A run on another device is not this trial's result (GPU batches differ).
+            same_device = cached is not None and cached.get("device") == self.summary["device"]
+            if cached is not None and cached["status"] in REUSABLE and same_device:
                 self.reused.add(trial.key)
                 self._record(trial, budget, cached)
                 continue
             image = self.by_label[trial.image]
             task = TrialTask(
-                trial.key, trial.image, image.source, trial.settings, budget.key, steps, seconds
+                trial.key,
+                trial.image,
+                image.source,
+                trial.settings,
+                budget.key,
+                steps,
+                seconds,
+                self.summary["device"],
             )
             jobs.append((task, image.pixels))
         self._show(name)
@@ -300,6 +326,34 @@ class _Sweep:
         if description is not None:
             fields["description"] = description
         self.bar.update(self.bar.task_ids[0], **fields)
+
+
+def _gpu_share(gpus_per_trial: float | None, device: str) -> float:
+    """--gpus-per-trial as a float in (0, 1] (1 when not given); refused with --device cpu."""
+    if gpus_per_trial is None:
+        return 1.0
+    if device == "cpu":
+        raise ValueError("--gpus-per-trial needs a GPU --device (cuda, webgpu or auto)")
+    if isinstance(gpus_per_trial, bool) or not isinstance(gpus_per_trial, int | float):
+        raise ValueError(f"--gpus-per-trial must be a number in (0, 1], got {gpus_per_trial!r}")
+    if not (math.isfinite(gpus_per_trial) and 0 < gpus_per_trial <= 1):
+        raise ValueError(
+            f"--gpus-per-trial must be in (0, 1] (a share of one GPU), got {gpus_per_trial}"
+        )
+    return float(gpus_per_trial)
+
+
+def _device(requested: str, base: FitSettings, console: Console) -> str:
+    """`gfxnn fit`'s device check, before anything is written: a missing GPU is a SweepError
+    (exit 2); auto picks cuda or the CPU and says so. The check runs where the command runs:
+    on a Ray cluster the workers are assumed to match the driver's machine."""
+    try:
+        device, notice = resolve_device(requested, base, "gfxnn sweep")
+    except UsageError as error:
+        raise SweepError(str(error)) from None
+    if notice:
+        console.print(notice, markup=False, highlight=False)
+    return device
 
 
 def _budget_named(key: str) -> Budget:

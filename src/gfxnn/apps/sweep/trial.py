@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 
+from gfxnn.apps.fit import make_fitter
 from gfxnn.data.images import encode_png
 from gfxnn.fields import checkpoint as fit_checkpoint
-from gfxnn.imagefit import DivergenceError, FitSettings, ImageFitter
+from gfxnn.imagefit import DivergenceError, FitSettings
 
 __all__ = ["CHECKPOINT_FILE", "PREDICTION_FILE", "TrialTask", "install_worker_signals", "run_trial"]
 
@@ -49,6 +50,7 @@ class TrialTask:
     Attributes:
         key: the trial's key; budget: the rung it runs to, "steps=N" or "seconds=T".
         settings: `FitSettings.to_dict()`; steps / seconds: the budget as run_fit takes it.
+        device: where the fitter trains, "cpu", "cuda" or "webgpu" (checked by the driver).
     """
 
     key: str
@@ -78,8 +80,9 @@ def run_trial(task: TrialTask, pixels: np.ndarray) -> dict[str, Any]:
     """Fit one trial; never raises for a trial's own failure (it becomes the outcome).
 
     Returns a dict with key, budget, status ("ok" | "diverged" | "failed" | "interrupted"),
-    message, psnr, steps, seconds (training wall time), steps_per_second, device, host and
-    files ({name: bytes}; none for a failed or interrupted trial).
+    message, psnr, steps, seconds (training wall time), steps_per_second, device, adapter
+    (the WebGPU adapter's name, else None), host and files ({name: bytes}; none for a failed
+    or interrupted trial).
     """
     outcome: dict[str, Any] = {
         "key": task.key,
@@ -91,6 +94,7 @@ def run_trial(task: TrialTask, pixels: np.ndarray) -> dict[str, Any]:
         "seconds": 0.0,
         "steps_per_second": 0.0,
         "device": task.device,
+        "adapter": None,
         "host": socket.gethostname(),
         "files": {},
     }
@@ -108,9 +112,10 @@ def _fit(task: TrialTask, pixels: np.ndarray) -> dict[str, Any]:
     if _stop_requested:
         return {"status": "interrupted", "message": "interrupted before it started"}
     settings = FitSettings.from_dict(task.settings)
-    # One thread per trial: the sweep runs one trial per core (results are the same at any
-    # thread count; more threads per trial would only oversubscribe the cores).
-    fitter = ImageFitter(pixels, settings, threads=1)
+    # `gfxnn fit`'s fitter for the device. On the CPU it trains with one BLAS thread (the
+    # sweep runs one trial per core; results are the same at any thread count).
+    fitter = make_fitter(pixels, settings, task.device)
+    adapter = getattr(fitter, "adapter_name", None)  # WebGPU: which adapter trained it
     status, message, chunk = "ok", None, 1
     training = 0.0
     while fitter.steps < task.steps:
@@ -140,13 +145,16 @@ def _fit(task: TrialTask, pixels: np.ndarray) -> dict[str, Any]:
         "stopped_by": "diverged" if status == "diverged" else "budget",
         "divergence": message,
         "timings_ms": fitter.timings_ms(),
+        "device": task.device,
     }
+    if adapter:
+        metrics["adapter"] = adapter
     files = _outputs(task, fitter, pixels, metrics)
-    return {**metrics, "status": status, "message": message, "files": files}
+    return {**metrics, "adapter": adapter, "status": status, "message": message, "files": files}
 
 
 def _outputs(
-    task: TrialTask, fitter: ImageFitter, pixels: np.ndarray, metrics: dict[str, Any]
+    task: TrialTask, fitter: Any, pixels: np.ndarray, metrics: dict[str, Any]
 ) -> dict[str, bytes]:
     """What `gfxnn fit` writes (but curves.png), as bytes."""
     height, width = pixels.shape[:2]
