@@ -43,13 +43,25 @@ def dense_functions(rows: int, n_in: int, n_out: int, module: str, half: bool) -
     memory itself, hence the explicit copies."""
     suffix = f"{rows}_{n_in}_{n_out}" + ("_half" if half else "")
 
+    # `half` is a Python constant of this closure: Warp compiles only the branch it selects,
+    # so each precision's function holds just its own tiles (one signature serves both).
+
     @wp.func(name=f"dense_forward_{suffix}", module=module)
     def forward(x: Any, w: wp.array2d[float], b: wp.array[float]):
-        x_shared = wp.tile_empty(shape=(rows, n_in), dtype=float, storage="shared")
-        wp.tile_assign(x_shared, x)
-        weight = wp.tile_load(w, shape=(n_out, n_in), storage="shared")
-        bias = wp.tile_load(b, shape=n_out, storage="shared")
-        z = wp.tile_matmul(x_shared, wp.tile_transpose(weight))
+        if half:
+            x_half = wp.tile_empty(shape=(rows, n_in), dtype=wp.float16, storage="shared")
+            wp.tile_assign(x_half, wp.tile_astype(x, wp.float16))
+            w_half = wp.tile_empty(shape=(n_out, n_in), dtype=wp.float16, storage="shared")
+            wp.tile_assign(w_half, wp.tile_astype(wp.tile_load(w, shape=(n_out, n_in)), wp.float16))
+            bias = wp.tile_load(b, shape=n_out, storage="shared")
+            z = wp.tile_zeros(shape=(rows, n_out), dtype=float, storage="shared")
+            wp.tile_matmul(x_half, wp.tile_transpose(w_half), z)
+        else:
+            x_shared = wp.tile_empty(shape=(rows, n_in), dtype=float, storage="shared")
+            wp.tile_assign(x_shared, x)
+            weight = wp.tile_load(w, shape=(n_out, n_in), storage="shared")
+            bias = wp.tile_load(b, shape=n_out, storage="shared")
+            z = wp.tile_matmul(x_shared, wp.tile_transpose(weight))
         return wp.tile_map(_add, z, wp.tile_broadcast(bias, shape=(rows, n_out)))
 
     @wp.func(name=f"dense_backward_{suffix}", module=module)
@@ -63,54 +75,30 @@ def dense_functions(rows: int, n_in: int, n_out: int, module: str, half: bool) -
     ):
         g_shared = wp.tile_empty(shape=(rows, n_out), dtype=float, storage="shared")
         wp.tile_assign(g_shared, grad_z)
-        in_shared = wp.tile_empty(shape=(rows, n_in), dtype=float, storage="shared")
-        wp.tile_assign(in_shared, inputs)
-        wp.tile_atomic_add(grad_w, wp.tile_matmul(wp.tile_transpose(g_shared), in_shared))
-        wp.tile_atomic_add(grad_b, wp.tile_sum(g_shared, axis=0))
-        if wants_input_grad:
-            weight = wp.tile_load(w, shape=(n_out, n_in), storage="shared")
-            return wp.tile_map(_copy, wp.tile_matmul(g_shared, weight))
-        return wp.tile_zeros(shape=(rows, n_in), dtype=float)
-
-    @wp.func(name=f"dense_forward_{suffix}", module=module)
-    def forward_half(x: Any, w: wp.array2d[float], b: wp.array[float]):
-        x_half = wp.tile_empty(shape=(rows, n_in), dtype=wp.float16, storage="shared")
-        wp.tile_assign(x_half, wp.tile_astype(x, wp.float16))
-        w_half = wp.tile_empty(shape=(n_out, n_in), dtype=wp.float16, storage="shared")
-        wp.tile_assign(w_half, wp.tile_astype(wp.tile_load(w, shape=(n_out, n_in)), wp.float16))
-        bias = wp.tile_load(b, shape=n_out, storage="shared")
-        z = wp.tile_zeros(shape=(rows, n_out), dtype=float, storage="shared")
-        wp.tile_matmul(x_half, wp.tile_transpose(w_half), z)
-        return wp.tile_map(_add, z, wp.tile_broadcast(bias, shape=(rows, n_out)))
-
-    @wp.func(name=f"dense_backward_{suffix}", module=module)
-    def backward_half(
-        grad_z: Any,
-        inputs: Any,
-        w: wp.array2d[float],
-        grad_w: wp.array2d[float],
-        grad_b: wp.array[float],
-        wants_input_grad: int,
-    ):
-        g_shared = wp.tile_empty(shape=(rows, n_out), dtype=float, storage="shared")
-        wp.tile_assign(g_shared, grad_z)
-        g_half = wp.tile_empty(shape=(rows, n_out), dtype=wp.float16, storage="shared")
-        wp.tile_assign(g_half, wp.tile_astype(grad_z, wp.float16))
-        in_half = wp.tile_empty(shape=(rows, n_in), dtype=wp.float16, storage="shared")
-        wp.tile_assign(in_half, wp.tile_astype(inputs, wp.float16))
-        grad_weight = wp.tile_zeros(shape=(n_out, n_in), dtype=float, storage="shared")
-        wp.tile_matmul(wp.tile_transpose(g_half), in_half, grad_weight)
+        if half:
+            g_half = wp.tile_empty(shape=(rows, n_out), dtype=wp.float16, storage="shared")
+            wp.tile_assign(g_half, wp.tile_astype(grad_z, wp.float16))
+            in_half = wp.tile_empty(shape=(rows, n_in), dtype=wp.float16, storage="shared")
+            wp.tile_assign(in_half, wp.tile_astype(inputs, wp.float16))
+            grad_weight = wp.tile_zeros(shape=(n_out, n_in), dtype=float, storage="shared")
+            wp.tile_matmul(wp.tile_transpose(g_half), in_half, grad_weight)
+        else:
+            in_shared = wp.tile_empty(shape=(rows, n_in), dtype=float, storage="shared")
+            wp.tile_assign(in_shared, inputs)
+            grad_weight = wp.tile_matmul(wp.tile_transpose(g_shared), in_shared)
         wp.tile_atomic_add(grad_w, grad_weight)
         wp.tile_atomic_add(grad_b, wp.tile_sum(g_shared, axis=0))
         if wants_input_grad:
-            w_half = wp.tile_empty(shape=(n_out, n_in), dtype=wp.float16, storage="shared")
-            weight = wp.tile_load(w, shape=(n_out, n_in))
-            wp.tile_assign(w_half, wp.tile_astype(weight, wp.float16))
-            grad_in = wp.tile_zeros(shape=(rows, n_in), dtype=float, storage="shared")
-            wp.tile_matmul(g_half, w_half, grad_in)
+            if half:
+                w_half = wp.tile_empty(shape=(n_out, n_in), dtype=wp.float16, storage="shared")
+                weight = wp.tile_load(w, shape=(n_out, n_in))
+                wp.tile_assign(w_half, wp.tile_astype(weight, wp.float16))
+                grad_in = wp.tile_zeros(shape=(rows, n_in), dtype=float, storage="shared")
+                wp.tile_matmul(g_half, w_half, grad_in)
+            else:
+                weight = wp.tile_load(w, shape=(n_out, n_in), storage="shared")
+                grad_in = wp.tile_matmul(g_shared, weight)
             return wp.tile_map(_copy, grad_in)
         return wp.tile_zeros(shape=(rows, n_in), dtype=float)
 
-    if half:
-        return forward_half, backward_half
     return forward, backward
