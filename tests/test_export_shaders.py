@@ -19,7 +19,9 @@ from test_export import make_checkpoint, model, uv_grid
 
 from gfxnn.encodings import FrequencyEncoding, OneBlobEncoding
 from gfxnn.export import export, export_checkpoint, export_checkpoint_with_data, lower
+from gfxnn.export.lower import lowerable_encodings
 from gfxnn.export.runner import ShaderToolError, compile_spirv, glslang_path, run_compute
+from gfxnn.fields import choices
 from gfxnn.imagefit import render_image
 from gfxnn.nn import MLP
 
@@ -83,6 +85,16 @@ FIT_CASES = [
     ("trianglewave", "relu", "glsl"),
     ("gaussianfourier", "sigmoid", "wgsl"),
     ("onehot", "leaky_relu", "hlsl"),
+]
+# Every other encoding the flagship offers that has an emitter, in all three languages, so a
+# new parameter-free encoding runs here without a row (the grids have their own tests).
+FIT_CASES += [
+    (name, "relu", language)
+    for name in choices.ENCODINGS
+    if name not in {case[0] for case in FIT_CASES}
+    and name not in choices.TRAINABLE_ENCODINGS
+    and choices.encoding_otype(name) in lowerable_encodings()
+    for language in ("wgsl", "glsl", "hlsl")
 ]
 # Smaller than the encodings' defaults, to keep the shaders quick to compile.
 PARAMS = {

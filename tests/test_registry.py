@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,56 @@ CONSTANT_IN_X = {"OneHot"}
 
 def test_every_registered_encoding_has_a_case() -> None:
     assert sorted(ENCODING_CASES) == sorted(registry.names("encoding"))
+
+
+_HALVES = """
+from gfxnn import ops
+from gfxnn.encodings.base import Encoding
+
+
+class HalvesEncoding(Encoding):
+    otype = "{otype}"
+
+    def __init__(self, n_input_dims=2):
+        super().__init__()
+        self.n_input_dims = self.n_output_dims = n_input_dims
+
+    def forward(self, x):
+        return ops.mul(x, 0.5)
+
+    def hyperparams(self):
+        return {{"otype": self.otype}}
+"""
+
+
+def test_an_encoding_file_registers_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One new module in the gfxnn.encodings package is found by its otype (after tcnn's,
+    in the registry's order); a second class claiming a taken otype is an error."""
+    import gfxnn.encodings as package
+    from gfxnn.encodings import encoding_classes
+
+    (tmp_path / "halves.py").write_text(_HALVES.format(otype="Halves"))
+    monkeypatch.setattr(package, "__path__", [*package.__path__, str(tmp_path)])
+    encoding_classes.cache_clear()
+    try:
+        found = registry._discovered_encodings()
+        assert [otype for otype in found if otype != "Halves"] == list(registry.ENCODINGS)
+        assert list(found).index("Halves") > list(found).index("Composite")
+        assert found["Halves"] == "gfxnn.encodings.halves:HalvesEncoding"
+        monkeypatch.setattr(registry, "ENCODINGS", found)
+        monkeypatch.setitem(registry.TABLES, "encoding", found)
+        model = gfxnn.build({"encoding": {"otype": "halves"}, "network": {"otype": "MLP"}}, 2, 1)
+        assert model.hyperparams()["encoding"] == {"otype": "Halves"}
+        (tmp_path / "halves_again.py").write_text(_HALVES.format(otype="Halves"))
+        encoding_classes.cache_clear()
+        with pytest.raises(RuntimeError, match="two encodings declare otype 'Halves'"):
+            encoding_classes()
+    finally:
+        monkeypatch.undo()
+        encoding_classes.cache_clear()
+        for name in ("gfxnn.encodings.halves", "gfxnn.encodings.halves_again"):
+            sys.modules.pop(name, None)
+    assert "Halves" not in encoding_classes()
 
 
 def inputs(n_dims: int, n: int = 6, seed: int = 0) -> np.ndarray:
