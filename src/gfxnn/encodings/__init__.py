@@ -5,9 +5,9 @@ Tensor` and `hyperparams()`; docs/encodings.md gives each formula and feature or
 `gfxnn.fused` has the image-fitting encodings written into preallocated buffers.
 
 `encoding_classes()` finds every concrete encoding of this package's modules by its declared
-`otype`; the registry is built from it, so a new encoding is one new file (imported here by
-name on first use, e.g. `from gfxnn.encodings import QuadraticEncoding`, without an import
-line below: those are for type checkers and readers).
+`otype`; the registry is built from it, so a new encoding is one new file. Its class is also
+`gfxnn.encodings.<ClassName>` (resolved by `__getattr__` on first use) without an import line
+below: those are for type checkers and readers.
 """
 
 from __future__ import annotations
