@@ -27,7 +27,12 @@ from typing import Any
 import numpy as np
 
 from gfxnn.apps.sweep.plan import SweepError
-from gfxnn.apps.sweep.trial import TrialTask, install_worker_signals, run_trial
+from gfxnn.apps.sweep.trial import (
+    TrialTask,
+    install_worker_signals,
+    run_trial,
+    untrained_outcome,
+)
 
 __all__ = [
     "EXECUTORS",
@@ -67,19 +72,7 @@ def available_cpus() -> int:
 
 def failed(task: TrialTask, message: str, status: str = "failed") -> dict[str, Any]:
     """An outcome for a trial whose worker gave none (crashed, cancelled)."""
-    return {
-        "key": task.key,
-        "budget": task.budget,
-        "status": status,
-        "message": message,
-        "psnr": None,
-        "steps": 0,
-        "seconds": 0.0,
-        "steps_per_second": 0.0,
-        "device": task.device,
-        "adapter": None,
-        "files": {},
-    }
+    return untrained_outcome(task, status, message)
 
 
 class Executor:

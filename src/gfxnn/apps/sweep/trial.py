@@ -76,6 +76,24 @@ def install_worker_signals() -> None:
     signal.signal(signal.SIGTERM, on_stop)
 
 
+def untrained_outcome(task: TrialTask, status: str, message: str | None) -> dict[str, Any]:
+    """The outcome of a trial that trained nothing: no PSNR, no steps, no files (run_trial's
+    start, and the executors' outcome for a worker that gave none)."""
+    return {
+        "key": task.key,
+        "budget": task.budget,
+        "status": status,
+        "message": message,
+        "psnr": None,
+        "steps": 0,
+        "seconds": 0.0,
+        "steps_per_second": 0.0,
+        "device": task.device,
+        "adapter": None,
+        "files": {},
+    }
+
+
 def run_trial(task: TrialTask, pixels: np.ndarray) -> dict[str, Any]:
     """Fit one trial; never raises for a trial's own failure (it becomes the outcome).
 
@@ -84,20 +102,7 @@ def run_trial(task: TrialTask, pixels: np.ndarray) -> dict[str, Any]:
     (the WebGPU adapter's name, else None), host and files ({name: bytes}; none for a failed
     or interrupted trial).
     """
-    outcome: dict[str, Any] = {
-        "key": task.key,
-        "budget": task.budget,
-        "status": "failed",
-        "message": None,
-        "psnr": None,
-        "steps": 0,
-        "seconds": 0.0,
-        "steps_per_second": 0.0,
-        "device": task.device,
-        "adapter": None,
-        "host": socket.gethostname(),
-        "files": {},
-    }
+    outcome = {**untrained_outcome(task, "failed", None), "host": socket.gethostname()}
     try:
         outcome.update(_fit(task, pixels))
     except KeyboardInterrupt:  # Ray's cancel, raised wherever the task is
