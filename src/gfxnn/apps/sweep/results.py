@@ -38,27 +38,14 @@ CSV_FILE = "results.csv"
 BEST_CONFIG_FILE = "best_config.json"
 # Run statuses a re-run reuses; "failed" (a crash may be passing) and "interrupted" run again.
 REUSABLE = ("ok", "diverged")
-RUN_FIELDS = (
-    "budget",
-    "status",
-    "message",
-    "psnr",
-    "steps",
-    "seconds",
-    "steps_per_second",
-    "device",
-    "adapter",
-)
+# What a run measures and where it ran: kept in the JSON's runs and in the CSV, in this order.
+MEASURES = ("psnr", "steps", "seconds", "steps_per_second", "device", "adapter")
+RUN_FIELDS = ("budget", "status", "message", *MEASURES)
 CSV_COLUMNS = (
     "index",
     "image",
     "status",
-    "psnr",
-    "steps",
-    "seconds",
-    "steps_per_second",
-    "device",
-    "adapter",
+    *MEASURES,
     "checkpoint_bytes",
     "png_bytes",
     "checkpoint_to_png",
