@@ -81,7 +81,7 @@ def test_the_ratio_is_gfxnn_over_torch(monkeypatch) -> None:
     pytest.importorskip("torch")
     import gfxnn.apps.torch_fit
 
-    monkeypatch.setattr(bench, "_gfxnn_fitter", lambda *args: _Sleeper(0.02))
+    monkeypatch.setattr(bench, "make_fitter", lambda *args, **kwargs: _Sleeper(0.02))
     monkeypatch.setattr(gfxnn.apps.torch_fit, "TorchFit", lambda *a, **k: _Sleeper(0.06))
     results = bench.measure("cpu", steps=2, repeats=3, warmup=1)
     assert 2.0 < results["ratio"] < 3.5
@@ -92,7 +92,7 @@ def test_the_ratio_is_gfxnn_over_torch(monkeypatch) -> None:
 
 
 def test_calibrated_repeats_last_about_the_asked_time(monkeypatch) -> None:
-    monkeypatch.setattr(bench, "_gfxnn_fitter", lambda *args: _Sleeper(0.01))
+    monkeypatch.setattr(bench, "make_fitter", lambda *args, **kwargs: _Sleeper(0.01))
     results = bench.measure("cpu", repeats=1, warmup=1, with_torch=False, repeat_seconds=0.2)
     assert 10 <= results["libraries"]["gfxnn"]["steps_per_repeat"] <= 20  # 0.2 s / 10 ms
     assert results["ratio"] is None

@@ -249,9 +249,11 @@ def test_gfxnn_fit_cpu_backend_flag(tmp_path) -> None:
 
     default = ImageFitter(np.zeros((4, 4, 3), np.float32))
     assert type(default._trainer).__name__ == "FusedTrainer"
-    from gfxnn.apps.fit import make_fitter
+    from gfxnn.apps.devices import make_fitter
 
-    chosen = make_fitter(np.zeros((4, 4, 3), np.float32), default.settings, "cpu", "compiled")
+    chosen = make_fitter(
+        np.zeros((4, 4, 3), np.float32), default.settings, "cpu", cpu_backend="compiled"
+    )
     assert isinstance(chosen._trainer, CompiledTrainer)
     args = ["fit", "--image-name", "circle", "--steps", "20", "--batch-size", "64", "--quiet"]
     for backend in ("numpy", "compiled"):

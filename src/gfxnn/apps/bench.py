@@ -30,6 +30,7 @@ from gfxnn.apps.command import (
     print_error,
     print_result,
 )
+from gfxnn.apps.devices import DEVICES, make_fitter
 
 __all__ = [
     "DEVICES",
@@ -43,9 +44,6 @@ __all__ = [
 ]
 
 HELP = "time the flagship fit: gfxnn against PyTorch eager, side by side"
-
-DEVICES = ("auto", "cpu", "cuda", "webgpu")
-"""--device choices; a new gfxnn backend adds its name here and to `_gfxnn_fitter`."""
 
 
 def alternate(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
@@ -85,20 +83,6 @@ def _torch() -> Any | None:
     except ImportError:
         return None
     return torch
-
-
-def _gfxnn_fitter(image: Any, settings: Any, device: str, threads: int | None) -> Any:
-    from gfxnn.imagefit import ImageFitter
-
-    if device == "cpu":
-        return ImageFitter(image, settings, blas_threads=threads or 1)
-    if device == "webgpu":
-        from gfxnn.webgpu.fitter import WebGpuImageFitter
-
-        return WebGpuImageFitter(image, settings)
-    from gfxnn.gpu import GpuImageFitter
-
-    return GpuImageFitter(image, settings, device=device)
 
 
 def _device_name(device: str) -> str:
@@ -164,7 +148,7 @@ def measure(
     try:
         if torch is not None and threads is not None:
             torch.set_num_threads(threads)
-        fitter = _gfxnn_fitter(image, settings, device, threads)
+        fitter = make_fitter(image, settings, device, blas_threads=threads or 1)
         trainers: dict[str, Any] = {"gfxnn": fitter}
         if torch_device is not None:
             from gfxnn.apps.torch_fit import TorchFit

@@ -8,25 +8,55 @@ from typing import Any
 
 from gfxnn.apps.command import UsageError, stdout_to_stderr
 
-__all__ = ["STUDIO_DEVICES", "device_label", "make_image_fitter", "resolve_device"]
+__all__ = [
+    "DEVICES",
+    "STUDIO_DEVICES",
+    "device_label",
+    "make_fitter",
+    "make_image_fitter",
+    "resolve_device",
+]
 
 STUDIO_DEVICES = ("cpu", "webgpu")
 """Where a studio session trains (the studio does not drive the Warp CUDA path yet)."""
 
 
-def make_image_fitter(pixels: Any, settings: Any, device: str) -> Any:
-    """The studio's image fitter on `device` ("cpu" or "webgpu"): every backend offers the
-    same controller API and a NumPy state_dict(). Raises gfxnn.webgpu.NoAdapterError for
-    "webgpu" without an adapter."""
+DEVICES = ("auto", "cpu", "cuda", "webgpu")
+"""Every `--device` choice; a new backend adds its name here and a branch to `make_fitter`."""
+
+
+def make_fitter(
+    pixels: Any,
+    settings: Any,
+    device: str = "cpu",
+    *,
+    cpu_backend: str = "numpy",
+    blas_threads: int = 1,
+) -> Any:
+    """The image fitter on a resolved `device`: "cpu" (`ImageFitter` with `cpu_backend`
+    "numpy", "compiled" or "auto" and `blas_threads`), "webgpu" (`WebGpuImageFitter`) or a
+    CUDA device (`GpuImageFitter`). Every one offers the same controller API and a NumPy
+    state_dict(). Raises gfxnn.webgpu.NoAdapterError for "webgpu" without an adapter."""
     if device == "cpu":
         from gfxnn.imagefit import ImageFitter
 
-        return ImageFitter(pixels, settings)
+        return ImageFitter(pixels, settings, blas_threads=blas_threads, backend=cpu_backend)
     if device == "webgpu":
         from gfxnn.webgpu.fitter import WebGpuImageFitter
 
         return WebGpuImageFitter(pixels, settings)
-    raise ValueError(f"device must be one of {', '.join(STUDIO_DEVICES)}, got {device!r}")
+    if not device.startswith("cuda"):
+        raise ValueError(f"device must be one of cpu, cuda, webgpu; got {device!r}")
+    from gfxnn.gpu import GpuImageFitter
+
+    return GpuImageFitter(pixels, settings, device=device)
+
+
+def make_image_fitter(pixels: Any, settings: Any, device: str) -> Any:
+    """The studio's image fitter on `device` ("cpu" or "webgpu", see `make_fitter`)."""
+    if device not in STUDIO_DEVICES:
+        raise ValueError(f"device must be one of {', '.join(STUDIO_DEVICES)}, got {device!r}")
+    return make_fitter(pixels, settings, device)
 
 
 def device_label(fitter: Any) -> str:

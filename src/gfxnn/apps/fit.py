@@ -37,7 +37,7 @@ from gfxnn.apps.command import (
     print_result,
     stop_requests,
 )
-from gfxnn.apps.devices import resolve_device
+from gfxnn.apps.devices import DEVICES, make_fitter, resolve_device
 from gfxnn.apps.outputs import OutputDirError, RunDirectory, default_output_dir, prepare_output_dir
 from gfxnn.apps.settings_options import add_settings_options, settings_from_args
 from gfxnn.compiled import CPU_BACKENDS
@@ -102,23 +102,6 @@ class _History:
     last_eval_seconds: float = 0.0
 
 
-def make_fitter(
-    pixels: np.ndarray, settings: FitSettings, device: str = "cpu", cpu_backend: str = "numpy"
-) -> Any:
-    """The CPU `ImageFitter` (its trainer `cpu_backend`: "numpy", "compiled" or "auto"), for
-    device "cuda" the GPU path's `GpuImageFitter`, for "webgpu" the WebGPU backend's
-    `WebGpuImageFitter` (same API)."""
-    if device == "cpu":
-        return ImageFitter(pixels, settings, backend=cpu_backend)
-    if device == "webgpu":
-        from gfxnn.webgpu.fitter import WebGpuImageFitter
-
-        return WebGpuImageFitter(pixels, settings)
-    from gfxnn.gpu import GpuImageFitter
-
-    return GpuImageFitter(pixels, settings, device=device)
-
-
 def run_fit(
     pixels: np.ndarray,
     settings: FitSettings,
@@ -154,7 +137,7 @@ def run_fit(
     )
     # Ctrl-C and SIGTERM from here on only ask the loop to stop; the outputs are still written.
     with stop_requests() as stop:
-        fitter = make_fitter(pixels, settings, device, cpu_backend)
+        fitter = make_fitter(pixels, settings, device, cpu_backend=cpu_backend)
         staging = run_dir.stage()
         try:
             atomic_write_json(staging / "config.json", config)
@@ -426,7 +409,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--device",
-        choices=("auto", "cpu", "cuda", "webgpu"),
+        choices=DEVICES,
         default="auto",
         help="cuda: the GPU path (pip install 'gfxnn[gpu]'); webgpu: WGSL compute shaders on any "
         "WebGPU adapter (pip install 'gfxnn[webgpu]'; lavapipe on a CPU); auto: cuda when a "

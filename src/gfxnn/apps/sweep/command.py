@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gfxnn.apps.devices import DEVICES
+
 __all__ = ["HELP", "add_arguments", "run"]
 
 HELP = "fit many images x many settings, in local processes or on a Ray cluster"
@@ -96,7 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--device",
-        choices=("cpu", "cuda", "webgpu", "auto"),
+        choices=DEVICES,
         default="cpu",
         help="where trials train, as gfxnn fit --device; checked before anything is written; "
         "auto: cuda when a CUDA GPU runs the settings, else the CPU (cpu)",
