@@ -18,29 +18,12 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, NoReturn
 
-from gfxnn.apps.command import (
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_HANGUP,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_TERMINATED,
-    UsageError,
-    print_error,
-)
+from gfxnn.apps import command as command_module
+from gfxnn.apps.command import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, UsageError, print_error
 
-__all__ = [
-    "APPS",
-    "EXIT_BAD_INPUT",
-    "EXIT_FAILED",
-    "EXIT_HANGUP",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_TERMINATED",
-    "UsageError",
-    "build_parser",
-    "main",
-]
+# The exit codes are spelled in gfxnn.apps.command; `gfxnn.cli.EXIT_*` (their old home) still
+# reads them, through __getattr__ below.
+__all__ = ["APPS", "UsageError", "build_parser", "main"]
 
 APPS: dict[str, str] = {
     "fit": "gfxnn.apps.fit",
@@ -100,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def __getattr__(name: str) -> Any:
+    if name.startswith("EXIT_") and hasattr(command_module, name):
+        return getattr(command_module, name)
     # `gfxnn.cli._ENCODINGS` was the CLI's own encoding list; it is the settings' now.
     if name == "_ENCODINGS":
         from gfxnn.apps.settings_options import encoding_choices

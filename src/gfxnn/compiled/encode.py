@@ -179,6 +179,20 @@ def _corners_2d(
 
 
 @nb.njit(cache=True, error_model="numpy")
+def _corner_entry(
+    x: np.ndarray, t: int, level: int, corner: int, scales: np.ndarray, offsets: np.ndarray,
+    sizes: np.ndarray, resolutions: np.ndarray, hashed: bool, n_features: int,
+    interpolation: int, k_consts: np.ndarray,
+) -> tuple[int, float]:  # fmt: skip
+    """(flat index of the corner's first feature in the table, its weight): `_corner` placed
+    in its level's slice of the table, for the gather and the scatter alike."""
+    row, w = _corner(
+        x, t, level, corner, scales, sizes, resolutions, hashed, interpolation, k_consts
+    )
+    return (offsets[level] + row) * n_features, w
+
+
+@nb.njit(cache=True, error_model="numpy")
 def grid_rows(
     x: np.ndarray, lo: int, hi: int, table: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
     sizes: np.ndarray, resolutions: np.ndarray, hashed: np.ndarray, n_features: int,
@@ -187,58 +201,37 @@ def grid_rows(
     """out[t - lo, l F + f] = sum_c w_c table[offsets[l] + row_c, f] for t in [lo, hi)."""
     n_corners = 1 if interpolation == NEAREST else 1 << x.shape[1]
     if x.shape[1] == 2 and interpolation != NEAREST:
-        _grid_rows_2d(
-            x, lo, hi, table, scales, offsets, sizes, resolutions, hashed, n_features,
-            interpolation, k_consts, out,
-        )  # fmt: skip
+        # 2-D inputs: the four corners of each level from one `_corners_2d`.
+        for t in range(lo, hi):
+            u, v = x[t, 0], x[t, 1]
+            for level in range(scales.shape[0]):
+                r0, r1, r2, r3, w0, w1, w2, w3 = _corners_2d(
+                    u, v, level, scales, sizes, resolutions, hashed[level], interpolation, k_consts
+                )
+                b0, b1 = (offsets[level] + r0) * n_features, (offsets[level] + r1) * n_features
+                b2, b3 = (offsets[level] + r2) * n_features, (offsets[level] + r3) * n_features
+                for f in range(n_features):
+                    value = w0 * table[b0 + f]
+                    value += w1 * table[b1 + f]
+                    value += w2 * table[b2 + f]
+                    value += w3 * table[b3 + f]
+                    out[t - lo, level * n_features + f] = value
         return
     for t in range(lo, hi):
         for level in range(scales.shape[0]):
             for f in range(n_features):
                 out[t - lo, level * n_features + f] = 0
             for corner in range(n_corners):
-                row, w = _corner(
-                    x,
-                    t,
-                    level,
-                    corner,
-                    scales,
-                    sizes,
-                    resolutions,
-                    hashed[level],
-                    interpolation,
-                    k_consts,
-                )
-                base = (offsets[level] + row) * n_features
+                base, w = _corner_entry(
+                    x, t, level, corner, scales, offsets, sizes, resolutions, hashed[level],
+                    n_features, interpolation, k_consts,
+                )  # fmt: skip
                 for f in range(n_features):
                     value = w * table[base + f]
                     if corner == 0:
                         out[t - lo, level * n_features + f] = value
                     else:
                         out[t - lo, level * n_features + f] += value
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _grid_rows_2d(
-    x: np.ndarray, lo: int, hi: int, table: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
-    sizes: np.ndarray, resolutions: np.ndarray, hashed: np.ndarray, n_features: int,
-    interpolation: int, k_consts: np.ndarray, out: np.ndarray,
-) -> None:  # fmt: skip
-    """`grid_rows` for 2-D inputs, four corners per level from one `_corners_2d`."""
-    for t in range(lo, hi):
-        u, v = x[t, 0], x[t, 1]
-        for level in range(scales.shape[0]):
-            r0, r1, r2, r3, w0, w1, w2, w3 = _corners_2d(
-                u, v, level, scales, sizes, resolutions, hashed[level], interpolation, k_consts
-            )
-            b0, b1 = (offsets[level] + r0) * n_features, (offsets[level] + r1) * n_features
-            b2, b3 = (offsets[level] + r2) * n_features, (offsets[level] + r3) * n_features
-            for f in range(n_features):
-                value = w0 * table[b0 + f]
-                value += w1 * table[b1 + f]
-                value += w2 * table[b2 + f]
-                value += w3 * table[b3 + f]
-                out[t - lo, level * n_features + f] = value
 
 
 @nb.njit(cache=True, error_model="numpy", parallel=True)
@@ -262,19 +255,10 @@ def grid_scatter(
             continue
         for t in range(x.shape[0]):
             for corner in range(n_corners):
-                row, w = _corner(
-                    x,
-                    t,
-                    level,
-                    corner,
-                    scales,
-                    sizes,
-                    resolutions,
-                    hashed[level],
-                    interpolation,
-                    k_consts,
-                )
-                base = (offsets[level] + row) * n_features
+                base, w = _corner_entry(
+                    x, t, level, corner, scales, offsets, sizes, resolutions, hashed[level],
+                    n_features, interpolation, k_consts,
+                )  # fmt: skip
                 for f in range(n_features):
                     grad_table[base + f] += w * grad_features[t, level * n_features + f]
 

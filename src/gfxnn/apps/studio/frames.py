@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 from PIL import Image
 
+from gfxnn.apps.studio.loop_thread import LoopThread
 from gfxnn.data.images import to_uint8
 from gfxnn.fields.controller import psnr
 from gfxnn.fields.settings import FitSettings
@@ -86,24 +87,16 @@ class FrameRenderer:
         self._ready = threading.Event()
         self._closed = threading.Event()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._thread = LoopThread(self._loop, "gfxnn-studio-renderer", self._closed, self._ready)
         self._trainer: FusedTrainer | None = None
         self._key = ""
         self.busy = False  # a job submitted and not yet done
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._loop, name="gfxnn-studio-renderer", daemon=True
-            )
-            self._thread.start()
+        self._thread.start()
 
     def close(self, timeout: float = 5.0) -> None:
-        self._closed.set()
-        self._ready.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.close(timeout)
 
     def submit(self, job: FrameJob) -> None:
         """Render `job` next (replacing a job not yet started)."""

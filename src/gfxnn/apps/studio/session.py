@@ -37,6 +37,7 @@ from PIL import Image
 
 from gfxnn.apps.devices import device_label, make_image_fitter
 from gfxnn.apps.studio.frames import Frame, FrameJob, FrameRenderer, encode_frame, preview_grid
+from gfxnn.apps.studio.loop_thread import LoopThread
 from gfxnn.apps.studio.series import HISTORY_POINTS, Series
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, to_uint8
 from gfxnn.fields import checkpoint as fit_checkpoint
@@ -133,7 +134,7 @@ class TrainingSession:
         self._state_lock = threading.Lock()  # the published snapshot and frame
         self._wake = threading.Event()
         self._closed = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = LoopThread(self._loop, "gfxnn-studio-trainer", self._closed, self._wake)
         self._listeners: list[Callable[[], None]] = []
         self._running = False
         self._dirty = True  # render a frame and publish at the next chance
@@ -167,20 +168,12 @@ class TrainingSession:
     # ----- life cycle -------------------------------------------------------------------
     def start(self) -> None:
         """Start the trainer and renderer threads (idempotent; a closed session stays closed)."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._loop, name="gfxnn-studio-trainer", daemon=True
-            )
-            self._thread.start()
-            self._renderer.start()
+        self._thread.start()
+        self._renderer.start()
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop both threads (the current chunk and frame finish first)."""
-        self._closed.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._thread.close(timeout)
         self._renderer.close(timeout)
 
     def add_listener(self, callback: Callable[[], None]) -> None:
