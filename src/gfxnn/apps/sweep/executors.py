@@ -12,6 +12,7 @@ machine's one GPU (see `local_slots`).
 
 from __future__ import annotations
 
+import abc
 import concurrent.futures as futures
 import contextlib
 import math
@@ -75,7 +76,7 @@ def failed(task: TrialTask, message: str, status: str = "failed") -> dict[str, A
     return untrained_outcome(task, status, message)
 
 
-class Executor:
+class Executor(abc.ABC):
     """Runs batches of trials; subclasses say how to submit, wait, collect and interrupt."""
 
     name = "executor"
@@ -115,23 +116,28 @@ class Executor:
                     self._kill(list(running))
                     killed = True
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional: only pools hold workers to release)
         """Release the workers."""
 
+    @abc.abstractmethod
     def _submit(self, task: TrialTask, pixels: np.ndarray) -> Any:
-        raise NotImplementedError
+        """Start `task` on `pixels`; a handle for `_wait` and `_collect`."""
 
+    @abc.abstractmethod
     def _wait(self, handles: list[Any], timeout: float) -> list[Any]:
-        raise NotImplementedError
+        """The handles of `handles` that finished within `timeout` seconds."""
 
+    @abc.abstractmethod
     def _collect(self, handle: Any, task: TrialTask) -> dict[str, Any]:
-        raise NotImplementedError
+        """The finished trial's outcome (a failed one recorded with its message)."""
 
+    @abc.abstractmethod
     def _interrupt(self, handles: list[Any]) -> None:
-        raise NotImplementedError
+        """Ask the running trials to stop (they report `interrupted`)."""
 
+    @abc.abstractmethod
     def _kill(self, handles: list[Any]) -> None:
-        raise NotImplementedError
+        """End the trials that did not stop when asked."""
 
 
 def _init_local_worker(pids: Any) -> None:
