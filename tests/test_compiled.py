@@ -268,3 +268,33 @@ def test_gfxnn_fit_cpu_backend_flag(tmp_path) -> None:
         np.testing.assert_allclose(compiled_run.state[name], value, atol=1e-4)
     assert main([*args, "--cpu-backend", "fortran", "--out", str(tmp_path / "bad")]) == 2
     assert not (tmp_path / "bad").exists()
+
+
+def test_without_numba_the_numpy_trainer_runs_and_compiled_is_one_line(tmp_path) -> None:
+    """Numba is an extra (`gfxnn[compiled]`): without it the default fitter still trains, and
+    `gfxnn fit --cpu-backend compiled` is one line, exit 2, nothing written."""
+    import subprocess
+    import sys
+
+    script = """
+import sys
+sys.modules["numba"] = None  # as if Numba were not installed
+import numpy as np
+from gfxnn.cli import main
+from gfxnn.imagefit import ImageFitter
+fitter = ImageFitter(np.random.default_rng(0).random((8, 8, 3)))
+fitter.step(3)
+assert fitter.steps == 3
+code = main(["fit", "--image-name", "circle", "--steps", "5", "--quiet",
+             "--cpu-backend", "compiled", "--out", sys.argv[1]])
+sys.exit(code)
+"""
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(out)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        "gfxnn fit: error: --cpu-backend compiled needs Numba: pip install 'gfxnn[compiled]'"
+    ]
+    assert not out.exists()

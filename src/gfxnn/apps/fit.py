@@ -41,6 +41,7 @@ from gfxnn.apps.devices import DEVICES, make_fitter, resolve_device
 from gfxnn.apps.outputs import OutputDirError, RunDirectory, default_output_dir, prepare_output_dir
 from gfxnn.apps.settings_options import add_settings_options, settings_from_args
 from gfxnn.compiled import CPU_BACKENDS
+from gfxnn.compiled import available as compiled_available
 from gfxnn.data.images import encode_png
 from gfxnn.fields import checkpoint as fit_checkpoint
 from gfxnn.imagefit import DivergenceError, FitSettings, ImageFitter
@@ -421,7 +422,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=CPU_BACKENDS,
         default="numpy",
         help="the CPU trainer: numpy (the NumPy fused path), compiled (Numba kernels, compiled "
-        "on first use and cached) or auto (compiled, NumPy for grids) (numpy)",
+        "on first use and cached; pip install 'gfxnn[compiled]') or auto (compiled where Numba "
+        "is installed, NumPy for grids) (numpy)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -431,6 +433,8 @@ def run(args: argparse.Namespace) -> int:
     from gfxnn.data.images import BUNDLED_IMAGES, ImageError
 
     settings = settings_from_args(args)
+    if args.cpu_backend == "compiled" and not compiled_available():
+        raise UsageError("--cpu-backend compiled needs Numba: pip install 'gfxnn[compiled]'")
     if args.image is not None and args.image_name is not None:
         raise UsageError("give either IMAGE or --image-name, not both")
     inputs = [p for p in (args.image, args.config) if p is not None]

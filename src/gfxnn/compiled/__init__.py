@@ -49,13 +49,17 @@ def cpu_trainer_factory(backend: str = "auto", threads: int | str = "auto") -> A
     is not installed ("compiled" then raises ImportError).
     """
     from gfxnn.checks import check_choice
-    from gfxnn.compiled.threads import check_threads
     from gfxnn.fused import make_trainer
 
     check_choice("backend", backend, CPU_BACKENDS)
-    threads = check_threads(threads)
     if backend == "compiled" and not available():
-        raise ImportError("backend 'compiled' needs Numba (pip install numba); or use 'numpy'")
+        raise ImportError(
+            "backend 'compiled' needs Numba (pip install 'gfxnn[compiled]'); or use 'numpy'"
+        )
+    if available():  # gfxnn.compiled.threads imports Numba; without it `threads` is unused
+        from gfxnn.compiled.threads import check_threads
+
+        threads = check_threads(threads)
 
     def cpu_trainer(spec: Any, target: Any) -> Any:
         chosen = backend
