@@ -406,24 +406,9 @@ def test_installed_command_runs_a_fit_and_a_render(tmp_path: Path, image_path: P
     assert _png(tmp_path / "r.png").shape == (32, 32, 3)
 
 
-def test_real_ctrl_c_on_the_installed_command(tmp_path: Path, image_path: Path) -> None:
-    out = tmp_path / "run"
-    process = subprocess.Popen(
-        [
-            _gfxnn(),
-            "fit",
-            str(image_path),
-            "--steps",
-            "10000000",
-            "--seconds",
-            "100",
-            "--out",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def _signal_running_fit(command: list[str], sig: signal.Signals) -> tuple[int, str]:
+    """Start `command` (a gfxnn fit), wait until it trains, send `sig`; (exit code, stderr)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # The outputs appear together at the end; "fitting ... -> DIR" on stderr says the
         # run has started.
@@ -431,12 +416,19 @@ def test_real_ctrl_c_on_the_installed_command(tmp_path: Path, image_path: Path) 
         while "fitting" not in process.stderr.readline():
             assert process.poll() is None, "gfxnn fit ended before training"
         time.sleep(1.0)  # let it train a little
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 130, stderr
+    return process.returncode, stderr
+
+
+def test_real_ctrl_c_on_the_installed_command(tmp_path: Path, image_path: Path) -> None:
+    out = tmp_path / "run"
+    command = [_gfxnn(), "fit", str(image_path), "--steps", "10000000", "--seconds", "100"]
+    returncode, stderr = _signal_running_fit([*command, "--out", str(out)], signal.SIGINT)
+    assert returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stopped_by"] == "interrupted" and metrics["steps"] < 10000000
@@ -586,23 +578,10 @@ def test_a_failed_rerun_leaves_the_previous_run_whole(
 def test_sigterm_is_handled_like_ctrl_c(tmp_path: Path, image_path: Path) -> None:
     out = tmp_path / "run"
     command = [sys.executable, "-m", "gfxnn.cli", "fit", str(image_path), "--steps", "10000000"]
-    process = subprocess.Popen(
-        [*command, "--seconds", "100", "--quiet", "--device", "cpu", "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stderr is not None
-        while "fitting" not in process.stderr.readline():
-            assert process.poll() is None, "gfxnn fit ended before training"
-        time.sleep(1.0)
-        process.send_signal(signal.SIGTERM)  # what timeout, docker stop and Slurm send
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 143, stderr
+    command += ["--seconds", "100", "--quiet", "--device", "cpu", "--out", str(out)]
+    # SIGTERM: what timeout, docker stop and Slurm send
+    returncode, stderr = _signal_running_fit(command, signal.SIGTERM)
+    assert returncode == 143, stderr
     assert "terminated" in stderr and "Traceback" not in stderr
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["stopped_by"] == "terminated" and 0 <= metrics["steps"] < 10000000
@@ -715,23 +694,10 @@ def test_studio_without_its_extra_is_one_line(monkeypatch, capsys) -> None:
 def test_sighup_is_handled_like_ctrl_c(tmp_path: Path, image_path: Path) -> None:
     out = tmp_path / "run"
     command = [sys.executable, "-m", "gfxnn.cli", "fit", str(image_path), "--steps", "10000000"]
-    process = subprocess.Popen(
-        [*command, "--quiet", "--device", "cpu", "--out", str(out)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stderr is not None
-        while "fitting" not in process.stderr.readline():
-            assert process.poll() is None, "gfxnn fit ended before training"
-        time.sleep(1.0)
-        process.send_signal(signal.SIGHUP)  # the terminal or ssh session went away
-        _, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 129, stderr
+    command += ["--quiet", "--device", "cpu", "--out", str(out)]
+    # SIGHUP: the terminal or ssh session went away
+    returncode, stderr = _signal_running_fit(command, signal.SIGHUP)
+    assert returncode == 129, stderr
     assert json.loads((out / "metrics.json").read_text())["stopped_by"] == "hangup"
 
 
