@@ -87,7 +87,7 @@ def test_every_field_declares_its_check_help_and_kind() -> None:
     assert [f.name for f in fields] == [f.name for f in dataclasses.fields(FitSettings)]
     for field in fields:
         assert field.help and field.allowed, field.name
-        assert field.kind in ("int", "float", "str", "json"), field.name
+        assert field.kind in ("int", "float", "str", "bool", "json"), field.name
     assert tuple(f.name for f in fields if f.live) == TRAINING_ONLY
 
 

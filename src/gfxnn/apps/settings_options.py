@@ -67,6 +67,16 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
     )
     group = parser.add_argument_group("settings (defaults: Dx12NN's)")
     for field in _fields():
+        if field.kind == "bool":
+            # --freeze-mlp / --no-freeze-mlp; not given (None) leaves the setting as it is.
+            group.add_argument(
+                _flag(field.name),
+                dest=field.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{field.help} (default: {'on' if field.default else 'off'})",
+            )
+            continue
         choices = encoding_choices() if field.name == "encoding" else field.choices
         group.add_argument(
             _flag(field.name),

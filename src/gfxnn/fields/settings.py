@@ -23,8 +23,15 @@ from gfxnn import registry
 from gfxnn.checks import check_choice, check_fraction, check_int, check_rate
 from gfxnn.encodings.grid_kernels import check_interpolation, grid_layout
 from gfxnn.fields import choices
+from gfxnn.fields.schedule import LR_SCHEDULES
 from gfxnn.fields.tcnn_config import settings_to_config, settings_values
-from gfxnn.fields.trainer import ModelSpec, OptimizerSpec
+from gfxnn.fields.trainer import (
+    GRADIENT_CLIPS,
+    INITIALIZATIONS,
+    PRECISIONS,
+    ModelSpec,
+    OptimizerSpec,
+)
 
 __all__ = [
     "GRID_ADAM_EPSILON",
@@ -61,7 +68,8 @@ def setting(
     factory: Any = dataclasses.MISSING,
 ) -> Any:
     """A FitSettings field with its metadata. `check` is one of "int" (in `range`), "rate"
-    (finite > 0), "fraction" ([0, 1)), "choice" (one of `choices`) or "encoding_params"."""
+    (finite > 0), "fraction" ([0, 1)), "choice" (one of `choices`), "bool" (True or False)
+    or "encoding_params"; `nullable` also allows None."""
     metadata = {
         "help": help,
         "check": check,
@@ -135,6 +143,63 @@ class FitSettings:
         "l2", check="choice", choices=tuple(choices.LOSSES), live=True,
         help="l2: Dx12NN's MSE",
     )  # fmt: skip
+    # ----- MLPZen's controls (defaults keep Dx12NN's behaviour) ----------------------------
+    initialization: str = setting(
+        "xavier_uniform", check="choice", choices=INITIALIZATIONS,
+        help="weight initialisation; Gaussian draws are clamped at 3 sigma, biases are 0",
+    )  # fmt: skip
+    lr_schedule: str = setting(
+        "fixed", check="choice", choices=LR_SCHEDULES, live=True,
+        help="fixed: learning_rate; linear: max_learning_rate down to learning_rate over "
+        "decay_steps; cosine: warm restarts every 2 base_period (i + 1) steps",
+    )  # fmt: skip
+    max_learning_rate: float = setting(
+        0.05, check="rate", live=True, help="start (linear) and first peak (cosine) rate"
+    )
+    decay_steps: int = setting(
+        500, check="int", range=(1, None), live=True,
+        help="steps of the linear schedule's decay to learning_rate",
+    )  # fmt: skip
+    base_period: int = setting(
+        50, check="int", range=(1, None), live=True,
+        help="cosine schedule: restart i lasts 2 base_period (i + 1) steps, peak x0.8 each",
+    )  # fmt: skip
+    min_learning_rate: float = setting(
+        1e-6, check="rate", live=True, help="the cosine schedule's floor"
+    )
+    freeze_mlp: bool = setting(
+        False, check="bool", live=True,
+        help="keep the network's weights and optimizer state as they are",
+    )  # fmt: skip
+    freeze_encoding: bool = setting(
+        False, check="bool", live=True,
+        help="keep a grid encoding's table and optimizer state as they are",
+    )  # fmt: skip
+    gradient_clip: str = setting(
+        "none", check="choice", choices=GRADIENT_CLIPS, live=True,
+        help="value: clamp each gradient element to +-clip_value; norm: scale network and "
+        "table gradients to an L2 norm of at most clip_value",
+    )  # fmt: skip
+    clip_value: float = setting(
+        0.5, check="rate", live=True, help="the bound of gradient_clip (MLPZen's 0.5)"
+    )
+    precision: str = setting(
+        "fp32", check="choice", choices=PRECISIONS, live=True,
+        help="fp16: the network's inference in float16 (training stays float32)",
+    )  # fmt: skip
+    steps_per_frame: int = setting(
+        1, check="int", range=(1, 1024), live=True,
+        help="training steps between two progress checks (a studio frame, a fit report)",
+    )  # fmt: skip
+    frame_budget_ms: float | None = setting(
+        None, check="rate", live=True, nullable=True,
+        help="train each frame until this many ms are spent, at least one step "
+        "(default: steps_per_frame steps)",
+    )  # fmt: skip
+    max_steps: int | None = setting(
+        None, check="int", range=(1, None), live=True, nullable=True,
+        help="never train past this many steps (default: no limit)",
+    )  # fmt: skip
 
     def validate(self) -> None:
         """Raise ValueError naming the first field out of range, its value and what is allowed."""
@@ -204,6 +269,12 @@ class FitSettings:
             optimizer=network,
             encoding_optimizer=encoding_optimizer,
             seed=self.seed,
+            initialization=self.initialization,
+            freeze_network=self.freeze_mlp,
+            freeze_encoding=self.freeze_encoding,
+            gradient_clip=self.gradient_clip,
+            clip_value=self.clip_value,
+            precision=self.precision,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -260,6 +331,10 @@ def _check_field(field: dataclasses.Field, value: Any) -> None:
         check_fraction(field.name, value)
     elif check == "choice":
         check_choice(field.name, value, meta["choices"])
+    elif check == "bool":
+        # 0 and 1 are not flags: a JSON or checkpoint value must be true or false.
+        if not isinstance(value, bool):
+            raise ValueError(f"{field.name} must be true or false, got {value!r}")
     elif not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         raise ValueError(f"{field.name} must be a dict of tcnn parameters, got {value!r}")
 
@@ -275,7 +350,7 @@ class SettingField:
     """One setting as the CLI and the studio show it."""
 
     name: str
-    kind: str  # "int" | "float" | "str" | "json"
+    kind: str  # "int" | "float" | "str" | "bool" | "json"
     default: Any
     range: tuple[int, int | None] | None  # ints: (low, high or None)
     allowed: str  # what validate() accepts, in words ("1..65536", "> 0", "[0, 1)", ...)
@@ -286,7 +361,7 @@ class SettingField:
     nullable: bool  # None is allowed (and means the help's default)
 
 
-_KINDS = {"int": "int", "rate": "float", "fraction": "float", "choice": "str"}
+_KINDS = {"int": "int", "rate": "float", "fraction": "float", "choice": "str", "bool": "bool"}
 
 
 def settings_fields() -> Iterator[SettingField]:
@@ -315,7 +390,9 @@ def _allowed(meta: Any) -> str:
         return f"{low}..{high}" if high is not None else f">= {low}"
     if check == "choice":
         return ", ".join(meta["choices"])
-    return {"rate": "> 0", "fraction": "[0, 1)"}.get(check, "a JSON object")
+    return {"rate": "> 0", "fraction": "[0, 1)", "bool": "true or false"}.get(
+        check, "a JSON object"
+    )
 
 
 # ----- the encoders' own rules, without building anything large ----------------------------

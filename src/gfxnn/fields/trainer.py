@@ -14,8 +14,16 @@ against it):
 - loss "l2" (mean (y - t)^2 over batch and channels), "relative_l2" or "l1";
 - optimizer "adam" (torch's: bias-corrected, eps outside the square root) or "sgd", with
   `l2_reg` added to the gradient; a trainable encoding (hash/dense grid) has its own optimizer.
-- weights Xavier uniform from `np.random.default_rng(seed)` layer by layer, biases zero, then a
-  grid table uniform(-1e-4, 1e-4) from the same generator.
+- weights by `initialization` (Xavier uniform by default, `gfxnn.nn.init.SCHEMES`) from
+  `np.random.default_rng(seed)` layer by layer, biases zero, then a grid table
+  uniform(-1e-4, 1e-4) from the same generator;
+- MLPZen's controls: `freeze_network` / `freeze_encoding` (gradients computed, the frozen
+  part's parameters and optimizer state not touched), `gradient_clip` of the loss gradient
+  (batch mean) before l2_reg and the optimizer ("value": every element clamped to
+  +-clip_value, network and grid table; "norm": network and table scaled together by
+  min(1, clip_value / ||g||_2), torch.nn.utils.clip_grad_norm_), `precision` "fp16" (the MLP's
+  inference with weights and activations rounded to float16 after each layer; training keeps
+  float32). A backend that cannot do one raises ValueError at construction, naming it.
 """
 
 from __future__ import annotations
@@ -28,6 +36,17 @@ import numpy as np
 
 LOSSES = ("l2", "relative_l2", "l1")
 OPTIMIZERS = ("adam", "sgd")
+# MLPZen's "Initialization" combo (gfxnn.nn.init.SCHEMES has the formulas).
+INITIALIZATIONS = (
+    "xavier_uniform",
+    "xavier_gaussian",
+    "he_uniform",
+    "he_gaussian",
+    "lecun_uniform",
+    "lecun_gaussian",
+)
+GRADIENT_CLIPS = ("none", "value", "norm")
+PRECISIONS = ("fp32", "fp16")
 
 
 @dataclass(frozen=True)
@@ -63,6 +82,12 @@ class ModelSpec:
     # The trainable encoding's own optimizer (None: the encoding has no parameters).
     encoding_optimizer: OptimizerSpec | None = None
     seed: int = 0
+    initialization: str = "xavier_uniform"  # one of INITIALIZATIONS
+    freeze_network: bool = False
+    freeze_encoding: bool = False
+    gradient_clip: str = "none"  # one of GRADIENT_CLIPS
+    clip_value: float = 0.5
+    precision: str = "fp32"  # one of PRECISIONS: the MLP's inference
 
     def replace(self, **changes: Any) -> ModelSpec:
         return dataclasses.replace(self, **changes)

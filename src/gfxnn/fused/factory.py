@@ -29,12 +29,13 @@ def make_trainer(
 ) -> FusedTrainer:
     """The fused trainer of `spec`: encoder, network, optimizers and loss.
 
-    With `initialize`, Xavier weights and zero biases from `np.random.default_rng(spec.seed)`,
-    then a grid's table from the same generator (after the network, so the network draws as
-    it does without a grid). `train()` samples `target` with `np.random.default_rng([seed,
-    1])`. `blas_threads` BLAS threads inside train/infer/render (1: threads gain little on these
-    small matrices and cost up to ~10x on a busy machine, see `gfxnn.fused.threads`; None
-    leaves the process's setting alone).
+    With `initialize`, weights by `spec.initialization` (Xavier uniform by default) and zero
+    biases from `np.random.default_rng(spec.seed)`, then a grid's table from the same
+    generator (after the network, so the network draws as it does without a grid). `train()`
+    samples `target` with `np.random.default_rng([seed, 1])`. `blas_threads` BLAS threads
+    inside train/infer/render (1: threads gain little on these small matrices and cost up to
+    ~10x on a busy machine, see `gfxnn.fused.threads`; None leaves the process's setting
+    alone).
     """
     if target is not None and (
         target.n_input_dims != spec.n_input_dims or target.n_output_dims != spec.n_output_dims
@@ -55,7 +56,7 @@ def make_trainer(
     )
     if initialize:
         rng = np.random.default_rng(spec.seed)
-        mlp.initialize(rng)
+        mlp.initialize(rng, spec.initialization)
         if hasattr(encoder, "initialize"):
             encoder.initialize(rng)
     optimizer, encoder_optimizer = make_optimizers(spec, mlp, encoder)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gfxnn.checks import check_choice
 from gfxnn.fused import activations
 from gfxnn.nn import init
 from gfxnn.tensor import Tensor
@@ -81,12 +82,15 @@ class FusedMLP:
         """Number of Linear layers (weight matrices)."""
         return len(self.weights)
 
-    def initialize(self, rng: np.random.Generator) -> None:
-        """Xavier-uniform weights (`gfxnn.nn.init.xavier_uniform`, limit
-        sqrt(6 / (fan_in + fan_out))), drawn layer by layer from first to last as
-        `gfxnn.nn.MLP(..., rng=rng)` draws them; zero biases."""
+    def initialize(self, rng: np.random.Generator, scheme: str = "xavier_uniform") -> None:
+        """Weights by `scheme` (one of `gfxnn.nn.init.SCHEMES`: Xavier, He or LeCun, uniform
+        or Gaussian clamped at 3 sigma), drawn layer by layer from first to last as
+        `gfxnn.nn.MLP(..., rng=rng)` draws them; zero biases. "xavier_uniform" (limit
+        sqrt(6 / (fan_in + fan_out))) is the default, tiny-cuda-nn's and Dx12NN's."""
+        check_choice("initialization", scheme, tuple(init.SCHEMES))
+        draw = init.SCHEMES[scheme]
         for weight, bias in zip(self.weights, self.biases, strict=True):
-            drawn = init.xavier_uniform(Tensor(np.empty(weight.shape), dtype=np.float64), rng)
+            drawn = draw(Tensor(np.empty(weight.shape), dtype=np.float64), rng)
             weight[...] = drawn.data  # float64 draws rounded once to the buffers' dtype
             bias[...] = 0.0
 

@@ -179,6 +179,48 @@ INITIALIZERS = {
 }
 
 
+# ----- MLPZen's six schemes (its "Initialization" combo) -----------------------------------
+# Gaussian variants are clamped at +-3 sigma as MLPZen's inverse-erf draws are; MLPZen counts
+# fans on its padded (multiple-of-4) layers, these on the true sizes.
+def clamped_normal(tensor: T, rng: np.random.Generator, std: float, clamp: float = 3.0) -> T:
+    """N(0, std^2) clipped to [-clamp std, clamp std] (one draw per element, then np.clip)."""
+    _check_rng(rng)
+    if not std >= 0:
+        raise ValueError(f"clamped_normal needs std >= 0, got {std}")
+    limit = clamp * std
+    return _fill(tensor, np.clip(rng.normal(0.0, std, size=tensor.shape), -limit, limit))
+
+
+def he_gaussian(tensor: T, rng: np.random.Generator) -> T:
+    """N(0, 2 / fan_in) clamped at +-3 sigma (MLPZen's He Gaussian)."""
+    fan_in, _ = fan_in_and_out(tensor.shape)
+    return clamped_normal(tensor, rng, math.sqrt(2.0 / fan_in))
+
+
+def xavier_gaussian(tensor: T, rng: np.random.Generator) -> T:
+    """N(0, 2 / (fan_in + fan_out)) clamped at +-3 sigma (MLPZen's Xavier Gaussian)."""
+    fan_in, fan_out = fan_in_and_out(tensor.shape)
+    return clamped_normal(tensor, rng, math.sqrt(2.0 / (fan_in + fan_out)))
+
+
+def lecun_gaussian(tensor: T, rng: np.random.Generator) -> T:
+    """N(0, 1 / fan_in) clamped at +-3 sigma (MLPZen's LeCun Gaussian)."""
+    fan_in, _ = fan_in_and_out(tensor.shape)
+    return clamped_normal(tensor, rng, math.sqrt(1.0 / fan_in))
+
+
+#: the schemes `FitSettings.initialization` and `ModelSpec.initialization` name; uniform
+#: limits sqrt(6 / (in + out)) (Xavier), sqrt(6 / in) (He), sqrt(3 / in) (LeCun)
+SCHEMES = {
+    "xavier_uniform": xavier_uniform,
+    "xavier_gaussian": xavier_gaussian,
+    "he_uniform": he_uniform,
+    "he_gaussian": he_gaussian,
+    "lecun_uniform": lecun_uniform,
+    "lecun_gaussian": lecun_gaussian,
+}
+
+
 def initialize(tensor: T, name: str, rng: Any) -> T:
     """Fill `tensor` with the initialiser called `name` (one of INITIALIZERS), drawing from
     `rng` (a Generator, a seed, or None for `gfxnn.rng.DEFAULT_SEED`)."""
