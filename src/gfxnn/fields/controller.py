@@ -2,8 +2,15 @@
 
 Build it from a target, `FitSettings` and a trainer factory ((ModelSpec, Target) -> Trainer);
 then `step(n)`, `reset_weights()`, change settings with `apply()`, `predict()` the full grid,
-read `steps`, `loss_history` and `timings_ms()`. `ImageFitter` is this controller with the
-NumPy fused trainer; `gfxnn.gpu.GpuImageFitter` the same controller with the Warp trainer.
+read `steps`, `loss_history` and `timings_ms()`.
+
+The controller applies MLPZen's learning-rate schedule (`gfxnn.fields.schedule`): before each
+run of steps that share one rate it calls the trainer's `set_learning_rates`, so every backend
+follows it; `current_learning_rate` is the last step's rate. It never trains past
+`settings.max_steps` (`max_steps_reached`). A reset restarts both with the step count.
+
+`ImageFitter` is this controller with the NumPy fused trainer; `gfxnn.gpu.GpuImageFitter` the
+same controller with the Warp trainer.
 
 `apply` is atomic: the new trainer is built (and given the weights it keeps) before anything
 is swapped, so a refused change leaves settings, weights and optimizer state as they were.
@@ -20,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from gfxnn.checks import check_int
+from gfxnn.fields.schedule import learning_rates_at
 from gfxnn.fields.settings import FitSettings
 from gfxnn.fields.targets import Target
 from gfxnn.fields.trainer import ModelSpec, Trainer
@@ -31,6 +39,22 @@ TrainerFactory = Callable[[ModelSpec, Target], Trainer]
 # Live settings that leave the trainer as it is (read at each step), or only change its rates.
 _BATCH_ONLY = frozenset({"batch_size"})
 _RATES = frozenset({"learning_rate", "encoding_learning_rate"})
+# Read by the controller alone: the schedule (applied through the rates), the limit, and the
+# pacing of frames (the studio's and `gfxnn fit`'s).
+_CONTROLLER_ONLY = frozenset(
+    {
+        "lr_schedule",
+        "max_learning_rate",
+        "decay_steps",
+        "base_period",
+        "min_learning_rate",
+        "steps_per_frame",
+        "frame_budget_ms",
+        "max_steps",
+    }
+)
+# Spec fields a trainer with `set_controls(spec)` switches in place (Adam's state kept).
+_CONTROLS = frozenset({"freeze_mlp", "freeze_encoding", "gradient_clip", "clip_value", "precision"})
 
 
 class DivergenceError(RuntimeError):
@@ -126,6 +150,16 @@ class FitController:
         self._trainer = trainer
         self._base = self._steps  # steps done before this trainer
         self._read = 0  # losses read from this trainer
+        self._dispatched = 0  # steps asked of this trainer (a device may not have run them)
+        # The rates the trainer holds: those it was built with, from the spec.
+        spec = trainer.spec
+        encoding = spec.encoding_optimizer
+        self._rates = (
+            spec.optimizer.learning_rate,
+            encoding.learning_rate if encoding is not None else spec.optimizer.learning_rate,
+        )
+        if reset:
+            self._last_rate: float | None = None
 
     def _collect(self) -> int:
         """Read the trainer's finished losses; the first diverged step (counted as `steps`
@@ -145,28 +179,76 @@ class FitController:
         entry[1] += count
 
     # ----- Dx12NN's controls ------------------------------------------------------------
+    @property
+    def current_learning_rate(self) -> float:
+        """The network's learning rate of the last step started (MLPZen's "Current Learning
+        Rate"); before any step since the last reset, the rate the first step will use."""
+        if self._last_rate is None:
+            return learning_rates_at(self._settings, self._position())[0]
+        return self._last_rate
+
+    @property
+    def max_steps_reached(self) -> bool:
+        """True when `settings.max_steps` is set and that many steps were started."""
+        limit = self._settings.max_steps
+        return limit is not None and self._position() >= limit
+
+    def _position(self) -> int:
+        """Steps started since the last reset: the schedule's step and the limit's count."""
+        return self._base + self._dispatched
+
     def step_async(self, n: int = 1) -> None:
-        """Start `n` training steps (a device backend may return before they finish)."""
+        """Start up to `n` training steps, fewer when `settings.max_steps` is near (a device
+        backend may return before they finish). Each run of steps that share a learning rate
+        is one `train` call, after `set_learning_rates` when the rate changes."""
         check_int("n", n, 0)
-        if n:
-            with _blas_threads(self.blas_threads):
-                self._trainer.train(n, self._settings.batch_size)
+        limit = self._settings.max_steps
+        if limit is not None:
+            n = max(0, min(n, limit - self._position()))
+        if not n:
+            return
+        with _blas_threads(self.blas_threads):
+            for rates, count in self._rate_runs(n):
+                if rates != self._rates:
+                    self._trainer.set_learning_rates(*rates)
+                    self._rates = rates
+                self._trainer.train(count, self._settings.batch_size)
+                self._dispatched += count
+                self._last_rate = rates[0]
+
+    def _rate_runs(self, n: int) -> list[tuple[tuple[float, float], int]]:
+        """The next `n` steps as (rates, count) runs of equal rates."""
+        start = self._position()
+        runs: list[tuple[tuple[float, float], int]] = []
+        if self._settings.lr_schedule == "fixed":
+            return [(learning_rates_at(self._settings, start), n)]
+        for step in range(start, start + n):
+            rates = learning_rates_at(self._settings, step)
+            if runs and runs[-1][0] == rates:
+                runs[-1] = (rates, runs[-1][1] + 1)
+            else:
+                runs.append((rates, 1))
+        return runs
 
     def step(self, n: int = 1) -> float:
-        """Run `n` training steps; return the last batch loss (NaN when no step was ever run).
-        Raises DivergenceError on a NaN/inf loss: that step is not applied."""
+        """Run `n` training steps (fewer at `settings.max_steps`, none past it); return the last
+        batch loss (NaN when no step was ever run). Raises DivergenceError on a NaN/inf loss:
+        that step is not applied."""
         start = time.perf_counter()
         # A diverging run overflows before its loss turns inf/NaN; DivergenceError reports it.
         with np.errstate(over="ignore", invalid="ignore"):
+            before = self._dispatched
             self.step_async(n)
+            started = self._dispatched - before
             diverged = self._collect()
-        if n:
-            self._record("training", start, n)
+        if n and started:
+            self._record("training", start, started)
         if diverged:
             s = self._settings
             raise DivergenceError(
                 f"training diverged at step {diverged}: the batch loss is not finite "
-                f"({s.optimizer}, learning rate {s.learning_rate:g}); the weights are kept "
+                f"({s.optimizer}, learning rate {self.current_learning_rate:g}); the weights are "
+                f"kept "
                 f"from step {diverged - 1}. Lower the learning rate or reset."
             )
         return self._history[-1] if self._history else math.nan
@@ -194,15 +276,36 @@ class FitController:
             self._install(trainer, reset=True)
             self._record("initialize", start)
             return
-        if changed - _BATCH_ONLY - _RATES:
+        rebuild = changed - _BATCH_ONLY - _RATES - _CONTROLLER_ONLY
+        if rebuild and not (rebuild <= _CONTROLS and self._set_controls(settings)):
             self._collect()
             trainer = self._build(settings)
             trainer.load_state_dict(self._trainer.state_dict())
             self._install(trainer, reset=False)
-        elif changed & _RATES:
-            encoding_rate = settings.encoding_learning_rate or settings.learning_rate
-            self._trainer.set_learning_rates(settings.learning_rate, encoding_rate)
         self._settings = settings
+        if changed & (_RATES | _CONTROLLER_ONLY) or rebuild:
+            # The schedule's rates at the current step, at once (not only at the next step).
+            rates = learning_rates_at(settings, self._position())
+            if rates != self._rates:
+                self._trainer.set_learning_rates(*rates)
+                self._rates = rates
+
+    def _set_controls(self, settings: FitSettings) -> bool:
+        """Switch the trainer's freezing, clipping and precision in place when it can
+        (`set_controls`, keeping Adam's state): True when done. A refusal (ValueError) leaves
+        the trainer as it was and propagates."""
+        set_controls = getattr(self._trainer, "set_controls", None)
+        if set_controls is None:
+            return False
+        self._collect()
+        # The optimizers stay the trainer's: rates reach it through set_learning_rates.
+        current = self._trainer.spec
+        set_controls(
+            self._spec(settings).replace(
+                optimizer=current.optimizer, encoding_optimizer=current.encoding_optimizer
+            )
+        )
+        return True
 
     def set_target(self, target: Target) -> None:
         """Fit another target of the same sizes from now on; the network and optimizer state
@@ -220,6 +323,19 @@ class FitController:
         self._target = target
 
     # ----- inference --------------------------------------------------------------------
+    def infer(self, inputs: np.ndarray) -> np.ndarray:
+        """(N, n_output_dims) float32 network output at inputs (N, n_input_dims), e.g. a z
+        slice of a 3-D field (`gfxnn.fields.display`); timed as "inference"."""
+        dims = self._target.n_input_dims
+        if not isinstance(inputs, np.ndarray) or inputs.ndim != 2 or inputs.shape[1] != dims:
+            shape = getattr(inputs, "shape", type(inputs).__name__)
+            raise ValueError(f"inputs must be an array (N, {dims}), got {shape}")
+        start = time.perf_counter()
+        with _blas_threads(self.blas_threads):
+            output = self._trainer.infer(np.ascontiguousarray(inputs, np.float32))
+        self._record("inference", start)
+        return output
+
     def render(self, shape: tuple[int, ...] | None = None) -> np.ndarray:
         """(*shape, n_output_dims) float32 network output on the regular grid of `shape`
         (default: the target's), sample i of n along an axis at i / (n - 1)."""
