@@ -1,0 +1,441 @@
+// The WebGPU trainer in the page: gfxnn/webgpu/trainer.py's buffers, uniform records and
+// dispatches, call for call, on the same WGSL files (train.wgsl, gradient.wgsl, infer.wgsl
+// with their `//!include`s resolved by the studio, gfxnn/webgpu/shaders.py). A step is, per
+// slice of the batch, `forward`, `backward` and `weight_gradient`, then `reduce_loss`,
+// `optimize` and, for a grid, `optimize_table`; many steps go into one submission, each
+// step's numbers in a 256-byte record bound at a dynamic offset. Losses land in a ring that
+// is copied to a staging buffer after each submission and mapped asynchronously.
+//
+// `model` is what the studio serves for the current settings (gfxnn.apps.studio.static_site
+// .browser_model): the ModelSpec as JSON, and layout.model_plan's sizes, constants, runtime
+// choices and grid level words, so the shapes are decided by the same Python as the backend's.
+"use strict";
+
+import { RECORD, batchPlan, groups, optimizerWords } from "./device.js";
+
+const U = GPUBufferUsage;
+const META_LEVELS = 8;
+const KERNELS = {
+  forward: "train.wgsl",
+  backward: "train.wgsl",
+  reduce_loss: "train.wgsl",
+  weight_gradient: "gradient.wgsl",
+  optimize: "gradient.wgsl",
+  optimize_table: "gradient.wgsl",
+  infer: "infer.wgsl",
+};
+
+export class BrowserTrainer {
+  /**
+   * @param gpu {adapter, device, name} from device.js's requestGpu
+   * @param model the studio's browser model (see the file's comment)
+   * @param sources {"train.wgsl": text, ...} with includes resolved
+   */
+  constructor(gpu, model, sources, { lossSlots = 1024, stepsPerSubmit = 64 } = {}) {
+    this.gpu = gpu;
+    this.device = gpu.device;
+    this.model = model;
+    this.spec = structuredClone(model.spec);
+    this.lossSlots = lossSlots;
+    this.stepsPerSubmit = stepsPerSubmit;
+    this.nWeights = model.n_params + model.n_table;
+    this.steps = 0; // steps submitted over the trainer's life
+    this.adamT = 0; // steps since the optimizer state last restarted
+    this.diverged = 0;
+    this.freeze = { network: false, encoding: false }; // skip that part's optimize dispatch
+    this._batch = null;
+    this._pipelines = new Map();
+    this._modules = {};
+    for (const [name, code] of Object.entries(sources)) {
+      this._modules[name] = this.device.createShaderModule({ code, label: name });
+    }
+    this._layout = this._bindGroupLayout();
+    this._pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [this._layout] });
+    this._weights = this._buffer(4 * this.nWeights);
+    this._moments = this._buffer(8 * this.nWeights);
+    this._accum = this._buffer(12 * Math.max(1, model.n_table));
+    this._gradsOut = this._buffer(4 * this.nWeights);
+    this._stepsUniform = this.device.createBuffer({
+      size: RECORD * stepsPerSubmit,
+      usage: U.UNIFORM | U.COPY_DST,
+    });
+    this._pending = Promise.resolve(); // the chain of loss readbacks, in submission order
+    this._losses_done = [];
+    this.setTarget(null, [1, 1, 1]);
+  }
+
+  _buffer(size) {
+    return this.device.createBuffer({
+      size: Math.max(16, Math.ceil(size / 4) * 4),
+      usage: U.STORAGE | U.COPY_DST | U.COPY_SRC,
+    });
+  }
+
+  _bindGroupLayout() {
+    // shaders.py's one layout: two uniform records at dynamic offsets, ten storage buffers.
+    const visibility = GPUShaderStage.COMPUTE;
+    const entries = [0, 1].map((binding) => ({
+      binding,
+      visibility,
+      buffer: { type: "uniform", hasDynamicOffset: true },
+    }));
+    for (let binding = 2; binding < 12; binding++) {
+      const type = binding === 9 || binding === 10 ? "read-only-storage" : "storage";
+      entries.push({ binding, visibility, buffer: { type } });
+    }
+    return this.device.createBindGroupLayout({ entries });
+  }
+
+  // ----- parameters ------------------------------------------------------------------------
+  /** Replace every parameter (flat: network in FusedMLP's layout, then the table); the
+   * optimizer restarts, as WebGpuTrainer.load_state_dict. */
+  loadWeights(flat) {
+    if (flat.length !== this.nWeights) {
+      throw new Error(`weights: ${flat.length} values, the network has ${this.nWeights}`);
+    }
+    for (let i = 0; i < flat.length; i++) {
+      if (!Number.isFinite(flat[i])) throw new Error(`weight ${i} is not finite`);
+    }
+    const queue = this.device.queue;
+    queue.writeBuffer(this._weights, 0, Float32Array.from(flat));
+    queue.writeBuffer(this._moments, 0, new Float32Array(2 * this.nWeights));
+    this._clearAccum();
+    if (this._batch) queue.writeBuffer(this._losses, 0, new Uint32Array(1 + this.lossSlots));
+    this.diverged = 0;
+    this.adamT = 0;
+  }
+
+  _clearAccum() {
+    this.device.queue.writeBuffer(this._accum, 0, new Uint32Array(3 * Math.max(1, this.model.n_table)));
+  }
+
+  /** The flat weights (a Float32Array copy), after every submitted step. */
+  async readWeights() {
+    await this._pending;
+    return this._read(this._weights, 4 * this.nWeights, Float32Array);
+  }
+
+  async _read(buffer, size, Kind, offset = 0) {
+    const staging = this.device.createBuffer({ size, usage: U.MAP_READ | U.COPY_DST });
+    const encoder = this.device.createCommandEncoder();
+    encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.device.queue.submit([encoder.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const values = new Kind(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    return values;
+  }
+
+  /** New learning rates from the next step on; Adam's moments stay. */
+  setLearningRates(network, encoding = null) {
+    this.spec.optimizer.learning_rate = network;
+    if (encoding !== null && this.spec.encoding_optimizer) {
+      this.spec.encoding_optimizer.learning_rate = encoding;
+    }
+  }
+
+  // ----- target and batch ------------------------------------------------------------------
+  /** Train on `reference` (Float32Array, grid order with x_0 fastest, n_output_dims
+   * channels per sample) of `size` [n_0, n_1, n_2]; weights and optimizer state stay. */
+  setTarget(reference, size) {
+    const c = this.spec.n_output_dims;
+    const words = reference ? Float32Array.from(reference) : new Float32Array(c);
+    const count = size[0] * size[1] * size[2];
+    if (reference && words.length !== count * c) {
+      throw new Error(`target: ${words.length} values for ${count} samples of ${c} channels`);
+    }
+    this._targetWords = words;
+    this._gridSize = size.slice(0, 3);
+    if (this._batch) this._allocate(this._batch.batch, true);
+  }
+
+  _allocate(batch, force = false) {
+    if (this._batch && this._batch.batch === batch && !force) return;
+    const sizes = this.model.sizes;
+    const sum = (values) => values.reduce((a, b) => a + b, 0);
+    const actsColumns = sum(sizes.slice(0, -1));
+    const deltaColumns = sum(sizes.slice(1));
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    const plan = batchPlan(batch, Math.max(actsColumns, deltaColumns), limit);
+    if (4 * plan.nChunks * this.model.n_params > limit) {
+      throw new Error(`batch ${batch}: the partial sums exceed the adapter's largest binding`);
+    }
+    this._batch = plan;
+    const rows = plan.sliceRows;
+    for (const name of ["_acts", "_deltas", "_partials", "_losses", "_data", "_meta"]) {
+      if (this[name]) this[name].destroy();
+    }
+    this._acts = this._buffer(4 * actsColumns * rows);
+    this._deltas = this._buffer(4 * deltaColumns * rows);
+    this._partials = this._buffer(4 * plan.nChunks * this.model.n_params);
+    this._losses = this._buffer(4 * (1 + this.lossSlots + plan.padded));
+    const words = new Uint32Array(1 + this.lossSlots);
+    words[0] = this.diverged;
+    const queue = this.device.queue;
+    queue.writeBuffer(this._losses, 0, words);
+    const d = this.spec.n_input_dims;
+    const c = this.spec.n_output_dims;
+    const uvAt = this._targetWords.length;
+    this._hostAt = [uvAt, uvAt + plan.padded * d];
+    this._data = this._buffer(4 * (uvAt + plan.padded * (d + c)));
+    queue.writeBuffer(this._data, 0, this._targetWords);
+    const meta = new Uint32Array(META_LEVELS + this.model.meta_levels.length);
+    meta.set(this._gridSize, 0);
+    meta.set(this._hostAt, 3);
+    meta.set(this.model.meta_levels, META_LEVELS);
+    this._meta = this._buffer(meta.byteLength);
+    queue.writeBuffer(this._meta, 0, meta);
+    const slices = new Uint32Array((plan.nSlices * RECORD) / 4);
+    const perSlice = plan.sliceRows / plan.chunkRows;
+    for (let k = 0; k < plan.nSlices; k++) {
+      slices.set([k * plan.sliceRows, plan.sliceRows, k * perSlice], (k * RECORD) / 4);
+    }
+    this._slices = this.device.createBuffer({ size: slices.byteLength, usage: U.UNIFORM | U.COPY_DST });
+    queue.writeBuffer(this._slices, 0, slices);
+    this._bindGroup = this._makeBindGroup(this._data, this._gradsOut, this._slices);
+  }
+
+  _makeBindGroup(data, output, slices) {
+    const buffers = [this._weights, this._moments, this._acts, this._deltas, this._partials];
+    buffers.push(this._losses, this._accum, data, this._meta, output);
+    const entries = [
+      { binding: 0, resource: { buffer: this._stepsUniform, offset: 0, size: 112 } },
+      { binding: 1, resource: { buffer: slices, offset: 0, size: 32 } },
+      ...buffers.map((buffer, i) => ({ binding: i + 2, resource: { buffer } })),
+    ];
+    return this.device.createBindGroup({ layout: this._layout, entries });
+  }
+
+  _constants(sample) {
+    const plan = this._batch;
+    const n = plan.batch * this.spec.n_output_dims;
+    return {
+      ...this.model.constants,
+      SAMPLE: sample ? 1 : 0,
+      BATCH: plan.batch,
+      SLICE_ROWS: plan.sliceRows,
+      CHUNK_ROWS: plan.chunkRows,
+      N_CHUNKS: plan.nChunks,
+      INV_N: Math.fround(1.0 / n),
+      LOSS_SLOTS: this.lossSlots,
+    };
+  }
+
+  /** The compute pipeline of `entryPoint` for these constants (compiled once each). */
+  _pipeline(entryPoint, constants) {
+    const key = entryPoint + JSON.stringify(Object.entries(constants).sort());
+    let found = this._pipelines.get(key);
+    if (!found) {
+      found = this.device.createComputePipeline({
+        layout: this._pipelineLayout,
+        compute: { module: this._modules[KERNELS[entryPoint]], entryPoint, constants },
+      });
+      this._pipelines.set(key, found);
+    }
+    return found;
+  }
+
+  // ----- the step's dispatches ---------------------------------------------------------------
+  _writeRecords(firstStep, firstT, count) {
+    const words = new Uint32Array((count * RECORD) / 4);
+    const numbers = new Float32Array(words.buffer);
+    const spec = this.spec;
+    const table = spec.encoding_optimizer || spec.optimizer;
+    const n = (this._batch ? this._batch.batch : 1) * spec.n_output_dims;
+    const lossScale = (spec.loss === "l1" ? 1.0 : 2.0) / n;
+    for (let k = 0; k < count; k++) {
+      const at = (k * RECORD) / 4;
+      const step = firstStep + k;
+      const t = firstT + k;
+      words.set([step, (step - 1) % this.lossSlots, spec.seed % 2 ** 32], at);
+      words.set(this.model.choices, at + 3);
+      numbers.set([lossScale, 0, 0, 0], at + 8);
+      numbers.set(optimizerWords(spec.optimizer, t), at + 12);
+      numbers.set(optimizerWords(table, t), at + 20);
+    }
+    this.device.queue.writeBuffer(this._stepsUniform, 0, words);
+  }
+
+  _encodeGradients(pass, record, sample) {
+    const plan = this._batch;
+    const constants = this._constants(sample);
+    const forward = this._pipeline("forward", constants);
+    const backward = this._pipeline("backward", constants);
+    const gradient = this._pipeline("weight_gradient", constants);
+    for (let k = 0; k < plan.nSlices; k++) {
+      pass.setBindGroup(0, this._bindGroup, [RECORD * record, RECORD * k]);
+      for (const kernel of [forward, backward]) {
+        pass.setPipeline(kernel);
+        pass.dispatchWorkgroups(plan.sliceRows / 64);
+      }
+      pass.setPipeline(gradient);
+      pass.dispatchWorkgroups(...groups(this.model.n_params), plan.sliceRows / plan.chunkRows);
+    }
+    pass.setBindGroup(0, this._bindGroup, [RECORD * record, 0]);
+    pass.setPipeline(this._pipeline("reduce_loss", constants));
+    pass.dispatchWorkgroups(1);
+  }
+
+  _encodeUpdate(pass, record) {
+    const constants = this._constants(false);
+    pass.setBindGroup(0, this._bindGroup, [RECORD * record, 0]);
+    if (!this.freeze.network) {
+      pass.setPipeline(this._pipeline("optimize", constants));
+      pass.dispatchWorkgroups(...groups(this.model.n_params));
+    }
+    if (this.model.n_table && !this.freeze.encoding) {
+      pass.setPipeline(this._pipeline("optimize_table", constants));
+      pass.dispatchWorkgroups(...groups(this.model.n_table));
+    }
+  }
+
+  /** MLPZen's freeze: the frozen part's optimize dispatch is skipped, so its weights and
+   * moments stay bit for bit (its gradients are still computed). */
+  setFreeze(network, encoding) {
+    // optimize_table zeroes the table sums it reads; a frozen table's piled up meanwhile.
+    if (this.freeze.encoding && !encoding) this._clearAccum();
+    this.freeze = { network: Boolean(network), encoding: Boolean(encoding) };
+  }
+
+  _encoder(encode) {
+    const encoder = this.device.createCommandEncoder();
+    const pass = encoder.beginComputePass();
+    encode(pass);
+    pass.end();
+    return encoder;
+  }
+
+  // ----- host-fed batches (the agreement test's single steps) -----------------------------------
+  /** Encode, forward, loss and backward of a host batch (Float32Arrays, B x d and B x C);
+   * resolves to its loss. */
+  async computeGradients(inputs, targets) {
+    const d = this.spec.n_input_dims;
+    const c = this.spec.n_output_dims;
+    const rows = inputs.length / d;
+    if (!Number.isInteger(rows) || targets.length !== rows * c) {
+      throw new Error(`inputs must be B x ${d} and targets B x ${c}`);
+    }
+    await this._pending;
+    this._allocate(rows);
+    const queue = this.device.queue;
+    queue.writeBuffer(this._data, 4 * this._hostAt[0], Float32Array.from(inputs));
+    queue.writeBuffer(this._data, 4 * this._hostAt[1], Float32Array.from(targets));
+    this._clearAccum();
+    this._writeRecords(this.steps + 1, this.adamT + 1, 1);
+    queue.submit([this._encoder((pass) => this._encodeGradients(pass, 0, false)).finish()]);
+    const words = await this._read(this._losses, 4 * (1 + this.lossSlots), Uint32Array);
+    if (words[0]) this.diverged = words[0];
+    return new Float32Array(words.buffer, 4)[this.steps % this.lossSlots];
+  }
+
+  /** The optimizer step on the last computeGradients' gradients. */
+  async update() {
+    this.device.queue.submit([this._encoder((pass) => this._encodeUpdate(pass, 0)).finish()]);
+    await this.device.queue.onSubmittedWorkDone();
+    this.steps += 1;
+    this.adamT += 1;
+  }
+
+  // ----- the training loop (device sampling, nothing waits for the host) -----------------------
+  /** `nSteps` steps on batches the device draws; returns once they are submitted. Their
+   * losses arrive through takeLosses() when the device has run them. */
+  train(nSteps, batchSize) {
+    if (this.diverged || this.gpu.lost) return;
+    this._allocate(batchSize);
+    const queue = this.device.queue;
+    for (let done = 0; done < nSteps; ) {
+      const count = Math.min(this.stepsPerSubmit, nSteps - done);
+      this._writeRecords(this.steps + 1, this.adamT + 1, count);
+      const encoder = this._encoder((pass) => {
+        for (let k = 0; k < count; k++) {
+          this._encodeGradients(pass, k, true);
+          this._encodeUpdate(pass, k);
+        }
+      });
+      const size = 4 * (1 + this.lossSlots);
+      const staging = this.device.createBuffer({ size, usage: U.MAP_READ | U.COPY_DST });
+      encoder.copyBufferToBuffer(this._losses, 0, staging, 0, size);
+      queue.submit([encoder.finish()]);
+      const first = this.steps + 1;
+      const last = this.steps + count;
+      const mapped = staging.mapAsync(GPUMapMode.READ);
+      this._pending = this._pending.then(() => mapped).then(
+        () => this._takeRing(staging, first, last),
+        () => staging.destroy(), // a lost device rejects the map: nothing to read
+      );
+      this.steps += count;
+      this.adamT += count;
+      done += count;
+    }
+  }
+
+  _takeRing(staging, first, last) {
+    const words = new Uint32Array(staging.getMappedRange().slice(0));
+    staging.unmap();
+    staging.destroy();
+    if (this.diverged) return;
+    const ring = new Float32Array(words.buffer, 4);
+    let end = last;
+    if (words[0] && words[0] <= last) {
+      this.diverged = words[0];
+      end = words[0] - 1;
+    }
+    for (let s = first; s <= end; s++) this._losses_done.push([s, ring[(s - 1) % this.lossSlots]]);
+  }
+
+  /** [[step, loss], ...] of the steps read back since the last call (never waits). */
+  takeLosses() {
+    const values = this._losses_done;
+    this._losses_done = [];
+    return values;
+  }
+
+  /** Resolves when every submitted step's loss has been read. */
+  flush() {
+    return this._pending;
+  }
+
+  // ----- inference: one dispatch ------------------------------------------------------------
+  /** The network on the grid [n_0, n_1] (x_0 fastest; sample i of n at i / (n - 1)), as
+   * render() in Python: resolves to a Float32Array of n_0 n_1 n_output_dims values. */
+  async render(size) {
+    const axes = size.slice(0, this.spec.n_input_dims);
+    const coords = [];
+    for (const n of axes) for (let i = 0; i < n; i++) coords.push(Math.fround(i / Math.max(n - 1, 1)));
+    const nPoints = axes.reduce((a, b) => a * b, 1);
+    return this._infer(Float32Array.from(coords), nPoints, [...axes, 0, 0].slice(0, 3));
+  }
+
+  async _infer(data, nPoints, size) {
+    if (!this._batch) this._allocate(1);
+    await this._pending;
+    this._writeRecords(this.steps + 1, this.adamT + 1, 1);
+    const c = this.spec.n_output_dims;
+    const points = this._buffer(4 * (data.length + 4));
+    this.device.queue.writeBuffer(points, 0, data);
+    const output = this._buffer(4 * nPoints * c);
+    const record = new Uint32Array(RECORD / 4);
+    record.set([0, nPoints, 0, nPoints, ...size]);
+    const slices = this.device.createBuffer({ size: RECORD, usage: U.UNIFORM | U.COPY_DST });
+    this.device.queue.writeBuffer(slices, 0, record);
+    const bindGroup = this._makeBindGroup(points, output, slices);
+    const kernel = this._pipeline("infer", this._constants(false));
+    const encoder = this._encoder((pass) => {
+      pass.setBindGroup(0, bindGroup, [0, 0]);
+      pass.setPipeline(kernel);
+      pass.dispatchWorkgroups(...groups(nPoints));
+    });
+    this.device.queue.submit([encoder.finish()]);
+    const values = await this._read(output, 4 * nPoints * c, Float32Array);
+    for (const buffer of [points, output, slices]) buffer.destroy();
+    return values;
+  }
+
+  destroy() {
+    for (const buffer of [this._weights, this._moments, this._accum, this._gradsOut]) buffer.destroy();
+    for (const name of ["_acts", "_deltas", "_partials", "_losses", "_data", "_meta", "_slices"]) {
+      if (this[name]) this[name].destroy();
+    }
+  }
+}

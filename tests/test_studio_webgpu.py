@@ -1,0 +1,134 @@
+"""Training in the page: the studio's JavaScript WebGPU driver (static/browser/) in Debian's
+Chromium, whose SwiftShader adapter runs WebGPU on the CPU (`--enable-unsafe-webgpu`; the page
+comes from 127.0.0.1, where navigator.gpu exists), against the Python WebGpuTrainer on Mesa's
+lavapipe. One browser for the module.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from test_studio_support import running_server  # noqa: E402
+from webgpu_reference import require_webgpu  # noqa: E402
+
+from gfxnn.apps.studio.server import create_app  # noqa: E402
+from gfxnn.apps.studio.session import TrainingSession  # noqa: E402
+from gfxnn.apps.studio.static_site import browser_model, kernel_sources  # noqa: E402
+from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled  # noqa: E402
+from gfxnn.fields.settings import FitSettings  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",  # no GPU process for WebGL/compositing; WebGPU still gets SwiftShader
+    "--enable-unsafe-webgpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WEIGHT_TOLERANCE = 1e-5  # absolute, after 3 steps at lr 1e-2 (measured: 0.0 frequency, 7e-9 grid)
+
+if os.environ.get("GFXNN_REQUIRE_BROWSER") == "1" and not CHROMIUM.exists():
+    raise RuntimeError("GFXNN_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"
+)
+
+GRID = {"n_levels": 4, "log2_hashmap_size": 7, "base_resolution": 4, "per_level_scale": 2.0}
+SETTINGS = {
+    "frequency": FitSettings(n_neurons=16, batch_size=192, learning_rate=1e-2),
+    "hashgrid": FitSettings(
+        n_neurons=16, batch_size=192, learning_rate=1e-2, encoding="hashgrid", encoding_params=GRID
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    """(page, base URL, session) of a studio in one Chromium for the whole module."""
+    session = TrainingSession(
+        LoadedImage(load_bundled("astronaut", 32), bundled_image_source("astronaut")),
+        FitSettings(n_neurons=16, batch_size=256),
+        out_dir=tmp_path_factory.mktemp("out"),
+    )
+    errors: list[str] = []
+    with running_server(create_app(session)) as base, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: _console_error(message, errors))
+            page.on("response", lambda response: _bad_response(response, errors))
+            page.goto(base + "/api/schema")  # a page of the origin; the tests import the modules
+            yield page, base, session
+        finally:
+            browser.close()
+    assert errors == [], errors
+
+
+def _console_error(message, errors: list[str]) -> None:
+    # A failed load is reported with its URL by _bad_response.
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        errors.append(message.text)
+
+
+def _bad_response(response, errors: list[str]) -> None:
+    if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+        errors.append(f"{response.status} {response.url}")
+
+
+AGREEMENT = """async ([model, sources, init, batches]) => {
+  const { requestGpu } = await import("/static/browser/device.js");
+  const { BrowserTrainer } = await import("/static/browser/trainer.js");
+  const gpu = await requestGpu();
+  const trainer = new BrowserTrainer(gpu, model, sources);
+  trainer.loadWeights(init);
+  const losses = [];
+  for (const [inputs, targets] of batches) {
+    losses.push(await trainer.computeGradients(inputs, targets));
+    await trainer.update();
+  }
+  const weights = Array.from(await trainer.readWeights());
+  trainer.destroy();
+  gpu.device.destroy();
+  return { adapter: gpu.name, losses, weights };
+}"""
+
+
+@pytest.mark.parametrize("encoding", list(SETTINGS))
+def test_three_steps_in_the_page_match_the_python_webgpu_trainer(studio, encoding):
+    require_webgpu()
+    from gfxnn.webgpu import WebGpuTrainer
+
+    page, _, _ = studio
+    settings = SETTINGS[encoding]
+    python = WebGpuTrainer(settings.model_spec())
+    start = np.concatenate([value.reshape(-1) for value in python.state_dict().values()])
+    rng = np.random.default_rng(3)
+    batches = [
+        (rng.random((192, 2), dtype=np.float32), rng.random((192, 3), dtype=np.float32))
+        for _ in range(3)
+    ]
+    losses = []
+    for inputs, targets in batches:
+        losses.append(python.compute_gradients(inputs, targets))
+        python.update()
+    expected = np.concatenate([value.reshape(-1) for value in python.state_dict().values()])
+
+    fed = [[x.reshape(-1).tolist(), t.reshape(-1).tolist()] for x, t in batches]
+    result = page.evaluate(
+        AGREEMENT, [browser_model(settings), kernel_sources(), start.tolist(), fed]
+    )
+    assert "swiftshader" in result["adapter"].lower()
+    weights = np.asarray(result["weights"], np.float32)
+    assert np.abs(expected - start).max() > 1e-3  # the steps moved the weights
+    assert np.abs(weights - expected).max() <= WEIGHT_TOLERANCE
+    np.testing.assert_allclose(result["losses"], losses, rtol=1e-6)
