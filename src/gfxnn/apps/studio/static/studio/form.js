@@ -2,9 +2,9 @@
 // rest under More settings. Controls come from the server's schema, so a setting the library
 // adds appears by itself (in its group when listed below, under More settings otherwise).
 // Live settings are applied on change; the others are staged until Apply.
-import { $, showError } from "./dom.js";
+import { $, element, showError } from "./dom.js";
 import { control } from "./connection.js";
-import { current, effectiveSettings, emit, field, on, store } from "./store.js";
+import { allFields, current, effectiveSettings, emit, field, on, store } from "./store.js";
 import {
   ENCODING_PARAMS,
   checkboxChoiceWidget,
@@ -78,7 +78,7 @@ const widgets = []; // { name, root, update }
 const sentApplies = new Map(); // request id -> the staged names it sent
 
 // Entries the server gives for encoding parameters ("encoding_params.n_levels", ...).
-const dottedParams = () => store.schema.settings.some((f) => f.parent === "encoding_params");
+const dottedParams = () => allFields().some((f) => f.parent === "encoding_params");
 
 function widgetFor(f) {
   const labelled = { ...f, label: LABELS[f.name] || f.label };
@@ -98,6 +98,20 @@ function widgetFor(f) {
     case "encoding_params":
       // The server's own entries per parameter when it has them, else the page's.
       return dottedParams() ? null : encodingParamsWidget(labelled, edit);
+    case "encoding_params.log2_hashmap_size": { // MLPZen counts the table in entries
+      const widget = plainWidget({ ...labelled, label: "Table size (log2)" }, edit);
+      const entries = element("span", { className: "hint entries" });
+      widget.root.append(entries);
+      return {
+        root: widget.root,
+        update: (s) => {
+          widget.update(s);
+          const log2 = Number(valueOf(f, s));
+          entries.textContent = Number.isInteger(log2) && log2 < 40
+            ? `${(2 ** log2).toLocaleString("en-US")} entries` : "";
+        },
+      };
+    }
     default:
       return plainWidget(labelled, edit);
   }
@@ -113,7 +127,7 @@ export function buildForm() {
   const groupOf = (f) =>
     Object.keys(GROUPS).find((g) => GROUPS[g].includes(f.name)) ||
     (f.parent === "encoding_params" ? "encoding" : "more");
-  const fields = [...store.schema.settings].sort((a, b) => order(a.name) - order(b.name));
+  const fields = allFields().sort((a, b) => order(a.name) - order(b.name));
   for (const f of fields) {
     const widget = widgetFor(f);
     if (widget === null) continue;

@@ -44,6 +44,13 @@ export function effectiveSettings() {
   return { ...((s && s.settings) || {}), ...store.staged };
 }
 
+// Every control of the schema: its settings, each followed by the controls of its own parts
+// (the grid parameters, "encoding_params.n_levels" ..., listed in their entry's `fields`).
+export function allFields() {
+  if (!store.schema) return [];
+  return store.schema.settings.flatMap((f) => [f, ...(f.fields || [])]);
+}
+
 export function field(name) {
-  return store.schema ? store.schema.settings.find((f) => f.name === name) : undefined;
+  return allFields().find((f) => f.name === name);
 }
