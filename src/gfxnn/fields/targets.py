@@ -18,7 +18,7 @@ import numpy as np
 
 from gfxnn.fused.sampler import NearestTexelSampler
 
-__all__ = ["ImageTarget", "Target", "check_image"]
+__all__ = ["GridTarget", "ImageTarget", "Target", "check_image", "nearest_indices"]
 
 
 @runtime_checkable
@@ -90,3 +90,59 @@ class ImageTarget:
     def reference(self) -> np.ndarray:
         """The image itself, (H, W, C) float32."""
         return self.image
+
+
+def nearest_indices(inputs: np.ndarray, grid_shape: tuple[int, ...]) -> np.ndarray:
+    """Flat indices into a C-ordered grid of `grid_shape` of the nearest samples of inputs
+    (B, d) in [0, 1): along input dimension k (array axis d - 1 - k, of size n) the index is
+    min(int(x_k n), n - 1), Dx12NN's nearest texel in any number of dimensions."""
+    dims = len(grid_shape)
+    flat = np.zeros(inputs.shape[0], np.int64)
+    stride = 1
+    for k in range(dims):  # input dimension k is the fastest-varying axis when k is 0
+        n = grid_shape[dims - 1 - k]
+        # Truncation is int() for x >= 0; a negative input (outside the contract) clamps to 0.
+        index = np.clip((inputs[:, k] * n).astype(np.int64), 0, n - 1)
+        flat += index * stride
+        stride *= n
+    return flat
+
+
+class GridTarget:
+    """A signal sampled on a regular grid of any dimension: `values` (*grid_shape, C) with
+    the last input dimension first (a volume (D, H, W, C) takes (x, y, z)); a batch takes the
+    nearest sample along every axis (`nearest_indices`), as ImageTarget does in 2-D.
+
+    Args:
+        values: (*grid_shape, C) float array, finite (copied to contiguous float32); the
+            caller has checked its range.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        if not isinstance(values, np.ndarray) or values.ndim < 2 or min(values.shape) < 1:
+            raise ValueError(
+                f"values must be a numpy array (*grid_shape, C) with every size >= 1, got "
+                f"{getattr(values, 'shape', type(values).__name__)}"
+            )
+        self.values = np.ascontiguousarray(values, np.float32)
+        self.grid_shape: tuple[int, ...] = tuple(self.values.shape[:-1])
+        self.n_input_dims = len(self.grid_shape)
+        self.n_output_dims = int(self.values.shape[-1])
+        self._flat = self.values.reshape(-1, self.n_output_dims)
+
+    def values_at(self, inputs: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The nearest samples (B, C) of inputs (B, n_input_dims)."""
+        samples = self._flat[nearest_indices(inputs, self.grid_shape)]
+        if out is None:
+            return samples
+        out[...] = samples  # casts to the trainer's dtype (float64 in the gradient tests)
+        return out
+
+    def sample(self, rng: np.random.Generator, inputs: np.ndarray, targets: np.ndarray) -> None:
+        """inputs (B, d) <- uniform draws from `rng`; targets (B, C) <- their nearest samples."""
+        rng.random(out=inputs, dtype=inputs.dtype.type)
+        self.values_at(inputs, targets)
+
+    def reference(self) -> np.ndarray:
+        """The grid itself, (*grid_shape, C) float32."""
+        return self.values
