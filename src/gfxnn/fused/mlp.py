@@ -22,6 +22,7 @@ import numpy as np
 
 from gfxnn.checks import check_choice
 from gfxnn.fused import activations
+from gfxnn.fused.controls import round_to_half
 from gfxnn.nn import init
 from gfxnn.tensor import Tensor
 
@@ -76,6 +77,8 @@ class FusedMLP:
             offset += n_out
         self._batch = -1
         self._infer_rows = -1
+        # MLPZen's "Use FP16 for MLP": inference rounds to float16, training stays as it is.
+        self.half_inference = False
 
     @property
     def n_layers(self) -> int:
@@ -142,15 +145,23 @@ class FusedMLP:
 
     # ----- inference --------------------------------------------------------------------
     def infer(self, x: np.ndarray, out: np.ndarray) -> None:
-        """out (n, n_out) = network(x (n, n_input_dims)), through buffers reused across calls."""
+        """out (n, n_out) = network(x (n, n_input_dims)), through buffers reused across calls.
+
+        With `half_inference`, MLPZen's FP16 MLP: the inputs, weights and biases are rounded to
+        float16, and every layer's activations after it (the output too); the products
+        accumulate in the buffers' dtype."""
         n = x.shape[0]
         if n > self._infer_rows:
             width = max(self.sizes[1:])
             self._infer_buffers = [np.empty(n * width, self.dtype) for _ in range(3)]
             self._infer_rows = n
         z_buffer, *a_buffers = self._infer_buffers
-        inputs = x
-        for layer, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
+        weights, biases, inputs = self.weights, self.biases, x
+        if self.half_inference:
+            weights = [round_to_half(w) for w in weights]
+            biases = [round_to_half(b) for b in biases]
+            inputs = round_to_half(x)
+        for layer, (weight, bias) in enumerate(zip(weights, biases, strict=True)):
             n_out = weight.shape[0]
             z = z_buffer[: n * n_out].reshape(n, n_out)
             np.matmul(inputs, weight.T, out=z)
@@ -159,4 +170,6 @@ class FusedMLP:
             # Alternate two activation buffers: layer l reads one while writing the other.
             a = out if last else a_buffers[layer % 2][: n * n_out].reshape(n, n_out)
             self._acts[layer](z, a)  # no derivative buffer: value only
+            if self.half_inference:
+                round_to_half(a, out=a)
             inputs = a

@@ -13,6 +13,7 @@ import numpy as np
 from gfxnn.fields.trainer import ModelSpec, OptimizerSpec
 from gfxnn.fused import render as _render
 from gfxnn.fused import state as _state
+from gfxnn.fused.controls import CONTROL_FIELDS, TrainingControls, clip_gradients
 from gfxnn.fused.losses import LOSSES, l1_loss, l2_loss, relative_l2_loss
 from gfxnn.fused.mlp import FusedMLP
 from gfxnn.fused.optim import FusedAdam, Optimizer
@@ -42,7 +43,9 @@ class FusedTrainer:
         (gradients into `mlp.grads`, and into `encoder.grads` for a trainable encoding such as
         the hash grid); the loss L = mean((y - t)^2) over the batch and the channels gives
         dL/dy = 2 (y - t) / (B C).
-    update(): the optimizer step (the network's, then the encoding's own optimizer).
+    update(): the optimizer step (the network's, then the encoding's own optimizer), after
+        the spec's gradient clipping; a frozen part (`freeze_network`, `freeze_encoding`) is
+        not stepped at all, so its parameters and optimizer state stay bit for bit.
 
     A trainable encoder has `params`, `grads` and `backward(grad_features)`; it needs
     `encoder_optimizer`, which may have its own learning rate and epsilon (tiny-cuda-nn
@@ -78,6 +81,7 @@ class FusedTrainer:
             raise ValueError(f"{type(encoder).__name__} is trainable: it needs encoder_optimizer")
         self.encoder_optimizer = encoder_optimizer
         self.spec = spec if spec is not None else self._components_spec()
+        self.controls = self._controls(self.spec)
         self.target = target
         self.sample_rng = sample_rng
         self.blas_threads = blas_threads
@@ -140,10 +144,34 @@ class FusedTrainer:
         return loss
 
     def update(self) -> None:
-        """One optimizer step from the last computed gradients."""
-        self.optimizer.step()
-        if self.encoder_optimizer is not None:
-            self.encoder_optimizer.step()
+        """One optimizer step from the last computed gradients (clipped first, see
+        `gfxnn.fused.controls`); frozen parts are left alone."""
+        controls = self.controls
+        learning = []
+        if not controls.freeze_network:
+            learning.append(self.optimizer)
+        if self.encoder_optimizer is not None and not controls.freeze_encoding:
+            learning.append(self.encoder_optimizer)
+        clip_gradients(controls.gradient_clip, controls.clip_value, [opt.grads for opt in learning])
+        for optimizer in learning:
+            optimizer.step()
+
+    # ----- MLPZen's controls ------------------------------------------------------------
+    def _controls(self, spec: ModelSpec) -> TrainingControls:
+        controls = TrainingControls.from_spec(spec)
+        self.mlp.half_inference = controls.precision == "fp16"
+        return controls
+
+    def set_controls(self, spec: ModelSpec) -> None:
+        """Switch to `spec`'s freezing, clipping and precision, keeping weights and optimizer
+        state; the rest of `spec` must equal the trainer's (ValueError otherwise, and nothing
+        changes)."""
+        unchanged = self.spec.replace(**{name: getattr(spec, name) for name in CONTROL_FIELDS})
+        if unchanged != spec:
+            raise ValueError("set_controls changes only the training controls; rebuild instead")
+        TrainingControls.from_spec(spec)  # every check before anything changes
+        self.controls = self._controls(spec)
+        self.spec = spec
 
     # ----- the training loop on the target's batches ------------------------------------
     def set_target(self, target: Target) -> None:
