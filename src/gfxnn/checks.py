@@ -11,31 +11,45 @@ from typing import Any
 
 import numpy as np
 
+MAX_SHOWN = 80  # characters of a value quoted in an error message
+
+
+def shown(value: Any) -> str:
+    """`value` as an error message quotes it: its repr, cut to MAX_SHOWN characters with the
+    full length stated (a 5000-character name or a 10**5000 count is not echoed whole; Python
+    refuses to print an int of more than 4300 digits at all)."""
+    if _is_integer(value) and abs(int(value)).bit_length() > 256:
+        return f"an integer of about {int(abs(int(value)).bit_length() * 0.30103) + 1} digits"
+    text = str(value) if _is_number(value) else repr(value)
+    if len(text) <= MAX_SHOWN:
+        return text
+    return f"{text[: MAX_SHOWN - 3]}... ({len(text)} characters)"
+
 
 def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
     """An integer (bool excluded) in low..high (no upper bound when high is None), as int."""
     if high is None:
         if not _is_integer(value) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+            raise ValueError(f"{name} must be an integer >= {low}, got {shown(value)}")
         return int(value)
     if not _is_integer(value):
-        raise ValueError(f"{name} must be an integer in {low}..{high}, got {value!r}")
+        raise ValueError(f"{name} must be an integer in {low}..{high}, got {shown(value)}")
     if not low <= value <= high:
-        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
+        raise ValueError(f"{name} must be in {low}..{high}, got {shown(value)}")
     return int(value)
 
 
 def check_positive_int(name: str, value: Any) -> int:
     """An integer >= 1 (bool excluded: True is not a size), as int."""
     if not _is_integer(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        raise ValueError(f"{name} must be a positive integer, got {shown(value)}")
     return int(value)
 
 
 def check_seed(name: str, value: Any) -> int:
     """A seed for np.random.default_rng: an integer >= 0 (bool excluded), as int."""
     if not _is_integer(value) or value < 0:
-        raise ValueError(f"{name} must be an integer >= 0 (a seed), got {value!r}")
+        raise ValueError(f"{name} must be an integer >= 0 (a seed), got {shown(value)}")
     return int(value)
 
 
@@ -46,28 +60,36 @@ def _is_integer(value: Any) -> bool:
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     """One of `choices`."""
     if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+        raise ValueError(f"{name} must be one of {', '.join(choices)}; got {shown(value)}")
 
 
 def _is_number(value: Any) -> bool:
     return not isinstance(value, bool) and isinstance(value, int | float | np.floating | np.integer)
 
 
+def _is_finite(value: Any) -> bool:
+    # An int beyond float's range (10**400) counts as infinite: it cannot become a float, and
+    # math.isfinite would raise OverflowError converting it.
+    if _is_integer(value):
+        return abs(int(value)).bit_length() <= 1023
+    return math.isfinite(value)
+
+
 def check_rate(name: str, value: Any) -> float:
     """A finite number > 0 (learning rates, epsilons), as float."""
     if not _is_number(value):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+        raise ValueError(f"{name} must be a finite number > 0, got {shown(value)}")
+    if not (_is_finite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {shown(value)}")
     return float(value)
 
 
 def check_fraction(name: str, value: Any) -> float:
     """A number in [0, 1) (Adam's betas, l2_reg), as float."""
     if not _is_number(value):
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+        raise ValueError(f"{name} must be a number in [0, 1), got {shown(value)}")
     if not 0 <= value < 1:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
+        raise ValueError(f"{name} must be in [0, 1), got {shown(value)}")
     return float(value)
 
 
@@ -77,9 +99,9 @@ def check_fraction(name: str, value: Any) -> float:
 def check_real(name: str, value: Any, *, finite: bool = True) -> float:
     """A real number (bools excluded), finite unless `finite` is False, as float."""
     if not _is_number(value):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    if finite and not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+        raise TypeError(f"{name} must be a real number, got {shown(value)}")
+    if (finite or _is_integer(value)) and not _is_finite(value):
+        raise ValueError(f"{name} must be a finite number, got {shown(value)}")
     return float(value)
 
 
@@ -87,9 +109,9 @@ def check_non_negative(name: str, value: Any, *, finite: bool = True) -> float:
     """A number >= 0 (NaN refused; +inf only when `finite` is False), as float."""
     number = check_real(name, value, finite=False)
     if not number >= 0:  # also refuses NaN
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
+        raise ValueError(f"{name} must be >= 0, got {shown(value)}")
     if finite and math.isinf(number):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise ValueError(f"{name} must be a finite number >= 0, got {shown(value)}")
     return number
 
 
@@ -99,7 +121,7 @@ def check_interval(name: str, value: Any, low: float, high: float, *, closed: bo
     inside = low <= number <= high if closed else low <= number < high
     if not inside:
         raise ValueError(
-            f"{name} must be in [{low:g}, {high:g}{']' if closed else ')'}, got {value!r}"
+            f"{name} must be in [{low:g}, {high:g}{']' if closed else ')'}, got {shown(value)}"
         )
     return number
 
@@ -107,14 +129,14 @@ def check_interval(name: str, value: Any, low: float, high: float, *, closed: bo
 def check_bool(name: str, value: Any) -> bool:
     """True or False (NumPy's bool too); 0 and 1 are refused, they are not flags."""
     if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
+        raise TypeError(f"{name} must be a bool, got {shown(value)}")
     return bool(value)
 
 
 def check_pair(name: str, value: Any, check: Callable[[str, Any], float]) -> tuple[float, float]:
     """A pair (tuple or list of two), each entry checked by `check` as name[0] and name[1]."""
     if not isinstance(value, tuple | list) or len(value) != 2:
-        raise ValueError(f"{name} must be a pair of numbers, got {value!r}")
+        raise ValueError(f"{name} must be a pair of numbers, got {shown(value)}")
     return check(f"{name}[0]", value[0]), check(f"{name}[1]", value[1])
 
 
