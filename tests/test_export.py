@@ -391,3 +391,12 @@ def test_encodings_lower_themselves_and_the_error_lists_those_that_do() -> None:
     harmonics = SphericalHarmonicsEncoding(3, degree=2)
     with pytest.raises(ExportError, match=r"no lower\(\) method; export supports the Identity, "):
         lower_encoding(harmonics)
+
+
+def test_a_long_invalid_name_is_quoted_cut_short() -> None:
+    encoding = IdentityEncoding(2)
+    with pytest.raises(ExportError) as error:
+        export(encoding, model(encoding, "relu"), "glsl", name="a" * 5000)
+    message = str(error.value)
+    assert "(5002 characters)" in message and "at most 200 characters" in message
+    assert len(message) < 300

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gfxnn.checks import shown
+
 __all__ = ["GLSL", "HLSL", "LANGUAGES", "WGSL", "Language", "check_function_name"]
 
 
@@ -168,7 +170,7 @@ def check_function_name(name: object, language: Language) -> str:
     """`name` if it can name the emitted function in `language`, else a ValueError saying why."""
     if not isinstance(name, str) or not _IDENTIFIER.match(name) or len(name) > _MAX_NAME:
         raise ValueError(
-            f"invalid function name {name!r}: use a letter or '_' followed by letters, digits "
+            f"invalid function name {shown(name)}: use a letter or '_' followed by letters, digits "
             f"or '_' (at most {_MAX_NAME} characters)"
         )
     if name in language.reserved:
@@ -177,12 +179,12 @@ def check_function_name(name: object, language: Language) -> str:
         )
     if "__" in name or name.startswith(("gl_", "_")):
         raise ValueError(
-            f"invalid function name {name!r}: names starting with '_' or 'gl_' or containing "
+            f"invalid function name {shown(name)}: names starting with '_' or 'gl_' or containing "
             f"'__' are reserved in {language.name} (or in one of the other shading languages)"
         )
     if _LOCAL.match(name):
         raise ValueError(
-            f"invalid function name {name!r}: it collides with the names of the function's "
+            f"invalid function name {shown(name)}: it collides with the names of the function's "
             "parameter (uv) or local variables (one of the letters e z a t c p g f v i followed "
             "by digits)"
         )
