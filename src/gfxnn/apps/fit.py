@@ -44,6 +44,7 @@ from gfxnn.compiled import CPU_BACKENDS
 from gfxnn.compiled import available as compiled_available
 from gfxnn.data.images import encode_png
 from gfxnn.fields import checkpoint as fit_checkpoint
+from gfxnn.fields.controller import steps_per_check
 from gfxnn.imagefit import DivergenceError, FitSettings, ImageFitter
 from gfxnn.io import atomic_write_bytes, atomic_write_json
 
@@ -184,12 +185,16 @@ def _train(
     console: Console,
     show_progress: bool,
 ) -> tuple[str, str | None]:
-    """The loop. Returns (why it stopped, divergence message or None)."""
+    """The loop. Returns (why it stopped, divergence message or None). Between two checks of
+    the clock and the stop flag it trains `steps_per_check` steps (whole frames of
+    steps_per_frame, or about frame_budget_ms); settings.max_steps caps `steps`."""
+    if fitter.settings.max_steps is not None:
+        steps = min(steps, fitter.settings.max_steps)
     progress = _progress_bar(console, show_progress)
     task = progress.add_task("fit", total=1.0, step=0, steps=steps, loss="-", psnr="-", rate="-")
     started = time.perf_counter()
     _evaluate(fitter, history)
-    chunk = 1
+    chunk = fitter.settings.steps_per_frame
     # Overflow on the way to a NaN loss is expected; the fitter reports it as DivergenceError.
     with progress, np.errstate(over="ignore", invalid="ignore"):
         try:
@@ -204,7 +209,7 @@ def _train(
                 finally:
                     history.training_seconds += time.perf_counter() - tick
                 per_step = (time.perf_counter() - tick) / max(fitter.steps - before, 1)
-                chunk = int(np.clip(CHUNK_SECONDS / max(per_step, 1e-9), 1, 1000))
+                chunk = steps_per_check(fitter.settings, per_step, CHUNK_SECONDS)
                 _maybe_evaluate(fitter, history)
                 fraction = fitter.steps / steps
                 if seconds is not None:
