@@ -33,7 +33,7 @@ from gfxnn.fields.targets import Target
 from gfxnn.fields.trainer import ModelSpec, Trainer
 from gfxnn.fused.threads import blas_threads as _blas_threads
 
-__all__ = ["DivergenceError", "FitController", "TrainerFactory", "psnr"]
+__all__ = ["DivergenceError", "FitController", "TrainerFactory", "psnr", "steps_per_check"]
 
 TrainerFactory = Callable[[ModelSpec, Target], Trainer]
 # Live settings that leave the trainer as it is (read at each step), or only change its rates.
@@ -65,6 +65,26 @@ def psnr(prediction: np.ndarray, reference: np.ndarray) -> float:
     """10 log10(1 / MSE) in dB for signals in [0, 1]; inf when they are equal."""
     mse = float(np.mean((prediction.astype(np.float64) - reference.astype(np.float64)) ** 2))
     return math.inf if mse == 0.0 else 10.0 * math.log10(1.0 / mse)
+
+
+# The most steps between two checks of an app's clock and stop flag (a frame budget's too).
+MAX_STEPS_PER_CHECK = 65536
+
+
+def steps_per_check(settings: FitSettings, seconds_per_step: float, check_seconds: float) -> int:
+    """How many steps an app (`gfxnn fit`) trains between two looks at its clock, stop flag
+    and progress, given the measured seconds per step:
+    - with `frame_budget_ms`, about that many milliseconds of steps (at least one);
+    - otherwise whole frames of `steps_per_frame` steps, as many as fill about
+      `check_seconds` (at least one frame, at most 1000 frames' worth of single steps).
+    """
+    per_step = max(seconds_per_step, 1e-9)
+    if settings.frame_budget_ms is not None:
+        budget = settings.frame_budget_ms / 1e3
+        return int(np.clip(budget / per_step, 1, MAX_STEPS_PER_CHECK))
+    frame = settings.steps_per_frame
+    frames = int(np.clip(check_seconds / (per_step * frame), 1, max(1, 1000 // frame)))
+    return frames * frame
 
 
 def copy_settings(settings: Any) -> FitSettings:

@@ -5,6 +5,13 @@ Reading goes through the registry's own reading of each part (`registry.encoding
 to `gfxnn.build`: tcnn's own configs run unchanged (FullyFusedMLP / CutlassMLP / MLP, tcnn's
 activation and Adam key spellings, Grid with a type). What the fitter cannot do is a
 ValueError that says so: another loss or optimizer, per-layer widths, no biases.
+
+tiny-cuda-nn has no name for the batch size, the seed or MLPZen's controls (initialisation,
+learning-rate schedule, freezing, gradient clipping, precision, pacing, step limit): its
+configs leave them at their defaults. gfxnn's own config file, the `config.json` that
+`gfxnn fit` writes beside its checkpoint ({"settings": {...}, "run", "image", "app"}), holds
+every setting, and `settings_values` reads it too, so `--config run/config.json` repeats a run
+with all of them.
 """
 
 from __future__ import annotations
@@ -18,10 +25,15 @@ from gfxnn.fields import choices
 __all__ = ["settings_to_config", "settings_values"]
 
 
+# The sections of gfxnn's own config file (gfxnn.fields.checkpoint.checkpoint_config).
+GFXNN_CONFIG_KEYS = ("settings", "run", "image", "app")
+
+
 def settings_to_config(settings: Any) -> dict[str, Any]:
     """`settings` (a FitSettings; not imported, settings.py imports this module) as a
     tiny-cuda-nn-format config (`gfxnn.build` and `FitSettings.from_config` read it back);
-    batch size and seed are not part of the format."""
+    batch size, seed and MLPZen's controls are not part of the format (see the module
+    docstring: gfxnn's own config file keeps them)."""
     optimizer: dict[str, Any] = {
         "otype": choices.OPTIMIZERS[settings.optimizer],
         "learning_rate": settings.learning_rate,
@@ -49,6 +61,8 @@ def settings_values(config: Any) -> dict[str, Any]:
     validates them)."""
     if not isinstance(config, dict):
         raise ValueError(f"a model config must be a JSON object, got {type(config).__name__}")
+    if "settings" in config:
+        return _from_gfxnn_config(config)
     registry.check_config_keys(config)
     values: dict[str, Any] = {}
     values.update(_from_encoding(config.get("encoding", {"otype": "Identity"})))
@@ -56,6 +70,20 @@ def settings_values(config: Any) -> dict[str, Any]:
     values.update(_from_optimizer(config.get("optimizer", {"otype": "Adam"})))
     values["loss"] = _from_loss(config.get("loss", {"otype": "L2"}))
     return values
+
+
+def _from_gfxnn_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings of gfxnn's own config file (every setting by its FitSettings name)."""
+    unknown = sorted(set(config) - set(GFXNN_CONFIG_KEYS), key=str)
+    if unknown:
+        raise ValueError(
+            f"unknown section(s) {unknown} in a gfxnn config (it has {list(GFXNN_CONFIG_KEYS)}; "
+            f"a tiny-cuda-nn config has {list(registry.CONFIG_KEYS)})"
+        )
+    settings = config["settings"]
+    if not isinstance(settings, dict):
+        raise ValueError(f"a gfxnn config's settings must be a JSON object, got {settings!r}")
+    return dict(settings)
 
 
 def _from_encoding(config: Any) -> dict[str, Any]:
