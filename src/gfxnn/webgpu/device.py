@@ -14,6 +14,8 @@ __all__ = ["Gpu", "NoAdapterError", "get_gpu"]
 
 # Storage buffers one kernel binds (see wgsl/bindings.wgsl); WebGPU's default limit is 8.
 STORAGE_BUFFERS = 10
+# Device features gfxnn asks for when the adapter offers them.
+OPTIONAL_FEATURES = ("shader-f16",)
 
 
 class NoAdapterError(RuntimeError):
@@ -30,6 +32,10 @@ class Gpu:
     pipelines: dict[Any, Any] = field(default_factory=dict)
     modules: dict[str, Any] = field(default_factory=dict)
     layouts: dict[str, Any] = field(default_factory=dict)
+
+    def has_feature(self, name: str) -> bool:
+        """Whether the device was created with the WebGPU feature `name` (e.g. "shader-f16")."""
+        return name in self.device.features
 
     @property
     def is_cpu(self) -> bool:
@@ -95,6 +101,10 @@ def get_gpu() -> Gpu:
         "max-storage-buffers-per-shader-stage",
         "max-compute-workgroups-per-dimension",
     )
-    device = adapter.request_device_sync(required_limits={key: limits[key] for key in wanted})
+    # precision "fp16" (infer_f16.wgsl) needs shader-f16; without it, that precision is refused
+    features = [name for name in OPTIONAL_FEATURES if name in adapter.features]
+    device = adapter.request_device_sync(
+        required_features=features, required_limits={key: limits[key] for key in wanted}
+    )
     _GPU = Gpu(adapter, device, adapter_name(adapter))
     return _GPU

@@ -18,7 +18,7 @@ from gfxnn.encodings import grid_kernels
 from gfxnn.fields.choices import KERNEL_ACTIVATION_IDS
 from gfxnn.fields.trainer import LOSSES, OPTIMIZERS, ModelSpec
 
-__all__ = ["BatchPlan", "ModelPlan", "batch_plan", "model_plan"]
+__all__ = ["BatchPlan", "ModelPlan", "batch_plan", "model_plan", "workgroups"]
 
 MAX_WIDTH = 128  # wgsl/bindings.wgsl: the widest layer a thread holds
 MAX_DIMS = 3
@@ -196,3 +196,11 @@ def batch_plan(batch: int, acts_columns: int, max_binding: int) -> BatchPlan:
     per_slice = min(chunks_needed, fit)
     n_slices = math.ceil(chunks_needed / per_slice)
     return BatchPlan(batch, chunk, per_slice * chunk, n_slices)
+
+
+def workgroups(n_threads: int, per_group: int = 64) -> tuple[int, int]:
+    """(x, y) workgroup counts for n_threads in the 1-D kernels, which fold y into x (a
+    dimension holds at most 32768 here; WebGPU guarantees 65535)."""
+    groups = max(1, -(-n_threads // per_group))
+    x = min(groups, 32768)
+    return x, -(-groups // x)

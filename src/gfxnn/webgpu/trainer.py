@@ -2,66 +2,62 @@
 
 A step is a few dispatches in one compute pass (wgsl/*.wgsl): per slice of the batch
 `forward` and `backward` (one thread per row) and `weight_gradient` (one thread per parameter and
-chunk of rows, one partial sum each), then `reduce_loss` (one workgroup), `optimize` (one
-thread per parameter) and, for a grid, `optimize_table`. Many steps go into one queue
-submission; each step's numbers (its index, Adam's bias corrections, the activations) are a
-record of a uniform buffer bound at a dynamic offset, so nothing waits for the host. Losses
-land in a ring read back asynchronously (`gfxnn.webgpu.readback`); a non-finite loss marks the
-step on the device and every later kernel does nothing, so the weights stay those of the last
-good step.
+chunk of rows, one partial sum each), then `reduce_loss` (one workgroup), for the "norm" clip
+`gradient_norm` and `clip_scale`, `optimize` (one thread per parameter; not dispatched while
+the network is frozen) and, for a grid, `optimize_table` (`clear_table_gradient` instead
+while the grid is frozen). Many steps go into one queue submission; each step's numbers (its
+index, learning rates and Adam's bias corrections, the activations, the clip) are a record of
+a uniform buffer bound at a dynamic offset (`gfxnn.webgpu.records`), so nothing waits for the
+host and the rates may change at every step. Losses land in a ring read back asynchronously
+(`gfxnn.webgpu.readback`); a non-finite loss marks the step on the device and every later
+kernel does nothing, so the weights stay those of the last good step.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
 import numpy as np
 
 from gfxnn.encodings import grid_kernels
-from gfxnn.fields.trainer import ModelSpec, OptimizerSpec
+from gfxnn.fields.trainer import ModelSpec
 from gfxnn.fused.mlp import FusedMLP
-from gfxnn.webgpu import layout
+from gfxnn.webgpu import inference, layout, state
 from gfxnn.webgpu.device import get_gpu
 from gfxnn.webgpu.readback import LossReader
+from gfxnn.webgpu.records import (
+    LIVE_CONTROLS,
+    RECORD,
+    RECORD_BINDING,
+    Controls,
+    step_record,
+    switched_controls,
+    with_rates,
+)
 from gfxnn.webgpu.shaders import bind_group_layout, pipeline
 
-__all__ = ["WebGpuTrainer"]
+__all__ = ["LIVE_CONTROLS", "WebGpuTrainer"]
 
-RECORD = 256  # bytes per uniform record (WebGPU's default min-uniform-buffer-offset-alignment)
-TABLE = "encoding.table"
-
-
-def _groups(n_threads: int, per_group: int = 64) -> tuple[int, int]:
-    """(x, y) workgroup counts for n_threads in 1-D kernels that fold y into x."""
-    groups = max(1, -(-n_threads // per_group))
-    x = min(groups, 32768)
-    return x, -(-groups // x)
-
-
-def _optimizer_words(spec: OptimizerSpec, t: int) -> list[float]:
-    """OptimizerStep of wgsl/bindings.wgsl for Adam's step t, in float64 then rounded."""
-    b1, b2 = spec.betas
-    if spec.name == "adam":
-        rate = spec.learning_rate / (1.0 - b1**t)
-        sqrt_c2 = math.sqrt(1.0 - b2**t)
-    else:
-        rate, sqrt_c2 = spec.learning_rate, 1.0
-    return [rate, sqrt_c2, b1, 1.0 - b1, b2, 1.0 - b2, spec.epsilon, spec.l2_reg]
+NORM_GROUPS = 256  # wgsl/bindings.wgsl: gradient_norm's most workgroups
 
 
 class WebGpuTrainer:
     """Encoding + MLP + loss + optimizers of `spec` in WebGPU compute shaders.
 
     Args:
-        spec: the model (see `gfxnn.fields.trainer`); ValueError names what the kernels
-            cannot run (widths over 128, encodings other than identity, frequency, one-blob,
-            triangle wave and the grids).
+        spec: the model (see `gfxnn.fields.trainer`), MLPZen's controls included;
+            ValueError names what the kernels cannot run (widths over 128, encodings other
+            than identity, frequency, one-blob, triangle wave and the grids, precision "fp16"
+            on an adapter without the "shader-f16" feature).
         target: what `train` fits (a `gfxnn.fields.targets.Target` on a regular grid, e.g.
             an ImageTarget); None for a trainer fed by `compute_gradients` only.
         loss_slots: length of the loss ring, also the most steps per queue submission.
-        steps_per_submit: training steps encoded into one submission.
+        steps_per_submit: training steps encoded into one submission. `train` submits each
+            full batch of them; the rest wait, encoded, for the next `train` call or for
+            anything that reads or changes the trainer's buffers (losses, weights, render),
+            so `set_learning_rates(...)` then `train(1)`, step after step (a schedule), is
+            batched too: every step's record keeps the rates it was given.
     """
 
     def __init__(
@@ -78,8 +74,10 @@ class WebGpuTrainer:
             raise ValueError(f"steps_per_submit must be in 1..{loss_slots}, got {steps_per_submit}")
         self.spec = spec
         self.plan = layout.model_plan(spec)
+        self.controls = Controls.of(spec)
         self.gpu = get_gpu()
         self.adapter_name = self.gpu.name
+        self._check_precision(self.controls)
         self.loss_slots = loss_slots
         self.steps_per_submit = steps_per_submit
         import wgpu
@@ -89,15 +87,22 @@ class WebGpuTrainer:
         usage = wgpu.BufferUsage
         n_weights = self.plan.n_params + self.plan.n_table
         self._weights = self._buffer(4 * n_weights)
-        self._moments = self._buffer(8 * n_weights)
+        self._moments = self._buffer(8 * n_weights)  # Adam's m then v, network then table
         self._accum = self._buffer(12 * max(1, self.plan.n_table))
         self._grads_out = self._buffer(4 * n_weights)
         self._steps_uniform = device.create_buffer(
             size=RECORD * steps_per_submit, usage=usage.UNIFORM | usage.COPY_DST
         )
         self._reader = LossReader(device, loss_slots)
-        self.steps = 0  # steps submitted over the trainer's life
-        self.adam_t = 0  # steps since the optimizer state last restarted
+        self.steps = 0  # steps encoded over the trainer's life
+        # Adam's t of each optimizer: its steps since its state last restarted (a frozen
+        # part takes none, as the CPU trainer's optimizer is then not called)
+        self.t_network = self.t_table = 0
+        # Steps encoded but not submitted yet: their pass and records (see `train`).
+        self._encoder: Any = None
+        self._pass: Any = None
+        self._pending = 0
+        self._records = np.zeros((steps_per_submit, RECORD // 4), np.uint32)
         self._batch: layout.BatchPlan | None = None
         self._bind_group: Any = None
         self._target_words = np.zeros(0, np.float32)
@@ -115,11 +120,11 @@ class WebGpuTrainer:
 
     # ----- parameters -------------------------------------------------------------------
     def _initialize(self, rng: np.random.Generator) -> None:
-        """Xavier weights drawn as FusedMLP.initialize(rng), then a grid's table from the same
-        generator (the CPU trainer's order)."""
+        """Weights drawn on the host as FusedMLP.initialize(rng, spec.initialization), then a
+        grid's table from the same generator (the CPU trainer's order)."""
         sizes = self.plan.sizes
         mlp = FusedMLP(sizes[0], sizes[-1], self.spec.n_neurons, self.spec.n_hidden_layers)
-        mlp.initialize(rng)
+        mlp.initialize(rng, self.spec.initialization)
         flat = [mlp.params]
         if self.plan.grid is not None:
             flat.append(grid_kernels.init_table(self.plan.grid, rng, np.float32).reshape(-1))
@@ -127,7 +132,7 @@ class WebGpuTrainer:
 
     def _load_flat(self, flat: np.ndarray) -> None:
         queue = self.gpu.device.queue
-        self._reader.flush()
+        self._sync()
         queue.write_buffer(self._weights, 0, flat.tobytes())
         n = self.plan.n_params + self.plan.n_table
         queue.write_buffer(self._moments, 0, np.zeros(2 * n, np.float32).tobytes())
@@ -135,71 +140,58 @@ class WebGpuTrainer:
         if self._batch is not None:  # the diverged word and the ring
             queue.write_buffer(self._losses, 0, np.zeros(1 + self.loss_slots, np.uint32).tobytes())
         self._reader.reset()
-        self.adam_t = 0
+        self.t_network = self.t_table = 0
 
     def _clear_accum(self) -> None:
+        self._submit_pending()
         self.gpu.device.queue.write_buffer(
             self._accum, 0, np.zeros(3 * max(1, self.plan.n_table), np.uint32).tobytes()
         )
 
     def _flat(self) -> np.ndarray:
-        self._reader.flush()
+        self._sync()
         return np.frombuffer(self.gpu.device.queue.read_buffer(self._weights), np.float32)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         """`gfxnn.nn.MLP`'s names (layers.{i}.weight (out, in), .bias), plus "encoding.table"
         (flat) for a grid, float32 copies."""
-        flat = self._flat()
-        state: dict[str, np.ndarray] = {}
-        offset = 0
-        sizes = self.plan.sizes
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-            state[f"layers.{i}.weight"] = flat[offset : offset + n_out * n_in].reshape(n_out, n_in)
-            offset += n_out * n_in
-            state[f"layers.{i}.bias"] = flat[offset : offset + n_out].copy()
-            offset += n_out
-        if self.plan.grid is not None:
-            state[TABLE] = flat[offset : offset + self.plan.n_table].copy()
-        return {name: value.copy() for name, value in state.items()}
+        return state.unflatten(self.plan, self._flat())
 
-    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of Adam's (m, v), each flat: the network's (FusedMLP.params layout), then the
+        table's (zeros for SGD)."""
+        self._sync()
+        words = np.frombuffer(self.gpu.device.queue.read_buffer(self._moments), np.float32)
+        n_params, n_table = self.plan.n_params, self.plan.n_table
+        m = np.concatenate([words[:n_params], words[2 * n_params : 2 * n_params + n_table]])
+        v = np.concatenate([words[n_params : 2 * n_params], words[2 * n_params + n_table :]])
+        return m.copy(), v[: n_params + n_table].copy()
+
+    def load_state_dict(self, state_dict: dict[str, np.ndarray]) -> None:
         """Replace every parameter (names and shapes checked); the optimizer restarts."""
-        if not isinstance(state, dict):
-            raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
-        expected = self.state_dict()
-        missing = sorted(set(expected) - set(state))
-        unexpected = sorted(set(state) - set(expected), key=str)
-        if missing or unexpected:
-            raise ValueError(
-                f"state dict does not match the network {list(self.plan.sizes)}: "
-                f"missing {missing}, unexpected {unexpected}"
-            )
-        parts = []
-        for name, target in expected.items():
-            value = np.asarray(state[name], np.float32)
-            if value.size != target.size or (value.shape != target.shape and name != TABLE):
-                raise ValueError(
-                    f"{name} has shape {value.shape}, the network needs {target.shape}"
-                )
-            if not np.all(np.isfinite(value)):
-                raise ValueError(f"{name} holds NaN or infinite values")
-            parts.append(value.reshape(-1))
-        self._load_flat(np.concatenate(parts))
+        self._load_flat(state.flatten(self.plan, self.state_dict(), state_dict))
 
     def set_learning_rates(self, network: float, encoding: float | None) -> None:
-        """New learning rates from the next step on; Adam's moments stay."""
-        spec = self.spec.replace(optimizer=self._with_rate(self.spec.optimizer, network))
-        if encoding is not None and spec.encoding_optimizer is not None:
-            spec = spec.replace(
-                encoding_optimizer=self._with_rate(spec.encoding_optimizer, encoding)
+        """New learning rates from the next step on; Adam's moments stay. Host arithmetic
+        only: steps already encoded keep their rates, the next ones get these in their
+        records (no pipeline, no buffer, no submission)."""
+        self.spec = with_rates(self.spec, network, encoding)
+
+    def set_controls(self, spec: ModelSpec) -> None:
+        """Switch to `spec`, which may differ from the trainer's only in LIVE_CONTROLS
+        (freeze, clip, precision) and the learning rates: weights, Adam's moments and steps
+        stay; encoded steps keep the controls they were encoded with. ValueError (nothing
+        changes) for any other difference or a value the backend cannot run."""
+        controls = switched_controls(self.spec, spec)
+        self._check_precision(controls)
+        self.spec, self.controls = spec, controls
+
+    def _check_precision(self, controls: Controls) -> None:
+        if controls.precision == "fp16" and not self.gpu.has_feature("shader-f16"):
+            raise ValueError(
+                f"the webgpu backend does not offer precision='fp16' on {self.adapter_name}: "
+                "the adapter lacks the shader-f16 feature (choose fp32)"
             )
-        self.spec = spec
-
-    @staticmethod
-    def _with_rate(spec: OptimizerSpec, rate: float) -> OptimizerSpec:
-        import dataclasses
-
-        return dataclasses.replace(spec, learning_rate=float(rate))
 
     # ----- target and batch -------------------------------------------------------------
     def set_target(self, target: Any) -> None:
@@ -226,14 +218,15 @@ class WebGpuTrainer:
     def _allocate(self, batch: int, force: bool = False) -> None:
         if self._batch is not None and self._batch.batch == batch and not force:
             return
-        self._reader.flush()
+        self._sync()
         diverged = self._reader.diverged
         sizes = self.plan.sizes
         acts_columns = sum(sizes[:-1])
         delta_columns = sum(sizes[1:])
         limit = self.gpu.device.limits["max-storage-buffer-binding-size"]
         plan = layout.batch_plan(batch, max(acts_columns, delta_columns), limit)
-        if 4 * plan.n_chunks * self.plan.n_params > limit:
+        partials = plan.n_chunks * self.plan.n_params + NORM_GROUPS + 1
+        if 4 * partials > limit:
             raise ValueError(
                 f"batch {batch}: {plan.n_chunks} partial sums of {self.plan.n_params} "
                 "parameters exceed the adapter's largest storage binding"
@@ -242,7 +235,7 @@ class WebGpuTrainer:
         rows = plan.slice_rows
         self._acts = self._buffer(4 * acts_columns * rows)
         self._deltas = self._buffer(4 * delta_columns * rows)
-        self._partials = self._buffer(4 * plan.n_chunks * self.plan.n_params)
+        self._partials = self._buffer(4 * partials)  # then the norm clip's sums and scale
         self._losses = self._buffer(4 * (1 + self.loss_slots + plan.padded))
         words = np.zeros(1 + self.loss_slots, np.uint32)
         words[0] = diverged
@@ -275,7 +268,10 @@ class WebGpuTrainer:
         buffers = [self._weights, self._moments, self._acts, self._deltas, self._partials]
         buffers += [self._losses, self._accum, data, self._meta, output]
         entries = [
-            {"binding": 0, "resource": {"buffer": self._steps_uniform, "offset": 0, "size": 112}},
+            {
+                "binding": 0,
+                "resource": {"buffer": self._steps_uniform, "offset": 0, "size": RECORD_BINDING},
+            },
             {"binding": 1, "resource": {"buffer": slices, "offset": 0, "size": 32}},
         ]
         entries += [
@@ -302,21 +298,32 @@ class WebGpuTrainer:
         }
 
     # ----- the step's dispatches ---------------------------------------------------------
-    def _write_records(self, first_step: int, first_t: int, count: int) -> None:
-        """Step records (wgsl/bindings.wgsl's Step) of steps first_step.. at Adam's first_t.."""
-        records = np.zeros((count, RECORD // 4), np.uint32)
+    def _step_record(self, step: int) -> np.ndarray:
+        """The record of step `step` (1-based) with the current rates and controls, for the
+        optimizers' next t (a frozen part's t does not advance)."""
         spec = self.spec
-        table = spec.encoding_optimizer or spec.optimizer
         n = (self._batch.batch if self._batch else 1) * spec.n_output_dims
-        loss_scale = (1.0 if spec.loss == "l1" else 2.0) / n
-        for k in range(count):
-            step, t = first_step + k, first_t + k
-            records[k, :3] = (step, (step - 1) % self.loss_slots, spec.seed % 2**32)
-            records[k, 3:8] = self.plan.choices
-            numbers = [loss_scale, 0.0, 0.0, 0.0]
-            numbers += _optimizer_words(spec.optimizer, t) + _optimizer_words(table, t)
-            records[k, 8:28] = np.array(numbers, np.float32).view(np.uint32)
-        self.gpu.device.queue.write_buffer(self._steps_uniform, 0, records.tobytes())
+        return step_record(
+            spec,
+            self.controls,
+            self.plan.choices,
+            step=step,
+            slot=(step - 1) % self.loss_slots,
+            loss_scale=(1.0 if spec.loss == "l1" else 2.0) / n,
+            t_network=self.t_network + 1,
+            t_table=self.t_table + 1,
+            has_table=bool(self.plan.n_table),
+        )
+
+    def _write_record(self, step: int) -> None:
+        """The record of `step` at offset 0, for a synchronous single step or a read."""
+        self.gpu.device.queue.write_buffer(self._steps_uniform, 0, self._step_record(step))
+
+    def _advance(self) -> None:
+        """One step applied: the counters of the optimizers that took it."""
+        self.steps += 1
+        self.t_network += not self.controls.freeze_network
+        self.t_table += bool(self.plan.n_table) and not self.controls.freeze_encoding
 
     def _encode_gradients(self, compute_pass: Any, record: int, sample: bool) -> None:
         plan = self._batch
@@ -332,20 +339,32 @@ class WebGpuTrainer:
                 compute_pass.dispatch_workgroups(plan.slice_rows // 64)
             compute_pass.set_pipeline(gradient)
             chunks = plan.slice_rows // plan.chunk_rows
-            compute_pass.dispatch_workgroups(*_groups(self.plan.n_params), chunks)
+            compute_pass.dispatch_workgroups(*layout.workgroups(self.plan.n_params), chunks)
         compute_pass.set_bind_group(0, self._bind_group, [RECORD * record, 0])
         compute_pass.set_pipeline(pipeline(self.gpu, "train.wgsl", "reduce_loss", constants))
         compute_pass.dispatch_workgroups(1)
 
     def _encode_update(self, compute_pass: Any, record: int) -> None:
+        """The optimizers' dispatches under the current controls: the norm clip's two
+        reductions first; a frozen part's optimizer is not dispatched at all (its weights and
+        moments are not even read), a frozen grid's fixed-point sums are cleared instead."""
         constants = self._constants(False)
+        controls, plan = self.controls, self.plan
+
+        def dispatch(entry_point: str, *groups: int) -> None:
+            compute_pass.set_pipeline(pipeline(self.gpu, "gradient.wgsl", entry_point, constants))
+            compute_pass.dispatch_workgroups(*groups)
+
         compute_pass.set_bind_group(0, self._bind_group, [RECORD * record, 0])
-        compute_pass.set_pipeline(pipeline(self.gpu, "gradient.wgsl", "optimize", constants))
-        compute_pass.dispatch_workgroups(*_groups(self.plan.n_params))
-        if self.plan.n_table:
-            kernel = pipeline(self.gpu, "gradient.wgsl", "optimize_table", constants)
-            compute_pass.set_pipeline(kernel)
-            compute_pass.dispatch_workgroups(*_groups(self.plan.n_table))
+        if controls.clip == "norm" and controls.norm_parts(bool(plan.n_table)):
+            # a fixed workgroup count per model, so unused partial sums stay 0
+            dispatch("gradient_norm", min(NORM_GROUPS, -(-(plan.n_params + plan.n_table) // 256)))
+            dispatch("clip_scale", 1)
+        if not controls.freeze_network:
+            dispatch("optimize", *layout.workgroups(plan.n_params))
+        if plan.n_table:
+            table = "clear_table_gradient" if controls.freeze_encoding else "optimize_table"
+            dispatch(table, *layout.workgroups(plan.n_table))
 
     def _submit(self, encode: Any) -> Any:
         encoder = self.gpu.device.create_command_encoder()
@@ -353,6 +372,26 @@ class WebGpuTrainer:
         encode(compute_pass)
         compute_pass.end()
         return encoder
+
+    def _submit_pending(self) -> None:
+        """Submit the steps `train` encoded and has not submitted yet (their records first)."""
+        if self._pass is None:
+            return
+        self._pass.end()
+        count = self._pending
+        queue = self.gpu.device.queue
+        queue.write_buffer(self._steps_uniform, 0, self._records[:count].tobytes())
+        self._reader.after_submit(self._encoder, self._losses, self.steps - count + 1, self.steps)
+        queue.submit([self._encoder.finish()])
+        self._reader.submitted()
+        self._encoder = self._pass = None
+        self._pending = 0
+
+    def _sync(self) -> None:
+        """Submit what is pending and wait for every submission (before buffers are read,
+        written or replaced)."""
+        self._submit_pending()
+        self._reader.flush()
 
     # ----- host-fed batches (synchronous; tests and the controller's single step) ---------
     def compute_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> float:
@@ -367,11 +406,11 @@ class WebGpuTrainer:
         self._check_not_diverged()
         start = time.perf_counter()
         self._allocate(len(inputs))
+        self._clear_accum()  # submits pending steps first
         queue = self.gpu.device.queue
         queue.write_buffer(self._data, 4 * self._host_at[0], inputs.tobytes())
         queue.write_buffer(self._data, 4 * self._host_at[1], targets.tobytes())
-        self._clear_accum()
-        self._write_records(self.steps + 1, self.adam_t + 1, 1)
+        self._write_record(self.steps + 1)
         queue.submit([self._submit(lambda p: self._encode_gradients(p, 0, False)).finish()])
         words = np.frombuffer(
             queue.read_buffer(self._losses, 0, 4 * (1 + self.loss_slots)), np.uint32
@@ -384,11 +423,12 @@ class WebGpuTrainer:
     def update(self) -> None:
         """The optimizer step on the gradients of the last compute_gradients."""
         start = time.perf_counter()
+        self._submit_pending()
+        self._write_record(self.steps + 1)
         queue = self.gpu.device.queue
         queue.submit([self._submit(lambda p: self._encode_update(p, 0)).finish()])
         queue.read_buffer(self._losses, 0, 4)  # waits for the step
-        self.steps += 1
-        self.adam_t += 1
+        self._advance()
         self._add_time("optimization", start, 1)
 
     def gradients(self) -> np.ndarray:
@@ -397,12 +437,13 @@ class WebGpuTrainer:
         constants = self._constants(False)
         kernel = pipeline(self.gpu, "gradient.wgsl", "read_gradients", constants)
         n = self.plan.n_params + self.plan.n_table
-        self._write_records(self.steps + 1, self.adam_t + 1, 1)
+        self._submit_pending()
+        self._write_record(self.steps + 1)
 
         def encode(compute_pass: Any) -> None:
             compute_pass.set_bind_group(0, self._bind_group, [0, 0])
             compute_pass.set_pipeline(kernel)
-            compute_pass.dispatch_workgroups(*_groups(n))
+            compute_pass.dispatch_workgroups(*layout.workgroups(n))
 
         queue = self.gpu.device.queue
         queue.submit([self._submit(encode).finish()])
@@ -414,7 +455,7 @@ class WebGpuTrainer:
         plan = self._batch
         if plan is None:
             raise RuntimeError("last_features() needs a batch first (compute_gradients)")
-        self._reader.flush()
+        self._sync()
         rows, n_features = plan.slice_rows, self.plan.sizes[0]
         words = self.gpu.device.queue.read_buffer(self._acts, 0, 4 * rows * n_features)
         features = np.frombuffer(words, np.float32).reshape(n_features, rows).T
@@ -428,41 +469,38 @@ class WebGpuTrainer:
 
     # ----- the training loop (device sampling, no host synchronisation) -----------------
     def train(self, n_steps: int, batch_size: int) -> None:
-        """`n_steps` steps on batches drawn on the device; returns once they are submitted."""
+        """`n_steps` steps on batches drawn on the device, each with the rates and controls
+        current now; returns once every full batch of `steps_per_submit` is submitted (the
+        rest waits, see the class docstring)."""
         if self.target is None:
             raise ValueError("this trainer has no target to draw batches from")
         if self._reader.diverged:
             return
         start = time.perf_counter()
         self._allocate(batch_size)
-        queue = self.gpu.device.queue
-        done = 0
-        while done < n_steps:
-            count = min(self.steps_per_submit, n_steps - done)
-            self._write_records(self.steps + 1, self.adam_t + 1, count)
-
-            def encode(compute_pass: Any, count: int = count) -> None:
-                for k in range(count):
-                    self._encode_gradients(compute_pass, k, True)
-                    self._encode_update(compute_pass, k)
-
-            encoder = self._submit(encode)
-            self._reader.after_submit(encoder, self._losses, self.steps + 1, self.steps + count)
-            queue.submit([encoder.finish()])
-            self._reader.submitted()
-            self.steps += count
-            self.adam_t += count
-            done += count
+        for _ in range(n_steps):
+            if self._pass is None:
+                self._encoder = self.gpu.device.create_command_encoder()
+                self._pass = self._encoder.begin_compute_pass()
+            k = self._pending
+            self._records[k] = self._step_record(self.steps + 1)
+            self._encode_gradients(self._pass, k, True)
+            self._encode_update(self._pass, k)
+            self._pending += 1
+            self._advance()
+            if self._pending == self.steps_per_submit:
+                self._submit_pending()
         self._add_time("training", start, 0)
         self._timings["training"][1] += n_steps
 
     def read_losses(self) -> list[float]:
-        """Losses of the good steps submitted since the last call (waits for the device)."""
+        """Losses of the good steps trained since the last call (waits for the device)."""
+        self._submit_pending()
         return self._reader.losses()
 
     def diverged_at(self) -> int:
         """The first step whose loss was not finite (1-based, over the trainer's life), or 0."""
-        self._reader.flush()
+        self._sync()
         return self._reader.diverged
 
     def timings_ms(self) -> dict[str, float]:
@@ -478,56 +516,18 @@ class WebGpuTrainer:
         self._timings[name][0] += time.perf_counter() - start
         self._timings[name][1] += count
 
-    # ----- inference: one dispatch -----------------------------------------------------
+    # ----- inference: one dispatch (gfxnn.webgpu.inference) ------------------------------
     def infer(self, inputs: np.ndarray) -> np.ndarray:
         """(N, n_output_dims) network output at inputs (N, n_input_dims)."""
-        inputs = np.ascontiguousarray(inputs, np.float32)
-        d = self.spec.n_input_dims
-        if inputs.ndim != 2 or inputs.shape[1] != d:
-            raise ValueError(f"inputs must be (N, {d}), got {inputs.shape}")
-        return self._run_inference(inputs.reshape(-1), len(inputs), (0, 0, 0))
+        start = time.perf_counter()
+        out = inference.infer_points(self, inputs)
+        self._add_time("inference", start, 1)
+        return out
 
     def render(self, shape: tuple[int, ...]) -> np.ndarray:
         """Inference on the grid of `shape` ((H, W) for (u, v)); sample i of an axis of size n
         at i / (n - 1). Returns (*shape, n_output_dims)."""
-        shape = tuple(int(n) for n in shape)
-        d = self.spec.n_input_dims
-        if len(shape) != d or min(shape) < 1:
-            raise ValueError(f"render needs {d} positive sizes (last input first), got {shape}")
-        axes = shape[::-1]  # x_0 first
-        # Coordinates divided in float64, then rounded: the CPU trainers' numbers.
-        coords = [(np.arange(n) / max(n - 1, 1)).astype(np.float32) for n in axes]
-        out = self._run_inference(np.concatenate(coords), math.prod(shape), (*axes, 0, 0)[:3])
-        return out.reshape(*shape, self.spec.n_output_dims)
-
-    def _run_inference(self, data: np.ndarray, n_points: int, size: tuple[int, ...]) -> np.ndarray:
         start = time.perf_counter()
-        if self._batch is None:
-            self._allocate(1)
-        self._reader.flush()
-        self._write_records(self.steps + 1, self.adam_t + 1, 1)
-        usage = self._wgpu.BufferUsage
-        device = self.gpu.device
-        c = self.spec.n_output_dims
-        points = device.create_buffer_with_data(
-            data=np.concatenate([data, np.zeros(4, np.float32)]).tobytes(), usage=usage.STORAGE
-        )
-        output = device.create_buffer(
-            size=max(16, 4 * n_points * c), usage=usage.STORAGE | usage.COPY_SRC
-        )
-        record = np.zeros(RECORD // 4, np.uint32)
-        record[:4] = (0, n_points, 0, n_points)
-        record[4:7] = size
-        slices = device.create_buffer_with_data(data=record.tobytes(), usage=usage.UNIFORM)
-        bind_group = self._make_bind_group(points, output, slices)
-        kernel = pipeline(self.gpu, "infer.wgsl", "infer", self._constants(False))
-
-        def encode(compute_pass: Any) -> None:
-            compute_pass.set_bind_group(0, bind_group, [0, 0])
-            compute_pass.set_pipeline(kernel)
-            compute_pass.dispatch_workgroups(*_groups(n_points))
-
-        device.queue.submit([self._submit(encode).finish()])
-        result = np.frombuffer(device.queue.read_buffer(output), np.float32)[: n_points * c]
+        out = inference.render_grid(self, shape)
         self._add_time("inference", start, 1)
-        return result.reshape(n_points, c).copy()
+        return out

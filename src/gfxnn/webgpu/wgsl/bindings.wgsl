@@ -79,6 +79,15 @@ struct Step {
     pad2: f32,
     network: OptimizerStep,
     table: OptimizerStep,
+    // Appended for MLPZen's controls (byte 112; the record binding is 128 bytes since).
+    // Gradient clipping of the loss gradient before l2_reg and the optimizer (network and
+    // table alike): 0 none, 1 "value" (each element clamped to +-clip_value), 2 "norm"
+    // (scaled by min(1, clip_value / (||g|| + 1e-6)), ||g|| over the parts that learn, from
+    // gradient.wgsl's gradient_norm and clip_scale).
+    clip_mode: u32,
+    clip_value: f32,
+    norm_parts: u32,  // what ||g|| sums over: bit 0 the network, bit 1 the grid table (unfrozen)
+    pad3: u32,
 }
 
 struct Slice {
@@ -95,7 +104,9 @@ struct Slice {
 @group(0) @binding(3) var<storage, read_write> moments: array<f32>;  // Adam m, then v
 @group(0) @binding(4) var<storage, read_write> acts: array<f32>;     // layer inputs, column-major
 @group(0) @binding(5) var<storage, read_write> deltas: array<f32>;   // act', then dL/dz
-@group(0) @binding(6) var<storage, read_write> partials: array<f32>; // (N_CHUNKS, N_PARAMS)
+// (N_CHUNKS, N_PARAMS) partial sums, then NORM_GROUPS partial squared norms and the clip
+// scale (gradient.wgsl: gradient_norm, clip_scale), at NORM_AT.
+@group(0) @binding(6) var<storage, read_write> partials: array<f32>;
 // [0]: first diverged step (0: none); [1, 1 + LOSS_SLOTS): the loss ring (f32 bits);
 // then one loss per batch row (f32 bits).
 @group(0) @binding(7) var<storage, read_write> losses: array<u32>;
@@ -106,6 +117,15 @@ struct Slice {
 @group(0) @binding(9) var<storage, read> data: array<f32>;
 @group(0) @binding(10) var<storage, read> info: array<u32>;
 @group(0) @binding(11) var<storage, read_write> output: array<f32>;
+
+const CLIP_NONE: u32 = 0u;
+const CLIP_VALUE: u32 = 1u;
+const CLIP_NORM: u32 = 2u;
+const NORM_GROUPS: u32 = 256u;  // workgroups of gradient_norm, each one partial sum
+
+fn norm_at() -> u32 {
+    return N_CHUNKS * N_PARAMS;
+}
 
 const DIVERGED: u32 = 0u;
 const RING: u32 = 1u;

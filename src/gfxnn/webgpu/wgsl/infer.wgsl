@@ -4,6 +4,7 @@
 //!include bindings.wgsl
 //!include maths.wgsl
 //!include encode.wgsl
+//!include points.wgsl
 
 @compute @workgroup_size(64)
 fn infer(@builtin(global_invocation_id) id: vec3<u32>,
@@ -12,22 +13,7 @@ fn infer(@builtin(global_invocation_id) id: vec3<u32>,
     if (point >= slice.n_points) {
         return;
     }
-    var x: array<f32, MAX_DIMS>;
-    if (slice.size.x == 0u) {
-        for (var d = 0u; d < N_INPUT_DIMS; d++) {
-            x[d] = data[point * N_INPUT_DIMS + d];
-        }
-    } else {
-        // Grid point: x_0 varies fastest; each axis' coordinates follow the previous axis'.
-        var rest = point;
-        var axis_start = 0u;
-        for (var d = 0u; d < N_INPUT_DIMS; d++) {
-            let n = slice.size[d];
-            x[d] = data[axis_start + rest % n];
-            rest /= n;
-            axis_start += n;
-        }
-    }
+    let x = inference_input(point);
     var h: array<f32, MAX_WIDTH>;
     var z: array<f32, MAX_WIDTH>;
     encode(x, &h);
