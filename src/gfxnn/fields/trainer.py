@@ -100,6 +100,11 @@ class Trainer(Protocol):
     Names of `state_dict()` are `gfxnn.nn.MLP`'s ("layers.{i}.weight" (out, in),
     "layers.{i}.bias") plus "encoding.{name}" for an encoding's state (a grid's flat "table",
     GaussianFourier's fixed "B"), float32, so a checkpoint from any backend loads in every other.
+
+    Optional: `set_controls(spec)` switches the spec's freeze_network, freeze_encoding,
+    gradient_clip, clip_value and precision in place, keeping weights and optimizer state
+    (ValueError, and nothing changed, when refused). The controller uses it for a live change
+    of those fields; without it, it rebuilds the trainer with the weights (fresh optimizer).
     """
 
     spec: ModelSpec
