@@ -16,6 +16,7 @@ import argparse
 import io
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,12 +39,14 @@ from gfxnn.apps.command import (
     stop_requests,
 )
 from gfxnn.apps.devices import DEVICES, make_fitter, resolve_device
+from gfxnn.apps.fit_examples import add_example_arguments, example_from_args, settings_for
 from gfxnn.apps.outputs import OutputDirError, RunDirectory, default_output_dir, prepare_output_dir
-from gfxnn.apps.settings_options import add_settings_options, settings_from_args
+from gfxnn.apps.settings_options import add_settings_options
 from gfxnn.compiled import CPU_BACKENDS
 from gfxnn.compiled import available as compiled_available
 from gfxnn.data.images import encode_png
 from gfxnn.fields import checkpoint as fit_checkpoint
+from gfxnn.fields import multi as multi_fit
 from gfxnn.fields.controller import steps_per_check
 from gfxnn.imagefit import DivergenceError, FitSettings, ImageFitter
 from gfxnn.io import atomic_write_bytes, atomic_write_json
@@ -127,19 +130,48 @@ def run_fit(
     Raises:
         OutputDirError: `out_dir` cannot be used (nothing was written).
     """
-    console = console or Console(stderr=True, soft_wrap=True)
-    run_dir = out_dir if isinstance(out_dir, RunDirectory) else RunDirectory(out_dir, OUTPUT_FILES)
-    if not isinstance(out_dir, RunDirectory):
-        run_dir.check()
     config = fit_checkpoint.checkpoint_config(
         settings,
         image=dict(image_info or {}, height=pixels.shape[0], width=pixels.shape[1]),
         app="gfxnn fit",
-        run={"steps": steps, "seconds": seconds, "device": device, "id": run_dir.run_id},
+        run={"steps": steps, "seconds": seconds, "device": device},
     )
+
+    def build() -> Any:
+        return make_fitter(pixels, settings, device, cpu_backend=cpu_backend)
+
+    def write_frames(staging: Path, fitter: Any, metrics: dict[str, Any]) -> None:
+        _write_images(staging, pixels, np.clip(fitter.predict(), 0.0, 1.0))
+
+    return run_model(
+        build, write_frames, config, out_dir, steps=steps, seconds=seconds, console=console,
+        show_progress=show_progress,
+    )  # fmt: skip
+
+
+def run_model(
+    build: Callable[[], Any],
+    write_frames: Callable[[Path, Any, dict[str, Any]], None],
+    config: dict[str, Any],
+    out_dir: str | Path | RunDirectory,
+    *,
+    steps: int,
+    seconds: float | None,
+    console: Console | None = None,
+    show_progress: bool = True,
+) -> FitResult:
+    """The run behind `run_fit` for any model `build()` returns (a FitController, an image
+    fitter on any device, a MultiFitController): train, then `write_frames(dir, model,
+    metrics)` (the PNGs; it may add to the metrics) and the common outputs (curves.png,
+    metrics.json, config.json, checkpoint.safetensors), all together at the end."""
+    console = console or Console(stderr=True, soft_wrap=True)
+    run_dir = out_dir if isinstance(out_dir, RunDirectory) else RunDirectory(out_dir, OUTPUT_FILES)
+    if not isinstance(out_dir, RunDirectory):
+        run_dir.check()
+    config["run"] = {**config.get("run", {}), "id": run_dir.run_id}
     # Ctrl-C and SIGTERM from here on only ask the loop to stop; the outputs are still written.
     with stop_requests() as stop:
-        fitter = make_fitter(pixels, settings, device, cpu_backend=cpu_backend)
+        fitter = build()
         staging = run_dir.stage()
         try:
             atomic_write_json(staging / "config.json", config)
@@ -159,7 +191,8 @@ def run_fit(
             metrics["run_id"] = run_dir.run_id
             if getattr(fitter, "adapter_name", None):  # WebGPU: which adapter trained it
                 metrics["adapter"] = fitter.adapter_name
-            _write_outputs(staging, fitter, pixels, history, metrics, config)
+            write_frames(staging, fitter, metrics)
+            _write_outputs(staging, fitter, history, metrics, config)
             run_dir.commit()
         finally:
             run_dir.discard()  # after a commit there is nothing left to discard
@@ -294,30 +327,31 @@ def _metrics(
     }
 
 
-def _write_outputs(
-    out_dir: Path,
-    fitter: ImageFitter,
-    reference: np.ndarray,
-    history: _History,
-    metrics: dict[str, Any],
-    config: dict[str, Any],
-) -> None:
-    prediction = np.clip(fitter.predict(), 0.0, 1.0)
+def _write_images(out_dir: Path, reference: np.ndarray, prediction: np.ndarray) -> None:
     atomic_write_bytes(out_dir / "reference.png", encode_png(reference))
     atomic_write_bytes(out_dir / "prediction.png", encode_png(prediction))
     # Dx12NN's view: the reference on the left, the prediction on the right.
     comparison = np.concatenate([reference, prediction], axis=1)
     atomic_write_bytes(out_dir / "comparison.png", encode_png(comparison))
+
+
+def _write_outputs(
+    out_dir: Path,
+    fitter: Any,
+    history: _History,
+    metrics: dict[str, Any],
+    config: dict[str, Any],
+) -> None:
     atomic_write_bytes(out_dir / "curves.png", plot_curves(fitter.loss_history, history))
     atomic_write_json(out_dir / "metrics.json", metrics)
-    fit_checkpoint.save(
-        out_dir / "checkpoint.safetensors",
-        fitter.state_dict(),
-        config,
-        psnr=metrics["psnr"],
-        steps=metrics["steps"],
-        weights_step=metrics["weights_step"],
-    )
+    stored = {"psnr": metrics["psnr"], "steps": metrics["steps"]}
+    path = out_dir / "checkpoint.safetensors"
+    if hasattr(fitter, "controllers"):  # several networks: one checkpoint holds them all
+        multi_fit.save(path, fitter, config, **stored, weights_step=metrics["weights_step"])
+    else:
+        fit_checkpoint.save(
+            path, fitter.state_dict(), config, **stored, weights_step=metrics["weights_step"]
+        )
 
 
 def plot_curves(losses: list[float], history: _History) -> bytes:
@@ -405,6 +439,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="write into an --out that holds files gfxnn did not write (they are kept; files "
         "named like an output are replaced, inputs never)",
     )
+    add_example_arguments(parser)
     add_settings_options(parser)
     parser.add_argument(
         "--max-pixels",
@@ -437,9 +472,14 @@ def run(args: argparse.Namespace) -> int:
     """`gfxnn fit`: check everything, then train and write; returns the exit code."""
     from gfxnn.data.images import BUNDLED_IMAGES, ImageError
 
-    settings = settings_from_args(args)
+    example = example_from_args(args)
+    settings = settings_for(args, example)
     if args.cpu_backend == "compiled" and not compiled_available():
         raise UsageError("--cpu-backend compiled needs Numba: pip install 'gfxnn[compiled]'")
+    if example != "image":
+        from gfxnn.apps.fit_examples import start_example
+
+        return finish(*start_example(args, example, settings))
     if args.image is not None and args.image_name is not None:
         raise UsageError("give either IMAGE or --image-name, not both")
     inputs = [p for p in (args.image, args.config) if p is not None]
@@ -463,10 +503,10 @@ def run(args: argparse.Namespace) -> int:
         errors.print(f"note: {note}", markup=False, highlight=False)
     height, width = loaded.pixels.shape[:2]
     image_info = {"source": loaded.source, "notes": loaded.notes}
-    out = run_dir.path
-    errors.print(f"fitting {loaded.source} ({width}x{height}) -> {out}", markup=False)
-    try:
-        result = run_fit(
+    errors.print(f"fitting {loaded.source} ({width}x{height}) -> {run_dir.path}", markup=False)
+
+    def fit() -> FitResult:
+        return run_fit(
             loaded.pixels,
             settings,
             run_dir,
@@ -478,6 +518,14 @@ def run(args: argparse.Namespace) -> int:
             device=device,
             cpu_backend=args.cpu_backend,
         )
+
+    return finish(fit, run_dir.path)
+
+
+def finish(fit: Callable[[], FitResult], out: Path) -> int:
+    """Run `fit`, report its end on stderr and its result on stdout; the exit code."""
+    try:
+        result = fit()
     except OutputDirError as error:
         raise UsageError(error) from None
     except OSError as error:

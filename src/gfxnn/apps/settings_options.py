@@ -98,8 +98,12 @@ def add_settings_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def settings_from_args(args: argparse.Namespace) -> Any:
+def settings_from_args(args: argparse.Namespace, base: Any = None) -> Any:
     """The validated `FitSettings` of `args` (--config first, then each option given).
+
+    `base` (FitSettings, e.g. a preset; not with --config) gives the values of the options
+    not given; its encoding_params are kept, merged under --encoding-param, while the
+    encoding stays the same.
 
     Raises:
         UsageError: a bad value, a bad config file, or settings out of range.
@@ -113,6 +117,12 @@ def settings_from_args(args: argparse.Namespace) -> Any:
     try:
         if args.config is not None:
             settings = FitSettings.from_config(_read_json(args.config), **given)
+        elif base is not None:
+            values = base.to_dict()
+            if given.get("encoding", base.encoding) != base.encoding:
+                values["encoding_params"] = {}  # the base's parameters are another encoding's
+            params = {**values["encoding_params"], **given.get("encoding_params", {})}
+            settings = FitSettings(**{**values, **given, "encoding_params": params})
         else:
             settings = FitSettings(**given)
         settings.validate()

@@ -56,15 +56,21 @@ def _int_or(value: object) -> int:
 def checkpoint_config(
     settings: FitSettings,
     *,
-    image: Mapping[str, Any],
+    image: Mapping[str, Any] | None,
     app: str,
     run: Mapping[str, Any] | None = None,
+    example: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The config a fit checkpoint stores (and `gfxnn fit` writes as config.json)."""
+    """The config a fit checkpoint stores (and `gfxnn fit` writes as config.json). A run of
+    another example than one image has `image` None and its `example` ({"name",
+    "n_input_dims", "n_output_dims", ...}, `gfxnn.apps.fit_examples.example_config`)."""
     config: dict[str, Any] = {"settings": settings.to_dict()}
     if run is not None:
         config["run"] = dict(run)
-    config["image"] = dict(image)
+    if image is not None:
+        config["image"] = dict(image)
+    if example is not None:
+        config["example"] = dict(example)
     config["app"] = app
     return config
 
@@ -99,12 +105,30 @@ def load(path: str | Path) -> FitCheckpoint:
         settings = FitSettings.from_dict(config["settings"])
     except (ValueError, TypeError) as error:
         raise CheckpointError(f"{path} has invalid settings: {error}") from None
+    if "networks" in config:
+        raise CheckpointError(
+            f"{path} holds {config['networks']!r} networks (Learn Four Images); read it with "
+            "gfxnn.fields.multi.load"
+        )
     state = {name: _float32(path, name, value) for name, value in tensors.items()}
     try:
-        make_trainer(settings.model_spec(), initialize=False).load_state_dict(state)
+        spec = settings.model_spec(*example_dims(config))
+        make_trainer(spec, initialize=False).load_state_dict(state)
     except ValueError as error:
         raise CheckpointError(f"{path} does not match its settings: {error}") from None
     return FitCheckpoint(Path(path), state, settings, config)
+
+
+def example_dims(config: Mapping[str, Any]) -> tuple[int, int]:
+    """(n_input_dims, n_output_dims) of a checkpoint's network: its "example" entry's, or an
+    image's (2, 3) when it has none (every checkpoint before the examples)."""
+    example = config.get("example")
+    if not isinstance(example, dict):
+        return 2, 3
+    dims = example.get("n_input_dims"), example.get("n_output_dims")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 4 for n in dims):
+        raise CheckpointError(f"the example's sizes {dims} are not input/output counts 1..4")
+    return int(dims[0]), int(dims[1])  # type: ignore[arg-type]
 
 
 def _float32(path: str | Path, name: str, value: np.ndarray) -> np.ndarray:

@@ -205,13 +205,12 @@ def load(path: str | Path) -> tuple[FitSettings, list[dict[str, np.ndarray]], di
     try:
         settings = FitSettings.from_dict(config.get("settings"))
         parts = split_state(tensors, count)
-        dims = config.get("target", {"n_input_dims": 2, "n_output_dims": 3})
-        spec = settings.model_spec(int(dims["n_input_dims"]), int(dims["n_output_dims"]))
+        spec = settings.model_spec(*fit_checkpoint.example_dims(config))
         states = [{k: np.asarray(v, np.float32) for k, v in part.items()} for part in parts]
         for index, state in enumerate(states):
             if not all(np.all(np.isfinite(v)) for v in state.values()):
                 raise ValueError(f"network {index} holds NaN or infinite weights")
             make_trainer(spec, initialize=False).load_state_dict(state)
-    except (ValueError, TypeError, KeyError) as error:
+    except (ValueError, TypeError) as error:
         raise CheckpointError(f"{path}: {error}") from None
     return settings, states, config
