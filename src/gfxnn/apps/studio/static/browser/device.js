@@ -94,13 +94,15 @@ export function groups(nThreads, perGroup = 64) {
   return [x, Math.ceil(count / x)];
 }
 
-/** wgsl/bindings.wgsl's OptimizerStep for step t, in float64 (rounded by the caller). */
-export function optimizerWords(spec, t) {
+/** wgsl/bindings.wgsl's OptimizerStep for step t, in float64 (rounded by the caller), at
+ * `learningRate` (null: the spec's). */
+export function optimizerWords(spec, t, learningRate = null) {
   const [b1, b2] = spec.betas;
-  let rate = spec.learning_rate;
+  const lr = learningRate === null ? spec.learning_rate : learningRate;
+  let rate = lr;
   let sqrtC2 = 1.0;
   if (spec.name === "adam") {
-    rate = spec.learning_rate / (1.0 - b1 ** t);
+    rate = lr / (1.0 - b1 ** t);
     sqrtC2 = Math.sqrt(1.0 - b2 ** t);
   }
   return [rate, sqrtC2, b1, 1.0 - b1, b2, 1.0 - b2, spec.epsilon, spec.l2_reg];

@@ -135,6 +135,16 @@ export class BrowserTrainer {
     }
   }
 
+  /** Take `model`'s spec and runtime choices (live settings: loss, optimizer, rates) when
+   * its shapes are this trainer's; false (nothing changed) when they are not. */
+  updateModel(model) {
+    const shapes = (m) => JSON.stringify([m.sizes, m.n_table, m.constants, m.meta_levels]);
+    if (shapes(model) !== shapes(this.model)) return false;
+    this.model = model;
+    this.spec = structuredClone(model.spec);
+    return true;
+  }
+
   // ----- target and batch ------------------------------------------------------------------
   /** Train on `reference` (Float32Array, grid order with x_0 fastest, n_output_dims
    * channels per sample) of `size` [n_0, n_1, n_2]; weights and optimizer state stay. */
@@ -200,7 +210,7 @@ export class BrowserTrainer {
     const buffers = [this._weights, this._moments, this._acts, this._deltas, this._partials];
     buffers.push(this._losses, this._accum, data, this._meta, output);
     const entries = [
-      { binding: 0, resource: { buffer: this._stepsUniform, offset: 0, size: 112 } },
+      { binding: 0, resource: { buffer: this._stepsUniform, offset: 0, size: 128 } },
       { binding: 1, resource: { buffer: slices, offset: 0, size: 32 } },
       ...buffers.map((buffer, i) => ({ binding: i + 2, resource: { buffer } })),
     ];
@@ -237,7 +247,9 @@ export class BrowserTrainer {
   }
 
   // ----- the step's dispatches ---------------------------------------------------------------
-  _writeRecords(firstStep, firstT, count) {
+  /** Step records of steps firstStep.. at Adam's firstT..; `ratesAt(k)`, when given, is the
+   * [network, encoding] learning rate of the k-th of them (a schedule). */
+  _writeRecords(firstStep, firstT, count, ratesAt = null) {
     const words = new Uint32Array((count * RECORD) / 4);
     const numbers = new Float32Array(words.buffer);
     const spec = this.spec;
@@ -251,8 +263,9 @@ export class BrowserTrainer {
       words.set([step, (step - 1) % this.lossSlots, spec.seed % 2 ** 32], at);
       words.set(this.model.choices, at + 3);
       numbers.set([lossScale, 0, 0, 0], at + 8);
-      numbers.set(optimizerWords(spec.optimizer, t), at + 12);
-      numbers.set(optimizerWords(table, t), at + 20);
+      const [network, encoding] = ratesAt ? ratesAt(k) : [null, null];
+      numbers.set(optimizerWords(spec.optimizer, t, network), at + 12);
+      numbers.set(optimizerWords(table, t, spec.encoding_optimizer ? encoding : network), at + 20);
     }
     this.device.queue.writeBuffer(this._stepsUniform, 0, words);
   }
@@ -339,14 +352,16 @@ export class BrowserTrainer {
 
   // ----- the training loop (device sampling, nothing waits for the host) -----------------------
   /** `nSteps` steps on batches the device draws; returns once they are submitted. Their
-   * losses arrive through takeLosses() when the device has run them. */
-  train(nSteps, batchSize) {
+   * losses arrive through takeLosses() when the device has run them. `ratesAt(k)` gives the
+   * k-th step's [network, encoding] learning rates (a schedule; null: the spec's). */
+  train(nSteps, batchSize, ratesAt = null) {
     if (this.diverged || this.gpu.lost) return;
     this._allocate(batchSize);
     const queue = this.device.queue;
     for (let done = 0; done < nSteps; ) {
       const count = Math.min(this.stepsPerSubmit, nSteps - done);
-      this._writeRecords(this.steps + 1, this.adamT + 1, count);
+      const rates = ratesAt && ((k) => ratesAt(done + k));
+      this._writeRecords(this.steps + 1, this.adamT + 1, count, rates);
       const encoder = this._encoder((pass) => {
         for (let k = 0; k < count; k++) {
           this._encodeGradients(pass, k, true);

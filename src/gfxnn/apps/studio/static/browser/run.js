@@ -1,0 +1,397 @@
+// One training run in the page: the BrowserTrainer driven frame by frame as the studio's
+// server drives its fitter (gfxnn.fields.controller): steps_per_frame steps per display frame
+// (or as many as frame_budget_ms allows), MLPZen's learning-rate schedule computed per step
+// (gfxnn.fields.schedule), max_steps, freeze, then inference for the display and the PSNR.
+// One frame's steps are in flight at a time, so the page stays responsive. The host's copy
+// of the weights, refreshed every few seconds, is what training resumes from when the device
+// is lost (a GPU reset, a driver update, the browser reclaiming a background tab's GPU).
+"use strict";
+
+import { requestGpu } from "./device.js";
+import { BrowserTrainer } from "./trainer.js";
+
+// Display frames at most 10 a second, the full-resolution PSNR at most once a second, and
+// either at most a fifth of the time (a software adapter renders slowly).
+const REPORT_MS = 100;
+const PSNR_MS = 1000;
+const SHOW_SHARE = 5;
+const SNAPSHOT_MS = 3000; // the host copy of the weights (resume after a lost device)
+const PREVIEW_PIXELS = 256 * 256; // larger images are previewed scaled down
+const SOFTWARE_PREVIEW_PIXELS = 64 * 64; // on a software adapter (SwiftShader) smaller still
+const HISTORY_POINTS = 600;
+const PEAK_DECAY = 0.8; // gfxnn.fields.schedule.PEAK_DECAY
+
+/** gfxnn.fields.schedule.learning_rates_at: (network, encoding) rates for the step after
+ * `step` steps. */
+export function learningRatesAt(settings, step) {
+  const base = settings.learning_rate;
+  let rate = base;
+  if (settings.lr_schedule === "linear") {
+    const progress = Math.min(Math.max(step / settings.decay_steps, 0), 1);
+    rate = base + (settings.max_learning_rate - base) * (1 - progress);
+  } else if (settings.lr_schedule === "cosine") {
+    const period0 = settings.base_period;
+    const low = settings.min_learning_rate;
+    let restart = Math.floor((Math.sqrt(1 + (4 * step) / period0) - 1) / 2);
+    while (period0 * (restart + 1) * (restart + 2) <= step) restart += 1;
+    while (restart > 0 && period0 * restart * (restart + 1) > step) restart -= 1;
+    const t = (step - period0 * restart * (restart + 1)) / (2 * period0 * (restart + 1));
+    const peak = Math.max(low, settings.max_learning_rate * PEAK_DECAY ** restart);
+    rate = low + 0.5 * (peak - low) * (1 + Math.cos(Math.PI * t));
+  }
+  const encoding = settings.encoding_learning_rate || base;
+  const scaled = settings.lr_schedule === "fixed" ? encoding : (encoding * rate) / base;
+  return [rate, scaled];
+}
+
+class Series {
+  // [step, value] points, thinned to at most HISTORY_POINTS by dropping every other one.
+  constructor() {
+    this.points = [];
+    this.every = 1;
+    this.seen = 0;
+  }
+  add(step, value) {
+    if (this.seen++ % this.every !== 0) return;
+    this.points.push([step, value]);
+    if (this.points.length > HISTORY_POINTS) {
+      this.points = this.points.filter((_, i) => i % 2 === 0);
+      this.every *= 2;
+    }
+  }
+}
+
+export class BrowserRun {
+  /**
+   * @param kernels {"train.wgsl": text, ...} (includes resolved)
+   * @param model the browser model of the settings (static_site.browser_model)
+   * @param target {values: Float32Array (H W 3, row-major), width, height, source}
+   * @param weights Float32Array, the flat weights to start from
+   * @param hooks {report(fields), draw(imageData), lost(message)}
+   */
+  constructor({ kernels, model, target, weights, hooks }) {
+    this.kernels = kernels;
+    this.model = model;
+    this.settings = { ...model.settings };
+    this.target = target;
+    this.snapshot = Float32Array.from(weights);
+    this.hooks = hooks;
+    this.running = false;
+    this.steps = 0; // steps since these weights were initialised (the schedule's count)
+    this.loss = null;
+    this.psnr = null;
+    this.lost = null;
+    this.gpu = null;
+    this.trainer = null;
+    this._busy = false;
+    this._closed = false;
+    this._times = { frame: null, step: null, inference: null, psnr: 0 };
+    this._recent = []; // [time, steps done] of the last frames, for steps/s
+    this._shown = []; // times of the last displayed frames
+    this._last = { report: 0, preview: 0, psnr: 0, snapshot: 0 };
+    this.history = { loss: new Series(), psnr: new Series() };
+  }
+
+  /** Get a device and build the trainer (again, after a lost device) from the snapshot. */
+  async open() {
+    this.gpu = await requestGpu((message) => this._onLost(message));
+    this.trainer = new BrowserTrainer(this.gpu, this.model, this.kernels);
+    this.trainer.setTarget(this.target.values, [this.target.width, this.target.height, 1]);
+    this.trainer.loadWeights(this.snapshot);
+    this._applyControls();
+    this.lost = null;
+    await this._show(true);
+    if (!this._loop) this._loop = requestAnimationFrame(() => this._tick());
+    return this;
+  }
+
+  /** Another network (settings that rebuild it): a new trainer on the same device. */
+  rebuild(model, weights, steps = 0) {
+    this.trainer.destroy();
+    this.model = model;
+    this.settings = { ...model.settings };
+    this.trainer = new BrowserTrainer(this.gpu, model, this.kernels);
+    this.trainer.setTarget(this.target.values, [this.target.width, this.target.height, 1]);
+    this._applyControls();
+    this.setWeights(weights, steps);
+  }
+
+  /** The same network with other live settings (`model` from the server): the weights and
+   * the optimizer state stay; false when the settings need a rebuild instead. */
+  update(model) {
+    if (!this.trainer.updateModel(model)) return false;
+    this.model = model;
+    this.applySettings(model.settings);
+    return true;
+  }
+
+  /** After a lost device: a new device, the weights of the last snapshot. */
+  async resume() {
+    if (this.trainer) this.trainer.destroy();
+    await this.open();
+    this._report({ error: null });
+  }
+
+  close() {
+    this._closed = true;
+    if (this.trainer) this.trainer.destroy();
+    if (this.gpu && !this.gpu.lost) this.gpu.device.destroy();
+  }
+
+  setRunning(running) {
+    this.running = Boolean(running);
+    this._report({});
+  }
+
+  /** Live settings (learning rate and schedule, batch, steps per frame or budget, limit,
+   * freeze): weights and optimizer state stay. */
+  applySettings(settings) {
+    this.settings = { ...this.settings, ...settings };
+    this._applyControls();
+    this._report({});
+  }
+
+  _applyControls() {
+    if (!this.trainer) return;
+    this.trainer.setFreeze(this.settings.freeze_mlp, this.settings.freeze_encoding);
+  }
+
+  /** New weights (Initialize weights, a switch from the server): the counters restart. */
+  setWeights(weights, steps = 0) {
+    this.snapshot = Float32Array.from(weights);
+    this.trainer.loadWeights(this.snapshot);
+    this.steps = steps;
+    this.history = { loss: new Series(), psnr: new Series() };
+    this.loss = null;
+    this.psnr = null;
+    this._show(true);
+  }
+
+  /** Train on another image from now on (weights and optimizer state stay); resolves once
+   * its first prediction and PSNR are shown. */
+  setTarget(target) {
+    this.target = target;
+    this.trainer.setTarget(target.values, [target.width, target.height, 1]);
+    this.history.psnr = new Series();
+    return this._show(true);
+  }
+
+  /** The weights after every submitted step (a Float32Array). */
+  async weights() {
+    const flat = await this.trainer.readWeights();
+    this.snapshot = flat;
+    return flat;
+  }
+
+  get limitReached() {
+    const limit = this.settings.max_steps;
+    return limit !== null && limit !== undefined && this.steps >= limit;
+  }
+
+  /** Steps for this frame: steps_per_frame, or what frame_budget_ms holds at the measured
+   * time per step (at least one); never past max_steps. */
+  _stepsThisFrame() {
+    const s = this.settings;
+    let n = s.steps_per_frame || 1;
+    if (s.frame_budget_ms) {
+      const perStep = this._times.step || s.frame_budget_ms;
+      n = Math.max(1, Math.min(1024, Math.floor(s.frame_budget_ms / perStep)));
+    }
+    if (s.max_steps) n = Math.min(n, s.max_steps - this.steps);
+    return n;
+  }
+
+  /** Run `n` steps now (the page's single step), then show them. */
+  async step(n) {
+    if (this._busy || this.lost) return 0;
+    const done = await this._train(Math.max(1, n));
+    await this._show(true);
+    return done;
+  }
+
+  async _train(n) {
+    const count = Math.min(n, this.limitReached ? 0 : this._stepsLeft(n));
+    if (count < 1 || this.trainer.diverged) return 0;
+    this._busy = true;
+    const start = performance.now();
+    const first = this.steps;
+    try {
+      this.trainer.train(count, this.settings.batch_size, (k) =>
+        learningRatesAt(this.settings, first + k),
+      );
+      this.steps += count;
+      await this.trainer.flush();
+    } finally {
+      this._busy = false;
+    }
+    const elapsed = performance.now() - start;
+    const ema = (old, value) => (old === null ? value : 0.95 * old + 0.05 * value);
+    this._times.frame = ema(this._times.frame, elapsed);
+    this._times.step = ema(this._times.step, elapsed / count);
+    this._recent.push([performance.now(), count]);
+    for (const [step, loss] of this.trainer.takeLosses()) {
+      this.loss = loss;
+      this.history.loss.add(step - (this.trainer.steps - this.steps), loss);
+    }
+    if (this.trainer.diverged) {
+      this.running = false;
+      this._report({ error: `training diverged at step ${this.steps}: the loss is not finite` });
+    }
+    return count;
+  }
+
+  _stepsLeft(n) {
+    const limit = this.settings.max_steps;
+    return limit ? Math.min(n, limit - this.steps) : n;
+  }
+
+  async _tick() {
+    if (this._closed) return;
+    try {
+      if (this.running && !this.lost && !this._busy && !this.limitReached) {
+        await this._train(this._stepsThisFrame());
+      }
+      if (!this.lost) await this._show(false);
+    } catch (error) {
+      if (!this.lost) {
+        this.running = false;
+        this._report({ error: `training in the browser stopped: ${error.message}` });
+      }
+    }
+    this._loop = requestAnimationFrame(() => this._tick());
+  }
+
+  /** Report (at most 10 times a second); draw the prediction and the PSNR as often as that
+   * and their share of the time allow; snapshot the weights every few seconds. */
+  async _show(force) {
+    const now = performance.now();
+    if (!force && now - this._last.report < REPORT_MS) return;
+    this._last.report = now;
+    const { width, height } = this.target;
+    const software = this.gpu.adapter.info && this.gpu.adapter.info.isFallbackAdapter;
+    const most = software ? SOFTWARE_PREVIEW_PIXELS : PREVIEW_PIXELS;
+    const scale = Math.min(1, Math.sqrt(most / (width * height)));
+    const due = (last, took) => force || now - last >= Math.max(REPORT_MS, SHOW_SHARE * took);
+    let pixels = null;
+    const size = [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
+    if (due(this._last.preview, this._times.inference || 0)) {
+      const start = performance.now();
+      pixels = await this.trainer.render(size);
+      this._last.preview = performance.now();
+      this._times.inference = this._last.preview - start;
+      this.hooks.draw(toImageData(pixels, size[0], size[1]));
+      this._shown.push(this._last.preview);
+    }
+    if (pixels && (software || scale === 1)) {
+      // A software adapter's PSNR is the preview's (a full frame costs seconds there).
+      this.psnr = psnr(pixels, scale === 1 ? this.target.values : this._sampled(size));
+      this.history.psnr.add(this.steps, this.psnr);
+    } else if (!software && (force || (due(this._last.psnr, this._times.psnr) && now - this._last.psnr >= PSNR_MS))) {
+      const start = performance.now();
+      const full = await this.trainer.render([width, height]);
+      this.psnr = psnr(full, this.target.values);
+      this._last.psnr = performance.now();
+      this._times.psnr = this._last.psnr - start;
+      this.history.psnr.add(this.steps, this.psnr);
+    }
+    if (this.running && now - this._last.snapshot >= SNAPSHOT_MS) {
+      this._last.snapshot = now;
+      this.snapshot = await this.trainer.readWeights();
+    }
+    this._report({});
+  }
+
+  /** The reference at the preview's sample points (i / (n - 1) along each axis, nearest). */
+  _sampled([w, h]) {
+    const { width, height, values } = this.target;
+    const key = `${w}x${h}`;
+    if (this._sample && this._sample.key === key && this._sample.values === values) return this._sample.out;
+    const out = new Float32Array(3 * w * h);
+    const at = (i, n, size) => Math.min(Math.floor((i / Math.max(n - 1, 1)) * size), size - 1);
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        const from = 3 * (at(y, h, height) * width + at(x, w, width));
+        out.set(values.subarray(from, from + 3), 3 * (y * w + x));
+      }
+    }
+    this._sample = { key, values, out };
+    return out;
+  }
+
+  /** The full-resolution prediction (Float32Array, H W 3). */
+  prediction() {
+    return this.trainer.render([this.target.width, this.target.height]);
+  }
+
+  _rates(now) {
+    const window = 2000;
+    this._recent = this._recent.filter(([t]) => now - t <= window);
+    this._shown = this._shown.filter((t) => now - t <= window);
+    const steps = this._recent.reduce((n, [, count]) => n + count, 0);
+    const span = (list, at) => (list.length > 1 ? (now - at(list[0])) / 1000 : null);
+    const stepSpan = span(this._recent, (e) => e[0]);
+    const frameSpan = span(this._shown, (t) => t);
+    return {
+      steps_per_second: stepSpan ? steps / stepSpan : null,
+      training_frames_per_second: stepSpan ? (this._recent.length - 1) / stepSpan : null,
+      frames_per_second: frameSpan ? (this._shown.length - 1) / frameSpan : null,
+    };
+  }
+
+  _report(extra) {
+    const now = performance.now();
+    const training = this.running && !this.lost && !this.limitReached && !this.trainer?.diverged;
+    const [rate] = learningRatesAt(this.settings, Math.max(0, this.steps - 1));
+    const history = { loss: this.history.loss.points, psnr: this.history.psnr.points };
+    this.hooks.report({
+      running: this.running,
+      training,
+      steps: this.steps,
+      loss: this.loss,
+      psnr: this.psnr,
+      learning_rate: this.steps ? rate : null,
+      limit_reached: this.limitReached,
+      frame_time_ms: this._times.frame,
+      timings_ms: {
+        "Training (per step)": this._times.step || 0,
+        Inference: this._times.inference || 0,
+      },
+      history,
+      networks: [{ index: 0, loss: this.loss, psnr: this.psnr, history }],
+      adapter: this.gpu ? this.gpu.name : null,
+      backend: "webgpu (this browser)",
+      ...(training ? this._rates(now) : { steps_per_second: null }),
+      ...extra,
+    });
+  }
+
+  _onLost(message) {
+    this.lost = message;
+    if (this._closed) return;
+    this.hooks.lost(
+      `the browser's GPU device was lost (${message}); resuming starts a new device from ` +
+        `the weights of step ${this.steps} or a few seconds before`,
+    );
+  }
+}
+
+/** ImageData of RGB floats (x fastest, rows top to bottom), clipped to [0, 1]. */
+export function toImageData(values, width, height) {
+  const rgba = new Uint8ClampedArray(4 * width * height);
+  for (let p = 0; p < width * height; p++) {
+    for (let c = 0; c < 3; c++) rgba[4 * p + c] = Math.round(Math.min(Math.max(values[3 * p + c], 0), 1) * 255);
+    rgba[4 * p + 3] = 255;
+  }
+  return new ImageData(rgba, width, height);
+}
+
+/** gfxnn.fields.controller.psnr of the clipped prediction against the reference. */
+export function psnr(prediction, reference) {
+  let sum = 0;
+  for (let i = 0; i < reference.length; i++) {
+    const d = Math.min(Math.max(prediction[i], 0), 1) - reference[i];
+    sum += d * d;
+  }
+  const mse = sum / reference.length;
+  return mse === 0 ? Infinity : 10 * Math.log10(1 / mse);
+}

@@ -1,0 +1,141 @@
+"""`gfxnn studio --static DIR`: the folder is written (and a foreign one refused), a plain HTTP
+server serves it, Chromium (SwiftShader WebGPU) trains an image dropped in, the page asks for
+nothing but its own files, and its downloaded checkpoint renders with `gfxnn render` to the
+page's own prediction. One browser for the module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import io
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from PIL import Image  # noqa: E402
+
+from gfxnn.apps.studio.static_site import StaticSiteError, write_static_site  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--enable-unsafe-webgpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+if os.environ.get("GFXNN_REQUIRE_BROWSER") == "1" and not CHROMIUM.exists():
+    raise RuntimeError("GFXNN_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
+
+
+def test_static_site_refuses_a_directory_it_did_not_write(tmp_path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(StaticSiteError, match="notes.txt"):
+        write_static_site(foreign)
+    assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
+    site = tmp_path / "site"
+    names = write_static_site(site)
+    assert {"index.html", "site.js", "train.wgsl", "gradient.wgsl", "infer.wgsl"} <= set(names)
+    lines = (site / "train.wgsl").read_text().splitlines()
+    assert not [line for line in lines if line.startswith("//!include")]  # resolved
+    assert "fn sincos_turns" in "\n".join(lines)  # maths.wgsl, included
+    write_static_site(site)  # its own previous output is replaced whole
+
+
+@contextlib.contextmanager
+def _file_server(directory: Path) -> Iterator[str]:
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def _gradient_png(width: int = 24, height: int = 20) -> bytes:
+    y, x = np.mgrid[0:height, 0:width]
+    pixels = np.stack([x / (width - 1), y / (height - 1), 0.5 + 0 * x], axis=-1)
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(pixels * 255).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+def test_static_site_trains_in_the_browser_and_its_checkpoint_renders(tmp_path):
+    from gfxnn.cli import main
+
+    site = tmp_path / "site"
+    write_static_site(site)
+    requests: list[str] = []
+    errors: list[str] = []
+    with _file_server(site) as base, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1180, "height": 760})
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(base)
+            page.wait_for_function("window.gfxnnBrowserTrainer !== undefined")
+            assert page.evaluate("window.gfxnnBrowserTrainer.ready") is True
+            assert "swiftshader" in page.text_content("#adapter").lower()
+            page.set_input_files(
+                "#upload",
+                files=[{"name": "ramp.png", "mimeType": "image/png", "buffer": _gradient_png()}],
+            )
+            page.wait_for_function(
+                "document.querySelector('#image-info').textContent.includes('upload:ramp.png')"
+            )
+            start_psnr = page.evaluate("window.gfxnnBrowserTrainer.run().psnr")
+            # SwiftShader runs on this machine's CPU: small batches, a larger rate.
+            for name, value in (("batch_size", "256"), ("learning_rate", "0.01")):
+                page.fill(f"#{name}", value)
+                page.press(f"#{name}", "Tab")  # the change event fires on blur
+            assert page.evaluate("window.gfxnnBrowserTrainer.run().settings.batch_size") == 256
+            page.check("#learning")
+            page.wait_for_function(
+                "Number(document.querySelector('#steps').textContent.replace(/,/g, '')) >= 40",
+                timeout=60_000,
+            )
+            page.uncheck("#learning")
+            page.wait_for_function("window.gfxnnBrowserTrainer.run().running === false")
+            with page.expect_download() as download_info:
+                page.click("#save")
+            checkpoint = tmp_path / "browser.safetensors"
+            download_info.value.save_as(checkpoint)
+            prediction = np.asarray(
+                page.evaluate("window.gfxnnBrowserTrainer.test.prediction()"), np.float32
+            )
+            psnr = page.evaluate("window.gfxnnBrowserTrainer.run().psnr")
+        finally:
+            browser.close()
+    assert errors == [], errors
+    assert requests and all(url.startswith(base) for url in requests), requests
+    assert psnr > start_psnr + 3.0, (start_psnr, psnr)
+
+    rendered = tmp_path / "render.png"
+    assert main(["render", str(checkpoint), "-o", str(rendered)]) == 0
+    with Image.open(rendered) as image:
+        pixels = np.asarray(image.convert("RGB"), np.float32) / 255.0
+    assert pixels.shape == (20, 24, 3)
+    page_prediction = np.clip(prediction.reshape(20, 24, 3), 0.0, 1.0)
+    assert np.abs(pixels - page_prediction).max() <= 1.0 / 255.0
