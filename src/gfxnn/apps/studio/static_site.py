@@ -131,13 +131,14 @@ def _site_files(images: list[tuple[str, np.ndarray]]) -> dict[str, bytes]:
     files = {"index.html": (BROWSER_DIR / "site.html").read_bytes()}
     files |= {name: (BROWSER_DIR / name).read_bytes() for name in SITE_MODULES}
     files |= {name: text.encode("utf-8") for name, text in kernel_sources().items()}
-    batch = next(f for f in settings_fields() if f.name == "batch_size")
+    batch_range = next(f.range for f in settings_fields() if f.name == "batch_size")
+    assert batch_range is not None and batch_range[1] is not None  # FitSettings caps it
     site: dict[str, Any] = {
         "kernels": list(KERNEL_FILES),
         "limits": {
             "max_upload_bytes": DEFAULT_MAX_UPLOAD_BYTES,
             "max_upload_pixels": DEFAULT_MAX_UPLOAD_PIXELS,
-            "max_batch_size": int(batch.range[1]) if batch.range else 65536,
+            "max_batch_size": batch_range[1],
         },
         "models": [],
         "images": [],
