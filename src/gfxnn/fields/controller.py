@@ -283,8 +283,11 @@ class FitController:
     def apply(self, settings: FitSettings) -> None:
         """Switch to `settings`. Changing only live settings (`FitSettings.TRAINING_ONLY`:
         batch size, learning rates, optimizer, ...) keeps the weights: a new learning rate
-        keeps the optimizer state, another optimizer setting starts it afresh. Any other change
-        rebuilds the network and resets it like reset_weights(). Atomic: when the change is
+        keeps the optimizer state, another optimizer setting starts it afresh; the schedule,
+        pacing and step limit are the controller's own; freezing, clipping and precision switch
+        in place through the trainer's `set_controls` when it has one (keeping the optimizer
+        state), else by a rebuild with the weights. Any other change rebuilds the network and
+        resets it like reset_weights(). Atomic: when the change is
         refused (ValueError), settings, weights and optimizer state stay as they were."""
         settings = copy_settings(settings)
         old = self._settings
