@@ -64,6 +64,21 @@ def test_cosine_with_mlpzen_preset_learns_and_checkpoints(tmp_path: Path) -> Non
     assert loaded.state["layers.0.weight"].shape == (32, 16)
 
 
+def test_render_and_export_refuse_a_non_image_network(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bubbles"
+    _fit(out, "--example", "bubbles", "--batch-size", "64", "--steps", "1")
+    checkpoint = str(out / "checkpoint.safetensors")
+    capsys.readouterr()
+    for argv, name in (
+        (["render", checkpoint], "never.png"),
+        (["export", checkpoint, "--format", "glsl"], "never.glsl"),
+    ):
+        assert main([*argv, "-o", str(tmp_path / name)]) == 2
+        line = _one_line_error(capsys)
+        assert "holds a bubbles network (3 -> 3 values, not an image's 2 -> 3)" in line, line
+    assert not (tmp_path / "never.png").exists() and not (tmp_path / "never.glsl").exists()
+
+
 def test_four_images_writes_per_network_metrics_and_one_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "four"
     args = ["--example", "four-images", "--preset", "mlpzen", "--batch-size", "256"]

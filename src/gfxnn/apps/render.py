@@ -56,6 +56,7 @@ def render_checkpoint(
     bad size.
     """
     loaded = fit_checkpoint.load(checkpoint)
+    loaded.require_image_network("gfxnn render")
     fitted_width, fitted_height = loaded.image_size()
     width = width if width is not None else fitted_width
     height = height if height is not None else fitted_height

@@ -41,6 +41,17 @@ class FitCheckpoint:
     settings: FitSettings
     config: dict[str, Any]
 
+    def require_image_network(self, what: str) -> None:
+        """CheckpointError unless the network maps (u, v) -> RGB: `what` ("gfxnn render")
+        draws images, not a 1-D or 3-D example's network."""
+        dims = example_dims(self.config)
+        if dims != (2, 3):
+            name = self.config.get("example", {}).get("name", "non-image")
+            raise CheckpointError(
+                f"{self.path} holds a {name} network ({dims[0]} -> {dims[1]} values, not an "
+                f"image's 2 -> 3); {what} takes image networks"
+            )
+
     def image_size(self) -> tuple[int, int]:
         """(width, height) of the fitted image (DEFAULT_SIZE where the config has no integer)."""
         image = self.config.get("image")
@@ -149,5 +160,6 @@ def load_model(path: str | Path) -> tuple[Any, Any, FitSettings]:
     """(encoding, network, settings) of a fit checkpoint: the autodiff model (what export
     lowers). Raises CheckpointError for a bad file."""
     loaded = load(path)
+    loaded.require_image_network("gfxnn export")
     encoding, network = autodiff_model(loaded.state, loaded.settings)
     return encoding, network, loaded.settings
