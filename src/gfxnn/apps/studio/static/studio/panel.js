@@ -25,12 +25,12 @@ function onHello(schema) {
     `and ${limits.max_upload_pixels.toLocaleString("en-US")} pixels`;
   const presets = schema.presets || [];
   $("presets").replaceChildren(
-    element("span", { className: "hint", textContent: "Presets:" }),
+    element("span", { className: "hint", textContent: "Load the defaults of" }),
     ...presets.map((p) =>
       element("button", {
         type: "button",
         id: `preset-${p.name}`,
-        textContent: p.label || p.name,
+        textContent: (p.label || p.name).replace(/ defaults$/, ""),
         title: `load ${p.label || p.name} for this example (rebuilds the network)`,
         onclick: () => control("preset", { name: p.name }),
       }),
