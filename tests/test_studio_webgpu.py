@@ -45,8 +45,15 @@ pytestmark = pytest.mark.skipif(
 GRID = {"n_levels": 4, "log2_hashmap_size": 7, "base_resolution": 4, "per_level_scale": 2.0}
 SETTINGS = {
     "frequency": FitSettings(n_neurons=16, batch_size=192, learning_rate=1e-2),
-    "hashgrid": FitSettings(
-        n_neurons=16, batch_size=192, learning_rate=1e-2, encoding="hashgrid", encoding_params=GRID
+    # the grid, with the "norm" clip (its two reductions) binding at every step
+    "hashgrid_norm_clip": FitSettings(
+        n_neurons=16,
+        batch_size=192,
+        learning_rate=1e-2,
+        encoding="hashgrid",
+        encoding_params=GRID,
+        gradient_clip="norm",
+        clip_value=0.05,
     ),
 }
 

@@ -82,10 +82,6 @@ def browser_model(settings: FitSettings, n_input_dims: int = 2, n_output_dims: i
     # What run.js does not drive yet: said, never silently ignored.
     if settings.precision != "fp32":
         raise ValueError(f"training in the browser does not offer precision={settings.precision!r}")
-    if settings.gradient_clip != "none":
-        raise ValueError(
-            f"training in the browser does not offer gradient_clip={settings.gradient_clip!r}"
-        )
     spec = settings.model_spec(n_input_dims, n_output_dims)
     plan = layout.model_plan(spec)
     return {

@@ -153,7 +153,13 @@ export class BrowserRun {
 
   _applyControls() {
     if (!this.trainer) return;
-    this.trainer.setFreeze(this.settings.freeze_mlp, this.settings.freeze_encoding);
+    const s = this.settings;
+    this.trainer.setControls({
+      freeze_network: s.freeze_mlp,
+      freeze_encoding: s.freeze_encoding,
+      gradient_clip: s.gradient_clip || "none",
+      clip_value: s.clip_value || 0.5,
+    });
   }
 
   /** New weights (Initialize weights, a switch from the server): the counters restart. */

@@ -15,6 +15,9 @@ import { RECORD, batchPlan, groups, optimizerWords } from "./device.js";
 
 const U = GPUBufferUsage;
 const META_LEVELS = 8;
+const RECORD_BINDING = 128; // bytes of wgsl/bindings.wgsl's Step (gfxnn.webgpu.records)
+const NORM_GROUPS = 256; // gradient_norm's most workgroups; partials hold their sums + 1
+const CLIP_IDS = { none: 0, value: 1, norm: 2 };
 const KERNELS = {
   forward: "train.wgsl",
   backward: "train.wgsl",
@@ -22,6 +25,9 @@ const KERNELS = {
   weight_gradient: "gradient.wgsl",
   optimize: "gradient.wgsl",
   optimize_table: "gradient.wgsl",
+  clear_table_gradient: "gradient.wgsl",
+  gradient_norm: "gradient.wgsl",
+  clip_scale: "gradient.wgsl",
   infer: "infer.wgsl",
 };
 
@@ -40,9 +46,11 @@ export class BrowserTrainer {
     this.stepsPerSubmit = stepsPerSubmit;
     this.nWeights = model.n_params + model.n_table;
     this.steps = 0; // steps submitted over the trainer's life
-    this.adamT = 0; // steps since the optimizer state last restarted
+    // Adam's t of each optimizer: steps it took since the optimizer state restarted (a
+    // frozen part's optimizer takes none).
+    this.t = { network: 0, table: 0 };
     this.diverged = 0;
-    this.freeze = { network: false, encoding: false }; // skip that part's optimize dispatch
+    this.setControls(this.spec);
     this._batch = null;
     this._pipelines = new Map();
     this._modules = {};
@@ -102,7 +110,34 @@ export class BrowserTrainer {
     this._clearAccum();
     if (this._batch) queue.writeBuffer(this._losses, 0, new Uint32Array(1 + this.lossSlots));
     this.diverged = 0;
-    this.adamT = 0;
+    this.t = { network: 0, table: 0 };
+  }
+
+  /** MLPZen's live controls of a spec (freeze_network, freeze_encoding, gradient_clip,
+   * clip_value), as WebGpuTrainer.set_controls: weights and Adam's moments stay. */
+  setControls({ freeze_network, freeze_encoding, gradient_clip, clip_value }) {
+    if (!(gradient_clip in CLIP_IDS)) throw new Error(`gradient_clip ${gradient_clip} is not one of none, value, norm`);
+    if (!(clip_value > 0 && Number.isFinite(clip_value))) throw new Error(`clip_value must be > 0, got ${clip_value}`);
+    this.controls = {
+      freezeNetwork: Boolean(freeze_network),
+      freezeEncoding: Boolean(freeze_encoding),
+      clip: gradient_clip,
+      clipValue: clip_value,
+    };
+    Object.assign(this.spec, { freeze_network, freeze_encoding, gradient_clip, clip_value });
+  }
+
+  /** What the "norm" clip's ||g|| sums over: bit 0 the network, bit 1 the table. */
+  _normParts() {
+    const c = this.controls;
+    return (c.freezeNetwork ? 0 : 1) | (this.model.n_table && !c.freezeEncoding ? 2 : 0);
+  }
+
+  /** A step taken: the counters of the optimizers that took it. */
+  _advance() {
+    this.steps += 1;
+    if (!this.controls.freezeNetwork) this.t.network += 1;
+    if (this.model.n_table && !this.controls.freezeEncoding) this.t.table += 1;
   }
 
   _clearAccum() {
@@ -178,7 +213,8 @@ export class BrowserTrainer {
     }
     this._acts = this._buffer(4 * actsColumns * rows);
     this._deltas = this._buffer(4 * deltaColumns * rows);
-    this._partials = this._buffer(4 * plan.nChunks * this.model.n_params);
+    // The partial gradient sums, then the norm clip's sums and its scale.
+    this._partials = this._buffer(4 * (plan.nChunks * this.model.n_params + NORM_GROUPS + 1));
     this._losses = this._buffer(4 * (1 + this.lossSlots + plan.padded));
     const words = new Uint32Array(1 + this.lossSlots);
     words[0] = this.diverged;
@@ -210,7 +246,7 @@ export class BrowserTrainer {
     const buffers = [this._weights, this._moments, this._acts, this._deltas, this._partials];
     buffers.push(this._losses, this._accum, data, this._meta, output);
     const entries = [
-      { binding: 0, resource: { buffer: this._stepsUniform, offset: 0, size: 128 } },
+      { binding: 0, resource: { buffer: this._stepsUniform, offset: 0, size: RECORD_BINDING } },
       { binding: 1, resource: { buffer: slices, offset: 0, size: 32 } },
       ...buffers.map((buffer, i) => ({ binding: i + 2, resource: { buffer } })),
     ];
@@ -247,25 +283,33 @@ export class BrowserTrainer {
   }
 
   // ----- the step's dispatches ---------------------------------------------------------------
-  /** Step records of steps firstStep.. at Adam's firstT..; `ratesAt(k)`, when given, is the
-   * [network, encoding] learning rate of the k-th of them (a schedule). */
-  _writeRecords(firstStep, firstT, count, ratesAt = null) {
+  /** The records of `count` steps from `firstStep` (gfxnn.webgpu.records.step_record), each
+   * for the optimizers' t after the steps before it under the current controls;
+   * `ratesAt(k)`, when given, is the k-th step's [network, encoding] learning rates. */
+  _writeRecords(firstStep, count, ratesAt = null) {
     const words = new Uint32Array((count * RECORD) / 4);
     const numbers = new Float32Array(words.buffer);
     const spec = this.spec;
     const table = spec.encoding_optimizer || spec.optimizer;
     const n = (this._batch ? this._batch.batch : 1) * spec.n_output_dims;
     const lossScale = (spec.loss === "l1" ? 1.0 : 2.0) / n;
+    const c = this.controls;
+    const t = { ...this.t };
     for (let k = 0; k < count; k++) {
       const at = (k * RECORD) / 4;
       const step = firstStep + k;
-      const t = firstT + k;
       words.set([step, (step - 1) % this.lossSlots, spec.seed % 2 ** 32], at);
       words.set(this.model.choices, at + 3);
       numbers.set([lossScale, 0, 0, 0], at + 8);
       const [network, encoding] = ratesAt ? ratesAt(k) : [null, null];
-      numbers.set(optimizerWords(spec.optimizer, t, network), at + 12);
-      numbers.set(optimizerWords(table, t, spec.encoding_optimizer ? encoding : network), at + 20);
+      numbers.set(optimizerWords(spec.optimizer, t.network + 1, network), at + 12);
+      const tableRate = spec.encoding_optimizer ? encoding : network;
+      numbers.set(optimizerWords(table, t.table + 1, tableRate), at + 20);
+      words[at + 28] = CLIP_IDS[c.clip];
+      numbers[at + 29] = c.clipValue;
+      words[at + 30] = this._normParts();
+      if (!c.freezeNetwork) t.network += 1;
+      if (this.model.n_table && !c.freezeEncoding) t.table += 1;
     }
     this.device.queue.writeBuffer(this._stepsUniform, 0, words);
   }
@@ -290,25 +334,26 @@ export class BrowserTrainer {
     pass.dispatchWorkgroups(1);
   }
 
+  /** The optimizers' dispatches under the current controls (WebGpuTrainer._encode_update):
+   * the norm clip's two reductions first; a frozen part's optimizer is not dispatched, a
+   * frozen grid's fixed-point sums are cleared instead. */
   _encodeUpdate(pass, record) {
     const constants = this._constants(false);
+    const c = this.controls;
+    const dispatch = (entryPoint, ...counts) => {
+      pass.setPipeline(this._pipeline(entryPoint, constants));
+      pass.dispatchWorkgroups(...counts);
+    };
     pass.setBindGroup(0, this._bindGroup, [RECORD * record, 0]);
-    if (!this.freeze.network) {
-      pass.setPipeline(this._pipeline("optimize", constants));
-      pass.dispatchWorkgroups(...groups(this.model.n_params));
+    if (c.clip === "norm" && this._normParts()) {
+      // a fixed workgroup count per model, so the unused partial sums stay 0
+      dispatch("gradient_norm", Math.min(NORM_GROUPS, Math.ceil(this.nWeights / 256)));
+      dispatch("clip_scale", 1);
     }
-    if (this.model.n_table && !this.freeze.encoding) {
-      pass.setPipeline(this._pipeline("optimize_table", constants));
-      pass.dispatchWorkgroups(...groups(this.model.n_table));
+    if (!c.freezeNetwork) dispatch("optimize", ...groups(this.model.n_params));
+    if (this.model.n_table) {
+      dispatch(c.freezeEncoding ? "clear_table_gradient" : "optimize_table", ...groups(this.model.n_table));
     }
-  }
-
-  /** MLPZen's freeze: the frozen part's optimize dispatch is skipped, so its weights and
-   * moments stay bit for bit (its gradients are still computed). */
-  setFreeze(network, encoding) {
-    // optimize_table zeroes the table sums it reads; a frozen table's piled up meanwhile.
-    if (this.freeze.encoding && !encoding) this._clearAccum();
-    this.freeze = { network: Boolean(network), encoding: Boolean(encoding) };
   }
 
   _encoder(encode) {
@@ -335,7 +380,7 @@ export class BrowserTrainer {
     queue.writeBuffer(this._data, 4 * this._hostAt[0], Float32Array.from(inputs));
     queue.writeBuffer(this._data, 4 * this._hostAt[1], Float32Array.from(targets));
     this._clearAccum();
-    this._writeRecords(this.steps + 1, this.adamT + 1, 1);
+    this._writeRecords(this.steps + 1, 1);
     queue.submit([this._encoder((pass) => this._encodeGradients(pass, 0, false)).finish()]);
     const words = await this._read(this._losses, 4 * (1 + this.lossSlots), Uint32Array);
     if (words[0]) this.diverged = words[0];
@@ -346,8 +391,7 @@ export class BrowserTrainer {
   async update() {
     this.device.queue.submit([this._encoder((pass) => this._encodeUpdate(pass, 0)).finish()]);
     await this.device.queue.onSubmittedWorkDone();
-    this.steps += 1;
-    this.adamT += 1;
+    this._advance();
   }
 
   // ----- the training loop (device sampling, nothing waits for the host) -----------------------
@@ -361,7 +405,7 @@ export class BrowserTrainer {
     for (let done = 0; done < nSteps; ) {
       const count = Math.min(this.stepsPerSubmit, nSteps - done);
       const rates = ratesAt && ((k) => ratesAt(done + k));
-      this._writeRecords(this.steps + 1, this.adamT + 1, count, rates);
+      this._writeRecords(this.steps + 1, count, rates);
       const encoder = this._encoder((pass) => {
         for (let k = 0; k < count; k++) {
           this._encodeGradients(pass, k, true);
@@ -379,8 +423,7 @@ export class BrowserTrainer {
         () => this._takeRing(staging, first, last),
         () => staging.destroy(), // a lost device rejects the map: nothing to read
       );
-      this.steps += count;
-      this.adamT += count;
+      for (let k = 0; k < count; k++) this._advance();
       done += count;
     }
   }
@@ -425,7 +468,7 @@ export class BrowserTrainer {
   async _infer(data, nPoints, size) {
     if (!this._batch) this._allocate(1);
     await this._pending;
-    this._writeRecords(this.steps + 1, this.adamT + 1, 1);
+    this._writeRecords(this.steps + 1, 1);
     const c = this.spec.n_output_dims;
     const points = this._buffer(4 * (data.length + 4));
     this.device.queue.writeBuffer(points, 0, data);
