@@ -317,10 +317,13 @@ def _run_optimizer_kernel(kernel_name: str, steps: int, l2_reg: float) -> list[n
         g = (rng.standard_normal(n) * 10.0 ** rng.uniform(-6, 2, n)).astype(np.float32)
         grads = wp.array(g, device="cpu")
         counters.assign(np.array([t - 1, t, 0], np.int32))  # the training kernel's job
+        no_clip = [0, 0.5, wp.ones(1, dtype=wp.float32, device="cpu")]
         if kernel_name == "adam":
-            inputs = [params, grads, m, v, 1e-2, 0.9, 0.999, 1e-8, l2_reg, 1.0]
+            rate = wp.array([1e-2], dtype=wp.float64, device="cpu")
+            inputs = [params, grads, m, v, rate, 0.9, 0.999, 1e-8, l2_reg, 1.0, *no_clip, 0]
         else:
-            inputs = [params, grads, 0.5, l2_reg, 1.0]
+            rate = wp.array([0.5], dtype=wp.float64, device="cpu")
+            inputs = [params, grads, rate, l2_reg, 1.0, *no_clip]
         kernel = getattr(optim, f"{kernel_name}_step")
         wp.launch(kernel, dim=n, inputs=[*inputs, counters, losses], device="cpu")
         history.append((g, params.numpy().copy(), m.numpy().copy(), v.numpy().copy()))

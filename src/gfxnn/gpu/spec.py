@@ -1,8 +1,9 @@
 """What the Warp trainer can build, read from a `ModelSpec` (components, not app settings).
 
 The kernels fit (u, v) -> RGB: 2 inputs, 3 outputs, the identity or frequency encoding
-(`gfxnn.gpu.sampling.encoded_feature`), the L2 loss, Adam or SGD on the network only. Anything
-else is a ValueError that names it, before any device memory is allocated.
+(`gfxnn.gpu.sampling.encoded_feature`), the L2 loss, Adam or SGD on the network only, and
+MLPZen's controls (initialization, freezing, clipping, fp16 inference). Anything else is a
+ValueError that names it, before any device memory is allocated.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from gfxnn.fields.trainer import ModelSpec
+from gfxnn.fused.controls import TrainingControls
 
 # The encodings the device kernels compute (names of gfxnn.fields.choices.ENCODINGS).
 ENCODINGS = ("frequency", "identity")
@@ -58,8 +60,10 @@ def check_supported(spec_or_settings: Any) -> ModelSpec:
     if (spec.n_input_dims, spec.n_output_dims) != (2, 3):
         raise ValueError(
             "the GPU path fits (u, v) -> RGB: 2 inputs and 3 outputs; got "
-            f"{spec.n_input_dims} -> {spec.n_output_dims}"
+            f"{spec.n_input_dims} -> {spec.n_output_dims} (the cpu and webgpu backends take "
+            "1 to 3 inputs and any number of outputs)"
         )
+    TrainingControls.from_spec(spec)  # MLPZen's controls: each value checked by name
     if spec.loss != "l2":
         raise ValueError(f"the GPU path trains with the L2 loss; got {spec.loss!r}")
     if spec.optimizer.name not in ("adam", "sgd"):

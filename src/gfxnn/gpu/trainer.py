@@ -20,12 +20,13 @@ import numpy as np
 
 from gfxnn.fused import render as fused_render
 from gfxnn.fused import state as fused_state
+from gfxnn.fused.controls import CONTROL_FIELDS, TrainingControls
 from gfxnn.fused.encoding import FusedFrequency, FusedIdentity
 from gfxnn.fused.mlp import FusedMLP
 from gfxnn.gpu.activations import activation_id
 from gfxnn.gpu.layout import layer_views, n_parameters, output_mask
 from gfxnn.gpu.mlp_kernels import TileShape, mlp_kernels, pad8
-from gfxnn.gpu.optim import adam_step, sgd_step
+from gfxnn.gpu.optim import NORM_CHUNKS, adam_step, clip_scale, frozen_step, gradient_norm, sgd_step
 from gfxnn.gpu.runtime import resolve_device, warp
 from gfxnn.gpu.sampling import sample_batch
 from gfxnn.gpu.spec import ENCODINGS, check_supported, image_of, n_frequencies
@@ -33,6 +34,7 @@ from gfxnn.gpu.spec import ENCODINGS, check_supported, image_of, n_frequencies
 __all__ = ["ENCODINGS", "PRECISIONS", "GpuTrainer", "check_supported", "precompile"]
 
 PRECISIONS = ("fp32", "fp16")
+CLIP_IDS = {"none": 0, "value": 1, "norm": 2}  # gfxnn.gpu.optim's clip_mode
 # batch rows per block (64 rows x 64 neurons: 96 KB of shared memory, see docs/gpu.md)
 TRAIN_ROWS = {"cuda": 64, "cpu": 64}
 # pixels per block: the training shape's rows, so one compiled module serves both
@@ -60,6 +62,15 @@ class GpuTrainer:
         mathdx: tile_matmul through cuBLASDx (True) or Warp's scalar tile GEMM (see TileShape).
         precision: "fp32", or "fp16": float16 operands with float32 accumulation in every
             product (`gfxnn.gpu.dense`), loss-scaled gradients, float32 master weights.
+            (The spec's own `precision="fp16"`, MLPZen's, makes only the inference fp16.)
+
+    MLPZen's controls of the spec: `initialization`; `freeze_network` (the optimizer is not
+    launched: weights and Adam moments stay bit for bit, Adam's t stands still);
+    `freeze_encoding` has nothing to hold (these encodings have no parameters);
+    `gradient_clip` "value"/"norm" with `clip_value` (gfxnn.gpu.optim); `precision="fp16"`
+    renders with float16 operands (features, activations, weights) and float32 sums, biases
+    and outputs. `set_controls(spec)` switches them live; `set_learning_rates` writes one
+    device value (no CUDA graph re-capture).
     """
 
     def __init__(
@@ -75,6 +86,7 @@ class GpuTrainer:
         precision: str = "fp32",
     ) -> None:
         self.spec = check_supported(spec)
+        self.controls = TrainingControls.from_spec(self.spec)
         self.default_batch = getattr(spec, "batch_size", DEFAULT_BATCH)
         spec = self.spec
         if tile_rows is not None and tile_rows < 1:
@@ -90,7 +102,7 @@ class GpuTrainer:
         self.wp = wp = warp()
         self.device = resolve_device(device)
         self.is_cuda = self.device.startswith("cuda")
-        kind = "cuda" if self.is_cuda else "cpu"
+        self.kind = kind = "cuda" if self.is_cuda else "cpu"
         self.block_dim = BLOCK_DIM[kind]
         self.n_frequencies = n_frequencies(spec)
         n_features = 4 * self.n_frequencies if self.n_frequencies else 2
@@ -104,7 +116,7 @@ class GpuTrainer:
             mathdx=mathdx,
             half=precision == "fp16",
         )
-        self.infer_shape = dataclasses.replace(self.shape, rows=INFER_ROWS[kind])
+        self.infer_shape = self._infer_shape()
         self.act = activation_id(spec.activation)
         self.out_act = activation_id(spec.output_activation)
         n = n_parameters(self.sizes)
@@ -120,6 +132,11 @@ class GpuTrainer:
         self.losses = wp.zeros(loss_slots, dtype=wp.float32, device=self.device)
         self.seed = spec.seed
         self.learning_rate = spec.optimizer.learning_rate  # set_learning_rates changes it
+        # the optimizers read the rate here (a schedule writes it, graphs replay it)
+        self.rates = wp.array([self.learning_rate], dtype=wp.float64, device=self.device)
+        self.clip_scale = wp.ones(1, dtype=wp.float32, device=self.device)
+        self.norm_partials = wp.zeros(NORM_CHUNKS, dtype=wp.float64, device=self.device)
+        self.t_offset = 0  # steps taken while the network was frozen (Adam's t skips them)
         self.steps = 0  # steps launched
         self._read = 0  # steps whose loss the host has read
         # (step, loss) read while the ring was full, not yet handed out
@@ -143,9 +160,10 @@ class GpuTrainer:
     # ----- parameters -------------------------------------------------------------------
     def initialize(self, rng: np.random.Generator) -> None:
         """Xavier-uniform weights and zero biases drawn exactly as `FusedMLP.initialize(rng)`
-        (on the host, so both paths start from the same numbers); fresh optimizer state."""
+        (on the host, so both paths start from the same numbers), by spec.initialization;
+        fresh optimizer state."""
         mlp = self._host_mlp()
-        mlp.initialize(rng)
+        mlp.initialize(rng, self.spec.initialization)
         self.load_params(mlp.params)
 
     def load_params(self, flat: np.ndarray) -> None:
@@ -156,7 +174,7 @@ class GpuTrainer:
         self.params.assign(flat)
         for array in (self.grads, self.m, self.v, self.counters, self.losses):
             array.zero_()
-        self.steps = self._read = 0
+        self.steps = self._read = self.t_offset = 0
         self._pending = []
         self._graphs = {}
 
@@ -210,10 +228,37 @@ class GpuTrainer:
         self.source = target
 
     def set_learning_rates(self, network: float, encoding: float | None) -> None:
-        """A new learning rate, keeping Adam's moments (the encodings here have no
-        parameters: `encoding` is ignored). Captured graphs are re-captured with it."""
+        """A new learning rate from the next launched step on, keeping Adam's moments (the
+        encodings here have no parameters: `encoding` is ignored): one device write, in
+        stream order, which captured graphs read when replayed."""
         self.learning_rate = network
-        self._graphs = {}
+        self.rates.assign(np.array([network], np.float64))
+
+    def set_controls(self, spec: Any) -> None:
+        """Switch to `spec`'s freezing, clipping and precision, keeping the weights, Adam's
+        moments, the step count and the current learning rate (set_learning_rates owns it);
+        ValueError (nothing changes) when anything else differs or a value is refused."""
+        spec = check_supported(spec)
+        own = self.spec
+        same = spec.replace(
+            optimizer=dataclasses.replace(
+                spec.optimizer, learning_rate=own.optimizer.learning_rate
+            ),
+            **{name: getattr(own, name) for name in CONTROL_FIELDS},
+        )
+        if same != own:
+            raise ValueError(
+                f"set_controls changes only {', '.join(CONTROL_FIELDS)}; "
+                "rebuild the trainer for anything else"
+            )
+        self.controls = TrainingControls.from_spec(spec)
+        self.spec = spec
+        self.infer_shape = self._infer_shape()
+        self._graphs = {}  # the launches' arguments changed
+
+    def _infer_shape(self) -> TileShape:
+        half = self.shape.half or self.spec.precision == "fp16"
+        return dataclasses.replace(self.shape, rows=INFER_ROWS[self.kind], half=half)
 
     def _allocate(self, batch: int) -> None:
         wp, rows = self.wp, self.shape.rows
@@ -274,20 +319,29 @@ class GpuTrainer:
         )
 
     def _launch_update(self) -> None:
-        s, lr = self.spec.optimizer, self.learning_rate
+        """The optimizer's launch (the norm clip's two reductions first), or `frozen_step`
+        while the network is frozen (the caller counts those steps in t_offset)."""
+        wp, s, c = self.wp, self.spec.optimizer, self.controls
+        n, unscale = self.params.shape[0], self._grad_scale()[1]
+        tail = [self.counters, self.losses]
+        if c.freeze_network:
+            wp.launch(frozen_step, dim=n, inputs=[self.grads, *tail], device=self.device)
+            return
+        mode = CLIP_IDS[c.gradient_clip]
+        if mode == CLIP_IDS["norm"]:
+            inputs = [self.grads, unscale, self.norm_partials]
+            wp.launch(gradient_norm, dim=NORM_CHUNKS, inputs=inputs, device=self.device)
+            inputs = [self.norm_partials, c.clip_value, self.clip_scale]
+            wp.launch(clip_scale, dim=1, inputs=inputs, device=self.device)
+        clip = [mode, c.clip_value, self.clip_scale]
         if s.name == "adam":
             kernel = adam_step
-            inputs = [self.params, self.grads, self.m, self.v, lr, *s.betas]
-            inputs += [s.epsilon, s.l2_reg, self._grad_scale()[1]]
+            inputs = [self.params, self.grads, self.m, self.v, self.rates, *s.betas]
+            inputs += [s.epsilon, s.l2_reg, unscale, *clip, self.t_offset]
         else:
             kernel = sgd_step
-            inputs = [self.params, self.grads, lr, s.l2_reg, self._grad_scale()[1]]
-        self.wp.launch(
-            kernel,
-            dim=self.params.shape[0],
-            inputs=[*inputs, self.counters, self.losses],
-            device=self.device,
-        )
+            inputs = [self.params, self.grads, self.rates, s.l2_reg, unscale, *clip]
+        wp.launch(kernel, dim=n, inputs=[*inputs, *tail], device=self.device)
 
     def _grad_scale(self) -> tuple[float, float]:
         """(scale of dL/dy in the training kernel, its inverse in the optimizer). fp32: the
@@ -324,6 +378,7 @@ class GpuTrainer:
     def update(self) -> None:
         """The optimizer step on the gradients of the last compute_gradients."""
         self._launch_update()
+        self.t_offset += self.controls.freeze_network
         self.steps += 1
         self._read = self.steps  # compute_gradients returned this step's loss
 
@@ -344,6 +399,7 @@ class GpuTrainer:
             if self.steps + size - self._read >= slots:
                 self._collect()
             self._run_steps(size)
+            self.t_offset += size * self.controls.freeze_network
             self.steps += size
             done += size
 
