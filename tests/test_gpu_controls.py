@@ -156,3 +156,19 @@ def test_set_controls_refuses_other_changes() -> None:
     with pytest.raises(ValueError, match="rebuild the trainer"):
         trainer.set_controls(spec.replace(n_neurons=8))
     assert trainer.spec == spec
+
+
+def test_every_encoding_the_studio_offers_runs_or_is_refused_by_name() -> None:
+    from gfxnn.fields import choices
+    from gfxnn.gpu.spec import check_supported
+
+    accepted = []
+    for name in choices.ENCODINGS:
+        otype = choices.ENCODING_OTYPES[name]
+        config = {"otype": otype, **({"n_frequencies": 4} if otype == "Frequency" else {})}
+        try:
+            check_supported(make_spec(encoding=config))
+            accepted.append(name)
+        except ValueError as error:
+            assert "the GPU path supports the encodings ('frequency', 'identity')" in str(error)
+    assert accepted == ["frequency", "identity"]

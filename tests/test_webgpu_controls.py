@@ -243,3 +243,28 @@ def test_set_controls_refuses_other_changes_and_keeps_the_trainer():
     with pytest.raises(ValueError, match="clip_value"):
         gpu.set_controls(spec.replace(clip_value=-1.0))
     assert gpu.spec == spec and not gpu.controls.freeze_network
+
+
+def test_every_encoding_the_studio_offers_runs_or_is_refused_by_name():
+    """The studio's menu (gfxnn.fields.choices.ENCODINGS): the kernels run all but OneHot
+    and GaussianFourier, which are one ValueError listing what they run (no adapter needed:
+    the plan is checked before any device work)."""
+    from gfxnn.fields import choices
+    from gfxnn.webgpu import layout
+
+    refused = []
+    for name in choices.ENCODINGS:
+        otype = choices.ENCODING_OTYPES[name]
+        config = (
+            {**GRID, "otype": otype} if otype in ("HashGrid", "DenseGrid") else {"otype": otype}
+        )
+        spec = make_spec(encoding=config)
+        try:
+            layout.model_plan(spec)
+        except ValueError as error:
+            assert str(error) == (
+                f"the WebGPU backend cannot run encoding='{otype}'; it supports "
+                "Identity, Frequency, OneBlob, TriangleWave, HashGrid, DenseGrid"
+            )
+            refused.append(otype)
+    assert refused == ["OneHot", "GaussianFourier"]
