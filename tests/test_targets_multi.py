@@ -39,6 +39,16 @@ def test_four_networks_learn_together_with_their_own_metrics() -> None:
     assert model.psnr() == pytest.approx(10 * np.log10(1 / mse), rel=1e-6)
     timings = model.timings_ms()
     assert timings["inference"] > 0
+    # One schedule for all: every network's rate is the first one's.
+    assert model.current_learning_rate == model.controllers[3].current_learning_rate
+
+
+def test_max_steps_stops_every_network() -> None:
+    model = four(batch_size=64, max_steps=7)
+    model.step(5)
+    assert not model.max_steps_reached
+    model.step(5)
+    assert model.max_steps_reached and [c.steps for c in model.controllers] == [7] * 4
 
 
 def test_the_networks_share_no_state() -> None:

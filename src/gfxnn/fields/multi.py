@@ -91,6 +91,17 @@ class MultiFitController:
         n = min(len(h) for h in histories)
         return [float(np.mean([h[i] for h in histories])) for i in range(n)]
 
+    @property
+    def current_learning_rate(self) -> float:
+        """The schedule's rate of the last step (the same for every network: one settings,
+        one step count)."""
+        return self.controllers[0].current_learning_rate
+
+    @property
+    def max_steps_reached(self) -> bool:
+        """True when every network has made `settings.max_steps` steps."""
+        return all(c.max_steps_reached for c in self.controllers)
+
     def losses(self) -> list[float]:
         """Each network's last batch loss (NaN before its first step)."""
         return [c.loss_history[-1] if c.loss_history else math.nan for c in self.controllers]
