@@ -24,6 +24,8 @@ CONV_CASES = [
     (1, 5, 7, 6, 6, 6, 1, 0, 1, True),
     (2, 3, 2, 5, 9, 3, (1, 2), 2, 3, False),
     (1, 8, 8, 16, 15, 3, 2, 1, 1, True),
+    # stride 1 with padding beyond the kernel's reach on one axis: the scatter input gradient
+    (1, 2, 3, 5, 6, (1, 3), 1, 1, 1, True),
 ]
 
 
@@ -55,6 +57,7 @@ CONV_TRANSPOSE_CASES = [
     (2, 2, 3, 4, 7, 4, 2, 1, 1, 1, False),
     (1, 4, 4, 3, 3, 1, 1, 0, 0, 1, True),
     (2, 5, 1, 9, 8, 5, 3, 2, 2, 1, True),
+    (1, 2, 3, 6, 7, 3, 1, 3, 0, 1, True),  # stride 1, padding beyond the kernel's reach
 ]
 
 

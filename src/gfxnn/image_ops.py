@@ -3,10 +3,11 @@
 Each op computes its forward pass with NumPy and returns, through `ops.record`, the
 vector-Jacobian product written right beside it; none is differentiated through a
 composition of smaller ops, because a convolution built from thousands of slices would be
-far too slow. Convolution is im2col: a strided view gathers every receptive field into a
-matrix `cols` (N, C*KH*KW, OH*OW), so the forward pass and both gradients are matrix
-products (BLAS), and the input gradient scatters back with one strided add per kernel tap
-(a loop over the KH*KW taps, never over pixels).
+far too slow. Convolution is im2col (`gfxnn.im2col`): a strided view gathers every
+receptive field into a matrix `cols` (C*KH*KW, N*OH*OW), so the forward pass and both
+gradients are matrix products (BLAS); with stride 1 the input gradient is a gather too (a
+convolution with the flipped kernel), otherwise it scatters back with one strided add per
+kernel tap (a loop over the KH*KW taps, never over pixels).
 
 Semantics follow `torch.nn.functional`: weight layouts (out, in, kh, kw) for conv2d and
 (in, out, kh, kw) for conv_transpose2d, floor output sizes, max-pool ties going to the first
@@ -19,9 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
-from gfxnn import ops
+from gfxnn import im2col, ops
 from gfxnn.autograd import VJPResult
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
@@ -86,82 +86,11 @@ def _tap(
     kh: int, kw: int, out: IntPairT, stride: IntPairT, dilation: IntPairT
 ) -> tuple[slice, slice, slice, slice]:
     """The index of the (.., .., OH, OW) block of a padded image that kernel tap (kh, kw) sees."""
-    top, left = kh * dilation[0], kw * dilation[1]
-    return (
-        slice(None),
-        slice(None),
-        slice(top, top + stride[0] * (out[0] - 1) + 1, stride[0]),
-        slice(left, left + stride[1] * (out[1] - 1) + 1, stride[1]),
-    )
-
-
-def _to_padded_cn(x: np.ndarray, padding: IntPairT) -> np.ndarray:
-    """(N, C, H, W) -> zero-padded (C, N, H + 2 ph, W + 2 pw), the layout im2col reads fastest."""
-    n, c, h, w = x.shape
-    xp = np.zeros((c, n, h + 2 * padding[0], w + 2 * padding[1]), dtype=x.dtype)
-    xp[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w] = x.transpose(1, 0, 2, 3)
-    return xp
-
-
-def _from_padded_cn(xp: np.ndarray, padding: IntPairT, size: IntPairT) -> np.ndarray:
-    """The inverse of `_to_padded_cn` (the padding is cropped away): (N, C, H, W)."""
-    inner = xp[:, :, padding[0] : padding[0] + size[0], padding[1] : padding[1] + size[1]]
-    return np.ascontiguousarray(inner.transpose(1, 0, 2, 3))
-
-
-def _to_matrix(y: np.ndarray) -> np.ndarray:
-    """(N, O, H, W) -> (O, N*H*W): channels as rows, every pixel of the batch as a column."""
-    return y.transpose(1, 0, 2, 3).reshape(y.shape[1], -1)
-
-
-def _from_matrix(y: np.ndarray, n: int, size: IntPairT) -> np.ndarray:
-    """(O, N*H*W) -> (N, O, H, W)."""
-    return np.ascontiguousarray(y.reshape(y.shape[0], n, *size).transpose(1, 0, 2, 3))
-
-
-def _im2col(
-    xp: np.ndarray, kernel: IntPairT, out: IntPairT, stride: IntPairT, dilation: IntPairT
-) -> np.ndarray:
-    """Every receptive field of the padded (C, N, Hp, Wp) input as a column:
-    (C*KH*KW, N*OH*OW), so that one matrix product does the whole batch."""
-    c, n = xp.shape[:2]
-    s_c, s_n, s_h, s_w = xp.strides
-    windows = as_strided(
-        xp,
-        shape=(c, kernel[0], kernel[1], n, out[0], out[1]),
-        strides=(s_c, s_h * dilation[0], s_w * dilation[1], s_n, s_h * stride[0], s_w * stride[1]),
-        writeable=False,
-    )
-    return np.ascontiguousarray(windows).reshape(c * kernel[0] * kernel[1], -1)
-
-
-def _col2im(
-    cols: np.ndarray,
-    padded_shape: tuple[int, int, int, int],
-    kernel: IntPairT,
-    out: IntPairT,
-    stride: IntPairT,
-    dilation: IntPairT,
-) -> np.ndarray:
-    """The adjoint of `_im2col`: add each column entry back to the (C, N, Hp, Wp) pixel it
-    was gathered from, one strided add per kernel tap."""
-    c, n = padded_shape[:2]
-    taps = cols.reshape(c, kernel[0], kernel[1], n, out[0], out[1])
-    image = np.zeros(padded_shape, dtype=cols.dtype)
-    for kh in range(kernel[0]):
-        for kw in range(kernel[1]):
-            image[_tap(kh, kw, out, stride, dilation)] += taps[:, kh, kw]
-    return image
+    return (slice(None), slice(None), *im2col.tap_slices(kh, kw, out, stride, dilation))
 
 
 def _crop(xp: np.ndarray, padding: IntPairT, size: IntPairT) -> np.ndarray:
     return xp[:, :, padding[0] : padding[0] + size[0], padding[1] : padding[1] + size[1]]
-
-
-def _weight_grad(g_mat: np.ndarray, cols: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """dL/dW = g_mat (O, P) @ cols^T (P, C*KH*KW), computed as (cols @ g_mat^T)^T: with P
-    in the hundreds of thousands, OpenBLAS runs this operand order several times faster."""
-    return np.ascontiguousarray((cols @ g_mat.T).T).reshape(shape)
 
 
 def _check_weight(op: str, x: Tensor, w: Tensor, in_axis: int, layout: str) -> None:
@@ -213,25 +142,24 @@ def conv2d(
     dilation_, kernel = pair("dilation", dilation, 1), (w.shape[2], w.shape[3])
     size = (x.shape[2], x.shape[3])
     out = output_size("conv2d", size, kernel, stride_, padding_, dilation_)
-    n, xp = x.shape[0], _to_padded_cn(x.data, padding_)
-    cols = _im2col(xp, kernel, out, stride_, dilation_)
-    w_mat = w.data.reshape(w.shape[0], -1)
-    y = w_mat @ cols  # (O, N*OH*OW): one matrix product for the whole batch
+    n, w_mat = x.shape[0], w.data.reshape(w.shape[0], -1)
+    # The padded input is what the backward pass keeps; it rebuilds im2col's columns from it.
+    view = im2col.windows(im2col.to_padded_cn(x.data, padding_), kernel, out, stride_, dilation_)
+    y = im2col.conv_product(w_mat, view)  # (O, N*OH*OW)
     if b is not None:
         y += b.data[:, None]
 
     def vjp(g: np.ndarray) -> VJPResult:
-        g_mat = _to_matrix(g)
-        d_x = None
+        d_x = d_w = None
         if x.requires_grad:
-            d_xp = _col2im(w_mat.T @ g_mat, xp.shape, kernel, out, stride_, dilation_)
-            d_x = _from_padded_cn(d_xp, padding_, size)
-        d_w = _weight_grad(g_mat, cols, w.shape) if w.requires_grad else None
+            d_x = im2col.input_gradient(g, w.data, size, stride_, padding_, dilation_)
+        if w.requires_grad:
+            d_w = im2col.weight_gradient(im2col.to_matrix(g), view, w.shape)
         d_b = g.sum(axis=(0, 2, 3)) if b is not None and b.requires_grad else None
         return (d_x, d_w) if b is None else (d_x, d_w, d_b)
 
     parents = (x, w) if b is None else (x, w, b)
-    return ops.record(_from_matrix(y, n, out), parents, vjp)
+    return ops.record(im2col.from_matrix(y, n, out), parents, vjp)
 
 
 def conv_transpose2d(
@@ -273,18 +201,21 @@ def conv_transpose2d(
         raise ValueError(
             f"conv_transpose2d: padding {padding_} leaves an empty output for input {size}"
         )
-    # In conv2d's terms the input here is the output gradient and the weight is unchanged.
-    x_mat = _to_matrix(x.data)
-    w_mat = w.data.reshape(w.shape[0], -1)
-    yp = _col2im(w_mat.T @ x_mat, (w.shape[1], n, *padded), kernel, size, stride_, dilation_)
-    y = _from_padded_cn(yp, padding_, out_size)
+    # In conv2d's terms (weight (C, O, KH, KW) read as conv2d's (out, in, kh, kw), mapping
+    # O channels to C) the input here is an output gradient and this op is its input gradient.
+    y = im2col.input_gradient(x.data, w.data, out_size, stride_, padding_, dilation_)
     if b is not None:
         y += b.data[:, None, None]
 
     def vjp(g: np.ndarray) -> VJPResult:
-        g_cols = _im2col(_to_padded_cn(g, padding_), kernel, size, stride_, dilation_)
-        d_x = _from_matrix(w_mat @ g_cols, n, size) if x.requires_grad else None
-        d_w = _weight_grad(x_mat, g_cols, w.shape) if w.requires_grad else None
+        # conv2d of g with the same weight gives both gradients.
+        view = im2col.windows(im2col.to_padded_cn(g, padding_), kernel, size, stride_, dilation_)
+        d_x = d_w = None
+        if x.requires_grad:
+            w_mat = w.data.reshape(w.shape[0], -1)
+            d_x = im2col.from_matrix(im2col.conv_product(w_mat, view), n, size)
+        if w.requires_grad:
+            d_w = im2col.weight_gradient(im2col.to_matrix(x.data), view, w.shape)
         d_b = g.sum(axis=(0, 2, 3)) if b is not None and b.requires_grad else None
         return (d_x, d_w) if b is None else (d_x, d_w, d_b)
 
