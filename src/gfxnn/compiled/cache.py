@@ -20,10 +20,14 @@ STAMP = CACHE / "gfxnn_kernels.sha256"
 
 
 def sources_hash() -> str:
+    """A hash of the kernel modules (those that compile a function: `@nb.njit`); the host
+    code (trainer.py, threads.py, ...) can change without dropping the compiled kernels."""
     digest = hashlib.sha256()
     for path in sorted(PACKAGE.glob("*.py")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
+        source = path.read_bytes()
+        if b"@nb.njit" in source:
+            digest.update(path.name.encode())
+            digest.update(source)
     return digest.hexdigest()
 
 

@@ -6,16 +6,24 @@ it at any time: it times rounds of steps with every core and with one thread, ke
 faster, and re-measures the other one round in `EXPLORE_EVERY`, so it backs off to one thread
 when other processes take the cores (spinning worker threads then cost more than they give) and
 returns to all cores when they are free again.
+
+Each choice's estimate is the median of its last `WINDOW` rounds, so one disturbed round (a
+compile, another process's burst) is forgotten after two more: an exponential average started
+from a round that had compiled the kernels (seconds instead of milliseconds) kept "all cores"
+looking slower than one thread for hundreds of steps, which is why the benchmark's defaults row
+once ran at one thread's speed (213 steps/s where two threads gave 359).
 """
 
 from __future__ import annotations
+
+import statistics
 
 import numba
 
 from gfxnn.checks import check_int
 
 EXPLORE_EVERY = 16  # rounds between two measurements of the slower choice
-SMOOTHING = 0.3  # weight of the newest measurement in the running estimate
+WINDOW = 3  # rounds in each choice's median estimate
 
 
 def max_threads() -> int:
@@ -43,6 +51,7 @@ class ThreadPolicy:
         else:
             self.candidates = [min(int(self.threads), most)]
         self.seconds_per_step: dict[int, float] = {}
+        self._history: dict[int, list[float]] = {}
         self._rounds = 0
 
     def choose(self) -> int:
@@ -65,8 +74,7 @@ class ThreadPolicy:
     def record(self, n_threads: int, seconds: float, n_steps: int) -> None:
         if n_steps <= 0 or n_threads not in self.candidates:
             return
-        value = seconds / n_steps
-        old = self.seconds_per_step.get(n_threads)
-        self.seconds_per_step[n_threads] = (
-            value if old is None else SMOOTHING * value + (1 - SMOOTHING) * old
-        )
+        history = self._history.setdefault(n_threads, [])
+        history.append(seconds / n_steps)
+        del history[:-WINDOW]
+        self.seconds_per_step[n_threads] = statistics.median(history)

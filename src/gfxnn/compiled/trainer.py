@@ -24,11 +24,12 @@ import numba
 import numpy as np
 
 from gfxnn import registry
-from gfxnn.compiled import cache, encode, network, optim
+from gfxnn.compiled import cache, encode, network, optim, render
 from gfxnn.compiled.activations import CODES, make_consts
 from gfxnn.compiled.threads import ThreadPolicy
 from gfxnn.fused import render as fused_render
 from gfxnn.fused import state as fused_state
+from gfxnn.fused.controls import CONTROL_FIELDS, TrainingControls, clip_gradients
 from gfxnn.fused.encoding import FusedAutodiffEncoding, encoder_from_config
 from gfxnn.fused.grid import FusedGrid
 from gfxnn.fused.mlp import FusedMLP
@@ -112,6 +113,7 @@ class CompiledTrainer:
                 f"unknown loss {spec.loss!r}; choose one of {list(network.LOSS_CODES)}"
             )
         self.policy = ThreadPolicy(threads)
+        controls = TrainingControls.from_spec(spec)  # checked before anything is built
         self._setup_encoding(spec)
         self.mlp = FusedMLP(
             self.n_features, spec.n_output_dims, spec.n_neurons, spec.n_hidden_layers,
@@ -132,10 +134,11 @@ class CompiledTrainer:
         self._transposed = np.zeros_like(self.mlp.params)
         if initialize:
             rng = np.random.default_rng(spec.seed)
-            self.mlp.initialize(rng)
+            self.mlp.initialize(rng, spec.initialization)
             if self._grid is not None:
                 self._grid.initialize(rng)
         self._make_optimizers()
+        self._set_controls(controls)
         self.target: Any = None
         self.set_target(target)
         self.rng = np.random.default_rng([spec.seed, 1])
@@ -281,6 +284,7 @@ class CompiledTrainer:
             self._grid_grads_zero = False
         return loss
 
+    _warm = False  # a round has run (the kernels are loaded)
     _grid_grads_zero = True  # the grid's grads are zero (the optimizer clears them behind it)
 
     def compute_gradients(self, inputs: np.ndarray, targets: np.ndarray) -> float:
@@ -296,13 +300,39 @@ class CompiledTrainer:
             return self._gradients(sample_in_kernel=False)
 
     def update(self) -> None:
-        """One optimizer step from the last computed gradients (network, then grid table)."""
+        """One optimizer step from the last computed gradients (network, then grid table),
+        clipped first and skipping frozen parts, as the NumPy trainer (`gfxnn.fused.controls`)."""
         numba.set_num_threads(self.policy.best())
-        self._optimizer.step(zero_grads=False, parallel=False)
-        optim.transpose_weights(self.mlp.params, self._sizes, self._w_offsets, self._transposed)
-        if self._grid_optimizer is not None:
-            self._grid_optimizer.step(zero_grads=True, parallel=True)
+        controls = self.controls
+        network_learns = not controls.freeze_network
+        grid_learns = self._grid_optimizer is not None and not controls.freeze_encoding
+        if controls.gradient_clip != "none":
+            learning = [self.mlp.grads] if network_learns else []
+            if grid_learns:
+                learning.append(self._grid.grads)  # type: ignore[union-attr]
+            clip_gradients(controls.gradient_clip, controls.clip_value, learning)
+        if network_learns:
+            self._optimizer.step(zero_grads=False, parallel=False)
+            optim.transpose_weights(self.mlp.params, self._sizes, self._w_offsets, self._transposed)
+        if grid_learns:
+            self._grid_optimizer.step(zero_grads=True, parallel=True)  # type: ignore[union-attr]
             self._grid_grads_zero = True
+
+    # ----- MLPZen's controls ------------------------------------------------------------
+    def _set_controls(self, controls: TrainingControls) -> None:
+        self.controls = controls
+        # fp16 inference (MLPZen's "Use FP16 for MLP") runs the NumPy reference's rounding.
+        self.mlp.half_inference = controls.precision == "fp16"
+
+    def set_controls(self, spec: ModelSpec) -> None:
+        """Switch to `spec`'s freezing, clipping and precision, keeping weights and optimizer
+        state; the rest of `spec` must equal the trainer's (ValueError otherwise, and nothing
+        changes)."""
+        unchanged = self.spec.replace(**{name: getattr(spec, name) for name in CONTROL_FIELDS})
+        if unchanged != spec:
+            raise ValueError("set_controls changes only the training controls; rebuild instead")
+        self._set_controls(TrainingControls.from_spec(spec))
+        self.spec = spec
 
     def train(self, n_steps: int, batch_size: int) -> None:
         """`n_steps` steps on batches drawn from the target; stops at a non-finite loss."""
@@ -320,7 +350,9 @@ class CompiledTrainer:
             # One BLAS thread inside each kernel thread: the parallelism is the chunks'.
             with blas_threads(1):
                 finished = self._train_round(n, image)
-            self.policy.record(threads, time.perf_counter() - start, finished)
+            if self._warm:  # the first round loads (or compiles) the kernels: not a speed
+                self.policy.record(threads, time.perf_counter() - start, finished)
+            self._warm = True
             done += n
 
     def _train_round(self, n_steps: int, image: bool) -> int:
@@ -367,6 +399,8 @@ class CompiledTrainer:
         out = np.empty((n, self.spec.n_output_dims), self.dtype)
         if n == 0:
             return out
+        if self.mlp.half_inference:
+            return fused_render.infer(self._numpy_encoder(), self.mlp, inputs)
         host = np.zeros((0, self.n_features), self.dtype)
         if self._host_encoder is not None:
             host = np.empty((n, self.n_features), self.dtype)
@@ -389,17 +423,48 @@ class CompiledTrainer:
         """Inference on the regular grid of `shape` (last input dimension first: (H, W) for
         (u, v)); sample i of n sits at i / (n - 1), 0 when n is 1.
 
-        Runs the NumPy fused path's renderer on these weights (`gfxnn.fused.render`, which
-        encodes a separable encoding once per row and column): the same image, to the bit,
-        as the NumPy trainer and `gfxnn render` give for a checkpoint, and measured as fast
-        as the compiled inference kernel at 512x512 (docs/flagship.md)."""
+        An image (H, W) of a separable encoding (Frequency, Identity) renders in one parallel
+        kernel with the first layer split into column and row terms (`gfxnn.compiled.render`:
+        the NumPy renderer's values up to float32 summation order); every other case, and
+        fp16 inference, runs the NumPy fused path's renderer on these weights."""
         shape = tuple(int(s) for s in shape)
         if len(shape) != self.spec.n_input_dims or min(shape, default=0) < 1:
             raise ValueError(
                 f"render shape must have {self.spec.n_input_dims} sizes >= 1, got {shape}"
             )
+        separable = self._kind in (encode.FREQUENCY, encode.IDENTITY)
+        if len(shape) == 2 and separable and not self.mlp.half_inference:
+            return self._render_separable(*shape)
         with blas_threads(1):  # spinning BLAS threads lose on these shapes (fused/threads.py)
             return fused_render.render_grid(self._numpy_encoder(), self.mlp, shape)
+
+    def _render_separable(self, height: int, width: int) -> np.ndarray:
+        """`render` of a 2-D separable encoding: the first layer's column and row terms on
+        the host, every pixel in one parallel kernel (`gfxnn.compiled.render`)."""
+        dtype, sizes = self.dtype, self.mlp.sizes
+        columns = render.axis_features(
+            self._kind, self._enc_values, fused_render.axis_samples(width, dtype)
+        )
+        rows = render.axis_features(
+            self._kind, self._enc_values, fused_render.axis_samples(height, dtype)
+        )
+        half = columns.shape[1]
+        weight, bias = self.mlp.weights[0], self.mlp.biases[0]
+        column_terms = np.ascontiguousarray(columns @ weight[:, :half].T)
+        row_terms = np.ascontiguousarray(rows @ weight[:, half:].T + bias)
+        n = height * width
+        n_chunks, tile_rows = chunking(n, max(sizes[1:]))
+        scratch = np.empty((n_chunks, 3 * tile_rows * max(sizes[1:])), dtype)
+        out = np.empty((n, sizes[-1]), dtype)
+        consts = make_consts(dtype, RELATIVE_L2_EPSILON, 0.0)
+        numba.set_num_threads(self.policy.best())
+        with blas_threads(1):
+            render.render_chunks(
+                width, column_terms, row_terms, self.mlp.params, self._transposed,
+                self._sizes, self._w_offsets, self._b_offsets, self._act_codes, consts,
+                tile_rows, scratch, out,
+            )  # fmt: skip
+        return out.reshape(height, width, sizes[-1])
 
     def _numpy_encoder(self) -> Any:
         """The NumPy fused encoder of this model (sharing the grid's table)."""
