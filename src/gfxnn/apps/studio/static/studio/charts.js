@@ -50,8 +50,13 @@ function drawChart(canvas, series, title, label) {
   ctx.fillText(label(yMin), 2, y0);
   ctx.fillText(`step ${xMax.toLocaleString("en-US")}`, x1 - 80, height - 5);
   series.forEach((points, n) => {
-    ctx.strokeStyle = LINE_COLORS[n % LINE_COLORS.length];
+    const color = LINE_COLORS[n % LINE_COLORS.length];
+    ctx.strokeStyle = color;
+    ctx.fillStyle = color;
     ctx.lineWidth = 1.5;
+    if (points.length === 1) { // one point is no line yet: a dot
+      ctx.fillRect(sx(points[0][0]) - 2, sy(points[0][1]) - 2, 4, 4);
+    }
     ctx.beginPath();
     points.forEach(([x, y], i) => (i ? ctx.lineTo(sx(x), sy(y)) : ctx.moveTo(sx(x), sy(y))));
     ctx.stroke();

@@ -53,6 +53,8 @@ on("state", () => {
     shownReference = url;
     loadReference(url);
   }
+  const imageShown = !s.example || s.example === "image" || s.example === "four_images";
+  $("image-info").hidden = !imageShown;
   if (s.image) {
     $("image-info").textContent = `${s.image.source}, ${s.image.width}×${s.image.height}`;
     $("image-info").title = (s.image.notes || []).join("\n");
