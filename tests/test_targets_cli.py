@@ -141,6 +141,7 @@ def test_the_image_example_takes_the_mlpzen_preset(tmp_path: Path) -> None:
         (["--example", "bubbles", "--z-plane", "nan"], "--z-plane: must be a number in [0, 1]"),
         (["--example", "cosine", "{volume}"], "IMAGE and --image-name apply to --example image"),
         (["--example", "bubbles", "--device", "webgpu"], "trains on the CPU only"),
+        (["--example", "bubbles", "--max-pixels", "9"], "--max-pixels applies to --example image"),
         (["--example", "four_images"], "invalid choice: 'four_images'"),
         (["--example", "cosine", "--preset", "mlpzen", "--config", "{volume}"], "--preset or"),
         (["--example", "cosine", "--preset", "zen"], "invalid choice: 'zen'"),

@@ -104,6 +104,8 @@ def example_from_args(args: argparse.Namespace) -> str:
         raise UsageError(f"--z-plane applies to bubbles and volume, not {args.example}")
     if example != "image" and (args.image is not None or args.image_name is not None):
         raise UsageError(f"IMAGE and --image-name apply to --example image, not {args.example}")
+    if example != "image" and args.max_pixels is not None:
+        raise UsageError(f"--max-pixels applies to --example image, not {args.example}")
     if example != "image" and args.device in ("cuda", "webgpu"):
         raise UsageError(
             f"--example {args.example} trains on the CPU only (--device cpu, and "
