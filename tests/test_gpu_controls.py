@@ -32,7 +32,7 @@ def make_spec(optimizer: str = "sgd", **changes) -> ModelSpec:
     spec = ModelSpec(
         encoding={"otype": "Frequency", "n_frequencies": 2},
         n_neurons=16,
-        n_hidden_layers=3,
+        n_hidden_layers=2,  # tests/test_gpu.py's SMALL shape: one compiled module for both
         activation="tanh",
         output_activation="sigmoid",
         optimizer=OptimizerSpec(optimizer, rate, l2_reg=1e-3),
