@@ -76,6 +76,7 @@ function renderTable(list) {
         "tr",
         {},
         element("td", {}, swatch, ` ${i}`),
+        element("td", { textContent: net.label || "" }),
         element("td", { textContent: fmtExp(net.loss) }),
         element("td", { textContent: fmt(net.psnr, 2, " dB") }),
       );

@@ -149,6 +149,12 @@ export function wirePanel() {
   });
   // MLPZen's Do Training Step: one frame's worth of steps (steps_per_frame, or the budget).
   $("step").addEventListener("click", () => control("frame_step"));
+  document.addEventListener("keydown", (event) => { // MLPZen's F6, while learning is off
+    if (event.key === "F6" && !$("step").hidden) {
+      event.preventDefault();
+      control("frame_step");
+    }
+  });
   $("reset").addEventListener("click", () => control("reset"));
   $("example").addEventListener("change", () => control("example", { name: $("example").value }));
   $("load-bundled").addEventListener("click", () =>
