@@ -8,6 +8,7 @@ import "./studio/charts.js";
 import "./studio/displays.js";
 import "./studio/api.js";
 // Training in this browser (static/browser/) plugs in here with one import.
+import "./browser/panel.js";
 
 wirePanel();
 connect();

@@ -1,0 +1,55 @@
+"""Without `--enable-unsafe-webgpu`, Debian's Chromium gives the page no WebGPU adapter: the
+studio says why, does not offer "this browser's GPU", and trains on the server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from test_studio_support import running_server  # noqa: E402
+
+from gfxnn.apps.studio.server import create_app  # noqa: E402
+from gfxnn.apps.studio.session import TrainingSession  # noqa: E402
+from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled  # noqa: E402
+from gfxnn.fields.settings import FitSettings  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+if os.environ.get("GFXNN_REQUIRE_BROWSER") == "1" and not CHROMIUM.exists():
+    raise RuntimeError("GFXNN_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"
+)
+
+
+def test_without_webgpu_the_page_says_why_and_trains_on_the_server(tmp_path):
+    session = TrainingSession(
+        LoadedImage(load_bundled("astronaut", 32), bundled_image_source("astronaut")),
+        FitSettings(n_neurons=16, batch_size=256),
+        out_dir=tmp_path / "out",
+        paused=True,
+    )
+    errors: list[str] = []
+    with running_server(create_app(session)) as base, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(base)
+            page.wait_for_selector("#connection.online")
+            page.evaluate("window.gfxnnBrowserTrainer.probed")
+            note = page.text_content("#train-on-note")
+            assert "no adapter" in note and "stays on the server" in note, note
+            assert page.is_disabled("#train-on-select option[value=browser]")
+            page.check("#learning")
+            page.wait_for_function("window.gfxnnStudio.state().steps > 20", timeout=30_000)
+            assert page.evaluate("window.gfxnnStudio.state().trainer") == "server"
+        finally:
+            browser.close()
+    assert errors == [], errors
+    assert session.snapshot()["steps"] > 20
