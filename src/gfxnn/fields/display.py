@@ -24,8 +24,11 @@ images: twice each one's), the volume's (H, W), 256 x 256 for cosine and bubbles
 `frame_values` gives the float values shown (before drawing), `render_frames` both frames
 and the PSNR of what is shown (the plot's 1-D samples, the composite, the slice).
 
-Cost (2-core machine, load ~2): a 256x256 bubbles slice through MLPZen's 3-D hash grid and a
-32-neuron network is about 40 ms for the prediction and 4 ms for the reference.
+Cost: the network's inference dominates a frame (measured on the shared 2-core machine at
+load 6-9: a 256x256 bubbles slice through MLPZen's 3-D hash grid and 32-neuron network,
+150-250 ms); the display's own work (reference, drawing, PSNR) is a few ms (a bubbles
+reference slice 4-12 ms, the cosine plot about 6 ms). The studio may cache reference frames
+per z plane and shape (they do not change while training).
 """
 
 from __future__ import annotations
