@@ -32,7 +32,6 @@ def test_without_webgpu_the_page_says_why_and_trains_on_the_server(tmp_path):
         LoadedImage(load_bundled("astronaut", 32), bundled_image_source("astronaut")),
         FitSettings(n_neurons=16, batch_size=256),
         out_dir=tmp_path / "out",
-        paused=True,
     )
     errors: list[str] = []
     with running_server(create_app(session)) as base, sync_api.sync_playwright() as playwright:
