@@ -41,6 +41,7 @@ __all__ = [
     "VolumeError",
     "VolumeTarget",
     "check_example",
+    "check_volume",
     "example_dims",
     "four_images",
     "load_volume",
