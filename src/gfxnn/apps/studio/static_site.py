@@ -27,6 +27,7 @@ __all__ = [
     "StaticSiteError",
     "browser_model",
     "kernel_sources",
+    "run_static",
     "state_names",
     "write_static_site",
 ]
@@ -191,3 +192,21 @@ def write_static_site(directory: str | Path, first_image: Any = None) -> list[st
         run.discard()
         raise
     return sorted(files)
+
+
+def run_static(directory: str | Path, first_image: Any = None) -> int:
+    """`gfxnn studio --static DIR [IMAGE]`: write the static studio and exit (no server starts;
+    the server's options do not apply). A directory it cannot use is a UsageError (one line,
+    exit 2)."""
+    from gfxnn.apps.command import EXIT_OK, UsageError
+
+    try:
+        names = write_static_site(directory, first_image)
+    except StaticSiteError as error:
+        raise UsageError(str(error)) from None
+    print(
+        f"gfxnn studio: wrote a static studio ({len(names)} files) to {directory}/: it trains "
+        f"in the browser's WebGPU with no server; serve it with any static web server, e.g. "
+        f"python -m http.server -d {directory} (WebGPU needs https or a 127.0.0.1 page)"
+    )
+    return EXIT_OK
