@@ -46,6 +46,12 @@ def class_probability_pair(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return rng.normal(scale=2.0, size=(6, 4)), probabilities
 
 
+def class_weight_pair(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Targets that do not sum to 1 per sample (PyTorch takes them as they are)."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(scale=2.0, size=(6, 4)), rng.uniform(0.0, 1.5, size=(6, 4))
+
+
 # ----- the torch side ---------------------------------------------------------------------------
 def torch_relative_l2(torch: Any, p: Any, t: Any, reduction: str) -> Any:
     loss = (p - t) ** 2 / (p.detach() ** 2 + 0.01)
@@ -100,6 +106,11 @@ CASES: dict[str, tuple[Callable[..., Any], Callable[..., Any], Callable[[], Any]
         lambda p, t, r: losses.cross_entropy(p, t, r, label_smoothing=0.2),
         lambda tc, p, t, r: F(tc).cross_entropy(p, t, reduction=r, label_smoothing=0.2),
         class_probability_pair,
+    ),
+    "cross_entropy_unnormalised_targets": (
+        losses.cross_entropy,
+        lambda tc, p, t, r: F(tc).cross_entropy(p, t, reduction=r),
+        class_weight_pair,
     ),
 }
 CASE_NAMES = list(CASES)

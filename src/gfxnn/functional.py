@@ -1,4 +1,4 @@
-"""Activations and other functions composed from primitives; none has backward code of its own.
+"""Activations and other functions composed from primitives; only relu has backward code.
 
 Each formula is chosen to stay finite for any float input, including in its backward pass:
 no branch of a `where` ever evaluates an exponential that can overflow, because a zero
@@ -12,16 +12,28 @@ from typing import Any
 import numpy as np
 
 from gfxnn import ops
+from gfxnn.autograd import VJPResult
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
 
 
 def relu(x: Any) -> Tensor:
-    """max(x, 0); the gradient at 0 is 0, and NaN stays NaN, as in PyTorch."""
+    """max(x, 0); the gradient at 0 is 0, and NaN stays NaN, as in PyTorch.
+
+    The one primitive in this module: every hidden layer of a classifier runs it, and as a
+    `where` composition it recorded a node for the constant 0 too and made four temporaries
+    per call. The VJP passes g where the output is not <= 0 (so NaN passes it, as PyTorch's
+    threshold_backward does).
+    """
     x = as_tensor(x)
-    # "not x <= 0" rather than "x > 0": it is true for NaN, so NaN passes through instead of
-    # silently becoming 0 (which would hide a diverged input from every check downstream).
-    return ops.where(~(x.data <= 0), x, 0.0)
+    # np.maximum propagates NaN, so a diverged input is not silently turned into 0.
+    out = np.maximum(x.data, 0)
+    zero = np.zeros((), dtype=x.dtype)
+
+    def vjp(g: np.ndarray) -> VJPResult:
+        return (np.where(out <= 0, zero, g),)
+
+    return ops.record(out, (x,), vjp)
 
 
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:

@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gfxnn import functional, ops
+from gfxnn import ops
+from gfxnn.autograd import VJPResult
 from gfxnn.nn.module import Module
 from gfxnn.ops import as_tensor
 from gfxnn.tensor import Tensor
@@ -230,6 +231,7 @@ def cross_entropy(
             epsilon / C (for labels, target is the one-hot vector of the label).
 
     Per sample: -sum_c target_c log_softmax(logits)_c, with log_softmax computed stably.
+    One primitive (`_softmax_cross_entropy`) from the logits to the reduced loss.
     """
     check_reduction(reduction)
     label_smoothing = _check_label_smoothing(label_smoothing)
@@ -237,17 +239,12 @@ def cross_entropy(
     if logits.ndim != 2:
         raise ValueError(f"cross_entropy: logits must have shape (N, C), got {logits.shape}")
     n_samples, n_classes = logits.shape
-    log_probs = functional.log_softmax(logits, axis=1)
+    if reduction == "mean" and n_samples == 0:
+        raise ValueError(f"cross_entropy: the mean over an empty batch (logits {logits.shape})")
     target_array = target.data if isinstance(target, Tensor) else np.asarray(target)
     if target_array.ndim == 1:
         labels = _class_labels(target_array, n_samples, n_classes)
-        picked = ops.getitem(log_probs, (np.arange(n_samples), labels))
-        loss = ops.neg(picked)
-        if label_smoothing > 0:
-            # The uniform part of the smoothed target: -(epsilon / C) sum_c log p_c.
-            uniform = ops.mul(ops.sum(log_probs, axis=1), -1.0 / n_classes)
-            loss = ops.add(ops.mul(loss, 1 - label_smoothing), ops.mul(uniform, label_smoothing))
-        return _reduce(loss, reduction)
+        return _softmax_cross_entropy(logits, labels, None, label_smoothing, reduction)
     if target_array.dtype.kind not in "f":
         raise TypeError(
             "cross_entropy: target must be integer class labels of shape (N,) or float class "
@@ -260,12 +257,68 @@ def cross_entropy(
             f"cross_entropy: class probabilities have shape {probabilities.shape}, expected "
             f"the logits' shape {logits.shape} (or integer labels of shape ({n_samples},))"
         )
-    if label_smoothing > 0:
-        probabilities = ops.add(
-            ops.mul(probabilities, 1 - label_smoothing), label_smoothing / n_classes
+    if probabilities.dtype != logits.dtype:
+        raise TypeError(
+            f"cross_entropy: logits are {logits.dtype} but the target is "
+            f"{probabilities.dtype}; convert one with .astype() first"
         )
-    loss = ops.neg(ops.sum(ops.mul(probabilities, log_probs), axis=1))
-    return _reduce(loss, reduction)
+    return _softmax_cross_entropy(logits, None, probabilities, label_smoothing, reduction)
+
+
+def _softmax_cross_entropy(
+    logits: Tensor,
+    labels: np.ndarray | None,
+    probabilities: Tensor | None,
+    label_smoothing: float,
+    reduction: str,
+) -> Tensor:
+    """Softmax, cross-entropy and the reduction as one primitive (labels or probabilities).
+
+    With p = softmax(z) and the (smoothed) target q of each sample, the loss is
+    -sum_c q_c log p_c and its gradient (p sum_c q_c - q) times the upstream gradient (/ N
+    for the mean): one pass, where the composition (log_softmax, gather, neg, sum, scale)
+    recorded five nodes and made a temporary at each. The target's own gradient, for a
+    probability Tensor that requires one, is -log p (times 1 - smoothing).
+    """
+    n_samples, n_classes = logits.shape
+    shifted = logits.data - np.max(logits.data, axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    total = np.sum(exp, axis=1, keepdims=True)
+    log_p = shifted - np.log(total)
+    keep = 1 - label_smoothing
+    if labels is not None:
+        rows = np.arange(n_samples)
+        loss = -log_p[rows, labels]
+        if label_smoothing > 0:
+            loss = keep * loss - (label_smoothing / n_classes) * log_p.sum(axis=1)
+    else:
+        assert probabilities is not None
+        q = probabilities.data
+        if label_smoothing > 0:
+            q = keep * q + label_smoothing / n_classes
+        loss = -np.sum(q * log_p, axis=1)
+    out = np.sum(loss) if reduction != "none" else loss
+    if reduction == "mean":
+        out = out / n_samples
+    dtype = logits.dtype
+
+    def vjp(g: np.ndarray) -> VJPResult:
+        scale = g[:, None] if reduction == "none" else g / n_samples if reduction == "mean" else g
+        d_logits = exp / total  # p; the target sums to 1 for labels (smoothed or not)
+        if labels is not None:
+            d_logits[rows, labels] -= keep
+            if label_smoothing > 0:
+                d_logits -= label_smoothing / n_classes
+        else:
+            d_logits *= q.sum(axis=1, keepdims=True)
+            d_logits -= q
+        d_logits *= scale
+        if probabilities is None or not probabilities.requires_grad:
+            return (d_logits,) if probabilities is None else (d_logits, None)
+        return d_logits, (-keep * scale * log_p).astype(dtype, copy=False)
+
+    parents = (logits,) if probabilities is None else (logits, probabilities)
+    return ops.record(np.asarray(out, dtype=dtype), parents, vjp)
 
 
 # ----- Module versions ------------------------------------------------------------------------

@@ -156,7 +156,8 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     zero = np.zeros((), dtype=a.dtype)
 
     def vjp(g: np.ndarray) -> VJPResult:
-        return np.where(cond, g, zero), np.where(cond, zero, g)
+        d_a = np.where(cond, g, zero) if a.requires_grad else None
+        return d_a, np.where(cond, zero, g) if b.requires_grad else None
 
     return record(np.where(cond, a.data, b.data), (a, b), vjp)
 
