@@ -268,3 +268,25 @@ def test_every_encoding_the_studio_offers_runs_or_is_refused_by_name():
             )
             refused.append(otype)
     assert refused == ["OneHot", "GaussianFourier"]
+
+
+@pytest.mark.parametrize("case", ["cosine_frequency", "bubbles_hash_grid"])
+def test_exact_targets_train_on_the_cpu_trainers_own_batches(case):
+    """Learn Cosine and Bubbles evaluate their function at the drawn point (no grid): the
+    WebGPU trainer draws those batches on the host with the CPU trainer's generator, so both
+    train on the same rows (several steps per submission, each its own block)."""
+    from gfxnn.fields.examples import BubblesTarget, CosineTarget
+    from gfxnn.webgpu import WebGpuTrainer
+
+    d, c, encoding = SIZE_CASES[case]
+    target = CosineTarget(64) if d == 1 else BubblesTarget(8)
+    spec = make_spec(n_input_dims=d, n_output_dims=c, encoding=encoding)
+    if d == 1:
+        spec = spec.replace(encoding_optimizer=None)
+    cpu, gpu = make_trainer(spec, target), WebGpuTrainer(spec, target, steps_per_submit=4)
+    cpu.train(6, 128)
+    gpu.train(6, 128)
+    cpu_losses, gpu_losses = cpu.read_losses(), gpu.read_losses()
+    np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-5)
+    atol = WEIGHT_TOLERANCE
+    np.testing.assert_allclose(gpu_weights(gpu.state_dict()), cpu_weights(cpu), rtol=0, atol=atol)

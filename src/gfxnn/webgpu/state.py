@@ -9,7 +9,7 @@ import numpy as np
 
 from gfxnn.webgpu.layout import ModelPlan
 
-__all__ = ["TABLE", "flatten", "unflatten"]
+__all__ = ["TABLE", "flatten", "split_moments", "unflatten"]
 
 TABLE = "encoding.table"
 
@@ -52,3 +52,13 @@ def flatten(plan: ModelPlan, expected: dict[str, np.ndarray], state: Any) -> np.
             raise ValueError(f"{name} holds NaN or infinite values")
         parts.append(value.reshape(-1))
     return np.concatenate(parts)
+
+
+def split_moments(plan: ModelPlan, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Adam's (m, v) from the `moments` buffer (bindings.wgsl: the network's m then v, then
+    the table's m then v), each flat as network then table."""
+    n_params, n_table = plan.n_params, plan.n_table
+    table = words[2 * n_params :]
+    m = np.concatenate([words[:n_params], table[:n_table]])
+    v = np.concatenate([words[n_params : 2 * n_params], table[n_table : 2 * n_table]])
+    return m, v

@@ -23,7 +23,7 @@ import numpy as np
 from gfxnn.encodings import grid_kernels
 from gfxnn.fields.trainer import ModelSpec
 from gfxnn.fused.mlp import FusedMLP
-from gfxnn.webgpu import inference, layout, state
+from gfxnn.webgpu import batches, inference, layout, state
 from gfxnn.webgpu.device import get_gpu
 from gfxnn.webgpu.readback import LossReader
 from gfxnn.webgpu.records import (
@@ -40,6 +40,7 @@ from gfxnn.webgpu.shaders import bind_group_layout, pipeline
 __all__ = ["LIVE_CONTROLS", "WebGpuTrainer"]
 
 NORM_GROUPS = 256  # wgsl/bindings.wgsl: gradient_norm's most workgroups
+HOST_OFFSET = 31  # the Step record's word host_offset
 
 
 class WebGpuTrainer:
@@ -162,10 +163,7 @@ class WebGpuTrainer:
         table's (zeros for SGD)."""
         self._sync()
         words = np.frombuffer(self.gpu.device.queue.read_buffer(self._moments), np.float32)
-        n_params, n_table = self.plan.n_params, self.plan.n_table
-        m = np.concatenate([words[:n_params], words[2 * n_params : 2 * n_params + n_table]])
-        v = np.concatenate([words[n_params : 2 * n_params], words[2 * n_params + n_table :]])
-        return m.copy(), v[: n_params + n_table].copy()
+        return state.split_moments(self.plan, words)
 
     def load_state_dict(self, state_dict: dict[str, np.ndarray]) -> None:
         """Replace every parameter (names and shapes checked); the optimizer restarts."""
@@ -179,12 +177,16 @@ class WebGpuTrainer:
 
     def set_controls(self, spec: ModelSpec) -> None:
         """Switch to `spec`, which may differ from the trainer's only in LIVE_CONTROLS
-        (freeze, clip, precision) and the learning rates: weights, Adam's moments and steps
-        stay; encoded steps keep the controls they were encoded with. ValueError (nothing
-        changes) for any other difference or a value the backend cannot run."""
+        (freeze, clip, precision) and the learning rates: weights, Adam's moments, steps and
+        the current rates (set_learning_rates owns them) stay; encoded steps keep the
+        controls they were encoded with. ValueError (nothing changes) for any other
+        difference or a value the backend cannot run."""
         controls = switched_controls(self.spec, spec)
         self._check_precision(controls)
-        self.spec, self.controls = spec, controls
+        encoding = self.spec.encoding_optimizer
+        rate = encoding.learning_rate if encoding else None
+        self.spec = with_rates(spec, self.spec.optimizer.learning_rate, rate)
+        self.controls = controls
 
     def _check_precision(self, controls: Controls) -> None:
         if controls.precision == "fp16" and not self.gpu.has_feature("shader-f16"):
@@ -212,6 +214,7 @@ class WebGpuTrainer:
             self._target_words = reference.reshape(-1)
             sizes = reference.shape[:-1][::-1]  # x_0 is the last axis
             self._grid_size = (*sizes, *([1] * (3 - d)))
+        self._device_samples = target is None or batches.device_samples(target)
         if self._batch is not None:
             self._allocate(self._batch.batch, force=True)
 
@@ -243,7 +246,12 @@ class WebGpuTrainer:
         d, c = self.spec.n_input_dims, self.spec.n_output_dims
         uv_at = self._target_words.size
         self._host_at = (uv_at, uv_at + plan.padded * d)
-        self._data = self._buffer(4 * (uv_at + plan.padded * (d + c)))
+        self._host: batches.HostBatches | None = None
+        blocks = 1
+        if not self._device_samples:
+            self._host = batches.HostBatches(self.target, self.spec.seed, batch, plan.padded, d, c)
+            blocks = self._host.blocks
+        self._data = self._buffer(4 * (uv_at + blocks * plan.padded * (d + c)))
         self.gpu.device.queue.write_buffer(self._data, 0, self._target_words.tobytes())
         self._meta = self._meta_buffer(self._grid_size, *self._host_at)
         slices = np.zeros((plan.n_slices, RECORD // 4), np.uint32)
@@ -381,6 +389,8 @@ class WebGpuTrainer:
         count = self._pending
         queue = self.gpu.device.queue
         queue.write_buffer(self._steps_uniform, 0, self._records[:count].tobytes())
+        if self._host is not None:
+            self._host.upload(queue, self._data, 4 * self._host_at[0], count)
         self._reader.after_submit(self._encoder, self._losses, self.steps - count + 1, self.steps)
         queue.submit([self._encoder.finish()])
         self._reader.submitted()
@@ -478,17 +488,23 @@ class WebGpuTrainer:
             return
         start = time.perf_counter()
         self._allocate(batch_size)
+        host = self._host
+        per_submit = (
+            self.steps_per_submit if host is None else min(self.steps_per_submit, host.blocks)
+        )
         for _ in range(n_steps):
             if self._pass is None:
                 self._encoder = self.gpu.device.create_command_encoder()
                 self._pass = self._encoder.begin_compute_pass()
             k = self._pending
             self._records[k] = self._step_record(self.steps + 1)
-            self._encode_gradients(self._pass, k, True)
+            if host is not None:  # the step reads its own block of host-drawn rows
+                self._records[k, HOST_OFFSET] = host.draw(k)
+            self._encode_gradients(self._pass, k, host is None)
             self._encode_update(self._pass, k)
             self._pending += 1
             self._advance()
-            if self._pending == self.steps_per_submit:
+            if self._pending == per_submit:
                 self._submit_pending()
         self._add_time("training", start, 0)
         self._timings["training"][1] += n_steps

@@ -87,7 +87,9 @@ struct Step {
     clip_mode: u32,
     clip_value: f32,
     norm_parts: u32,  // what ||g|| sums over: bit 0 the network, bit 1 the grid table (unfrozen)
-    pad3: u32,
+    // Host-drawn batches (SAMPLE false): this step's rows start host_offset floats after
+    // info[META_UV] / info[META_TARGET] (0 for a single host-fed batch).
+    host_offset: u32,
 }
 
 struct Slice {

@@ -20,11 +20,11 @@ struct Sample {
 
 fn sample_row(row: u32) -> Sample {
     var s: Sample;
-    if (!SAMPLE) {
+    if (!SAMPLE) {  // the host's rows: one batch, or this step's block of a submission
         for (var d = 0u; d < N_INPUT_DIMS; d++) {
-            s.x[d] = data[info[META_UV] + row * N_INPUT_DIMS + d];
+            s.x[d] = data[info[META_UV] + step.host_offset + row * N_INPUT_DIMS + d];
         }
-        s.target_at = info[META_TARGET] + row * N_OUTPUT;
+        s.target_at = info[META_TARGET] + step.host_offset + row * N_OUTPUT;
         return s;
     }
     // Uniform in [0, 1)^d and the nearest sample: index min(int(x n), n - 1) per axis.
