@@ -298,3 +298,19 @@ sys.exit(code)
         "gfxnn fit: error: --cpu-backend compiled needs Numba: pip install 'gfxnn[compiled]'"
     ]
     assert not out.exists()
+
+
+def test_a_round_keeps_its_thread_count_and_the_first_round_is_not_timed(monkeypatch) -> None:
+    """Each round of steps runs at the count the policy chose for it (an update inside the round
+    must not switch back to the best count), and the first round, which loads or compiles the
+    kernels, is not taken as a speed."""
+    import numba
+
+    calls: list[int] = []
+    monkeypatch.setattr(numba, "set_num_threads", calls.append)
+    trainer = CompiledTrainer(make_spec("frequency", "relu", "l2", "adam"), image_target())
+    trainer.policy.candidates = [2, 1]
+    trainer.train(24, 64)  # three rounds of 8 steps
+    assert calls == [2, 2, 1]  # round 1 was not timed: 2 threads is measured again
+    assert set(trainer.policy.seconds_per_step) == {1, 2}
+    assert len(trainer.policy._history[2]) == 1

@@ -20,6 +20,7 @@ import numba as nb
 import numpy as np
 
 BLOCK = 16384  # elements per parallel task: large enough to amortise the task, small for balance
+ADAM, SGD = range(2)  # `network_step`'s optimizer codes
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -117,3 +118,20 @@ def adam_constants(
     correction = math.sqrt(1.0 - beta2**t)
     values = [l2_reg, beta1, 1.0 - beta1, beta2, 1.0 - beta2, correction, eps, step_size]
     return np.array(values, dtype)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def network_step(
+    code: int, partial: np.ndarray, n_rows: int, g: np.ndarray, p: np.ndarray, m: np.ndarray,
+    v: np.ndarray, c: np.ndarray, use_l2: bool, sizes: np.ndarray, w_offsets: np.ndarray,
+    transposed: np.ndarray,
+) -> None:  # fmt: skip
+    """The network's whole update in one call: `reduce_gradients`, then Adam (code ADAM) or
+    SGD, then `transpose_weights`; the same bits as the three calls, with one dispatch from
+    Python instead of three (tens of microseconds a step, a few percent of it)."""
+    reduce_gradients(partial, n_rows, g)
+    if code == ADAM:
+        adam_range(p, g, m, v, 0, p.shape[0], c, use_l2, False)
+    else:
+        sgd_range(p, g, 0, p.shape[0], c, use_l2, False)
+    transpose_weights(p, sizes, w_offsets, transposed)

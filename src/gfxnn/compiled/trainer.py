@@ -67,20 +67,42 @@ class _Optimizer:
         if spec.name == "adam":
             self.m, self.v = np.zeros_like(params), np.zeros_like(params)
 
-    def step(self, zero_grads: bool, parallel: bool) -> None:
-        """One update; `parallel` spreads it over the threads (a grid's large table)."""
-        spec, dtype = self.spec, self.params.dtype
-        p, g, n = self.params, self.grads, self.params.size
-        use_l2 = spec.l2_reg != 0.0
+    def _constants(self) -> np.ndarray:
+        """This step's constants (the step counter moves on)."""
+        spec = self.spec
         self.t += 1
         if spec.name == "adam":
-            c = optim.adam_constants(dtype, self.lr, spec.betas, spec.epsilon, spec.l2_reg, self.t)
+            dtype = self.params.dtype
+            return optim.adam_constants(
+                dtype, self.lr, spec.betas, spec.epsilon, spec.l2_reg, self.t
+            )
+        return np.array([spec.l2_reg, self.lr], self.params.dtype)
+
+    def step_network(
+        self, partial: np.ndarray, n_rows: int, sizes: np.ndarray, w_offsets: np.ndarray,
+        transposed: np.ndarray,
+    ) -> None:  # fmt: skip
+        """Reduce the chunks' gradients into `grads`, update, refresh the transposed
+        weights: one kernel call (`optim.network_step`)."""
+        c = self._constants()
+        adam = self.spec.name == "adam"
+        m, v = (self.m, self.v) if adam else (self.params[:0], self.params[:0])
+        optim.network_step(
+            optim.ADAM if adam else optim.SGD, partial, n_rows, self.grads, self.params, m, v,
+            c, self.spec.l2_reg != 0.0, sizes, w_offsets, transposed,
+        )  # fmt: skip
+
+    def step(self, zero_grads: bool, parallel: bool) -> None:
+        """One update; `parallel` spreads it over the threads (a grid's large table)."""
+        p, g, n = self.params, self.grads, self.params.size
+        use_l2 = self.spec.l2_reg != 0.0
+        c = self._constants()
+        if self.spec.name == "adam":
             if parallel:
                 optim.adam_step(p, g, self.m, self.v, c, use_l2, zero_grads)
             else:
                 optim.adam_range(p, g, self.m, self.v, 0, n, c, use_l2, zero_grads)
         else:
-            c = np.array([spec.l2_reg, self.lr], dtype)
             if parallel:
                 optim.sgd_step(p, g, c, use_l2, zero_grads)
             else:
@@ -255,9 +277,10 @@ class CompiledTrainer:
         if self._grid_optimizer is not None and encoding is not None:
             self._grid_optimizer.lr = encoding
 
-    def _gradients(self, sample_in_kernel: bool) -> float:
-        """The loss of the batch in the input buffers; the gradients into mlp.grads and the
-        grid's grads (only meaningful when the loss is finite)."""
+    def _gradients(self, sample_in_kernel: bool, reduce: bool = True) -> float:
+        """The loss of the batch in the input buffers; the gradients into the chunks' rows
+        (and reduced into mlp.grads when `reduce`) and the grid's grads (only meaningful when
+        the loss is finite)."""
         if self._host_encoder is not None:
             self._host_encoder.encode(self._inputs, self._host_features, self._no_scratch)
         image_size = self._image_size if sample_in_kernel else np.zeros(2, np.int64)
@@ -272,7 +295,8 @@ class CompiledTrainer:
         loss = math.fsum(self._chunk_losses) / (self._batch * self.spec.n_output_dims)
         if not math.isfinite(loss):
             return loss
-        optim.reduce_gradients(self._partial, self._n_chunks, self.mlp.grads)
+        if reduce:
+            optim.reduce_gradients(self._partial, self._n_chunks, self.mlp.grads)
         if self._grid is not None:
             if not self._grid_grads_zero:
                 self._grid.grads[:] = 0
@@ -303,15 +327,27 @@ class CompiledTrainer:
         """One optimizer step from the last computed gradients (network, then grid table),
         clipped first and skipping frozen parts, as the NumPy trainer (`gfxnn.fused.controls`)."""
         numba.set_num_threads(self.policy.best())
+        self._update(reduced=True)
+
+    def _update(self, reduced: bool) -> None:
+        """`update` on the round's thread count; `reduced`: mlp.grads holds the batch's
+        gradient already (else the chunks' rows are reduced here)."""
         controls = self.controls
         network_learns = not controls.freeze_network
         grid_learns = self._grid_optimizer is not None and not controls.freeze_encoding
+        if not reduced and (controls.gradient_clip != "none" or not network_learns):
+            optim.reduce_gradients(self._partial, self._n_chunks, self.mlp.grads)
+            reduced = True
         if controls.gradient_clip != "none":
             learning = [self.mlp.grads] if network_learns else []
             if grid_learns:
                 learning.append(self._grid.grads)  # type: ignore[union-attr]
             clip_gradients(controls.gradient_clip, controls.clip_value, learning)
-        if network_learns:
+        if network_learns and not reduced:
+            self._optimizer.step_network(
+                self._partial, self._n_chunks, self._sizes, self._w_offsets, self._transposed
+            )
+        elif network_learns:
             self._optimizer.step(zero_grads=False, parallel=False)
             optim.transpose_weights(self.mlp.params, self._sizes, self._w_offsets, self._transposed)
         if grid_learns:
@@ -363,14 +399,16 @@ class CompiledTrainer:
                 self.rng.random(out=self._inputs, dtype=self.dtype.type)
             else:
                 self.target.sample(self.rng, self._inputs, self._targets)
-            loss = self._gradients(sample_in_kernel=image)
+            loss = self._gradients(sample_in_kernel=image, reduce=False)
             middle = time.perf_counter()
             backward[0] += middle - start
             backward[1] += 1
             if not math.isfinite(loss):
                 self._diverged = self._steps + 1
                 return step
-            self.update()
+            # Not update(): it would set the threads back to the best count mid-round, and an
+            # exploring round would then time the other count for one step in eight.
+            self._update(reduced=False)
             optimize[0] += time.perf_counter() - middle
             optimize[1] += 1
             self._steps += 1
