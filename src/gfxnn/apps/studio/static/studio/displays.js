@@ -60,7 +60,8 @@ on("state", () => {
     $("image-info").title = (s.image.notes || []).join("\n");
   }
   const p = s.preview;
-  const scaled = p && s.image && (p.width !== s.image.width || p.height !== s.image.height);
+  const scaled = imageShown && p && s.image &&
+    (p.width !== s.image.width || p.height !== s.image.height);
   $("frame-info").textContent = scaled ? `preview ${p.width}×${p.height}` : "";
 });
 
