@@ -4,24 +4,26 @@
 // checkbox, and the encoding's tcnn parameters as their own inputs.
 import { element, fillSelect } from "./dom.js";
 
-// tcnn's defaults for the encoding parameters the panel shows (gfxnn's constructors use the
-// same), used to fill an input when the settings do not name the parameter.
-export const ENCODING_PARAMS = {
-  hashgrid: {
-    n_levels: ["Levels", 16, [1, 64]],
-    n_features_per_level: ["Features per level", 2, [1, 8]],
-    base_resolution: ["Base resolution", 16, [1, 4096]],
-    log2_hashmap_size: ["Table size (feature vectors)", 19, [4, 24]],
-    per_level_scale: ["Per-level scale", 2.0, null],
-  },
-  densegrid: {
-    n_levels: ["Levels", 16, [1, 64]],
-    n_features_per_level: ["Features per level", 2, [1, 8]],
-    base_resolution: ["Base resolution", 16, [1, 4096]],
-    per_level_scale: ["Per-level scale", 2.0, null],
-  },
-  oneblob: { n_bins: ["One-blob bins", 16, [1, 256]] },
-};
+// Encoding parameters MLPZen's panel shows that the server's schema may not list as controls
+// of their own ("encoding_params.<key>", merged into encoding_params by the server's apply):
+// [key, label, kind, tcnn's default (gfxnn's constructors use the same), range, encodings].
+const PAGE_PARAMS = [
+  ["n_bins", "One-blob bins", "int", 16, [1, 256], ["oneblob"]],
+  ["per_level_scale", "Per-level scale", "float", 2.0, null, ["hashgrid", "densegrid"]],
+];
+
+// Schema entries for those of PAGE_PARAMS the server's `encoding_params` entry lacks.
+export function pageParamFields(parent) {
+  const listed = new Set((parent.fields || []).map((f) => f.key));
+  return PAGE_PARAMS.filter(([key]) => !listed.has(key)).map(
+    ([key, label, kind, fallback, range, encodings]) => ({
+      name: `encoding_params.${key}`, parent: "encoding_params", key, label, kind,
+      default: fallback, range, nullable: false, choices: null, live: false,
+      help: `the encoding's ${key} (tcnn's name), kept in encoding_params`,
+      shown_when: { encoding: encodings },
+    }),
+  );
+}
 
 function readValue(field, input) {
   if (field.kind === "bool") return input.checked;
@@ -188,50 +190,6 @@ export function checkboxChoiceWidget(field, text, onValue, offValue, edit) {
   root.title = field.help || "";
   box.addEventListener("change", () => edit(field.name, box.checked ? onValue : offValue));
   return { root, update: (s) => { box.checked = s[field.name] === onValue; } };
-}
-
-// The encoding's parameters (encoding_params) as one input each, for the encodings above.
-export function encodingParamsWidget(field, edit) {
-  const root = element("div", { className: "composite", dataset: { name: field.name } });
-  let shownFor = null;
-  let params = {};
-  const build = (encoding) => {
-    const spec = ENCODING_PARAMS[encoding] || {};
-    root.replaceChildren();
-    for (const [key, [label, fallback, range]] of Object.entries(spec)) {
-      const input = element("input", { type: "number", id: `param-${key}`, name: key });
-      input.step = Number.isInteger(fallback) && key !== "per_level_scale" ? "1" : "any";
-      if (range) [input.min, input.max] = range;
-      input.dataset.fallback = String(fallback);
-      const line = element("label", { className: "field" }, caption(field, label), input);
-      if (key === "log2_hashmap_size") {
-        line.firstChild.textContent = "Table size log2 *";
-        line.append(element("span", { className: "hint", id: "table-entries" }));
-      }
-      input.addEventListener("change", () => {
-        const value = Number(input.value);
-        if (input.value.trim() === "" || !Number.isFinite(value)) {
-          edit(null, new Error(`${label}: not a number`));
-          return;
-        }
-        edit(field.name, { ...params, [key]: value });
-      });
-      root.append(line);
-    }
-    shownFor = encoding;
-  };
-  const update = (s) => {
-    params = s.encoding_params || {};
-    if (s.encoding !== shownFor) build(s.encoding);
-    for (const input of root.querySelectorAll("input")) {
-      const value = input.name in params ? params[input.name] : Number(input.dataset.fallback);
-      if (document.activeElement !== input) input.value = String(value);
-      if (input.name === "log2_hashmap_size") {
-        root.querySelector("#table-entries").textContent = `= ${(2 ** value).toLocaleString("en-US")}`;
-      }
-    }
-  };
-  return { root, update };
 }
 
 // The raw encoding_params JSON, for encodings without their own inputs (under More settings).

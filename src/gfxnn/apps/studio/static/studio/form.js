@@ -4,11 +4,12 @@
 // Live settings are applied on change; the others are staged until Apply.
 import { $, element, showError } from "./dom.js";
 import { control } from "./connection.js";
-import { allFields, current, effectiveSettings, emit, field, on, store } from "./store.js";
 import {
-  ENCODING_PARAMS,
+  allFields, current, effectiveSettings, emit, extraFields, field, on, store,
+} from "./store.js";
+import {
   checkboxChoiceWidget,
-  encodingParamsWidget,
+  pageParamFields,
   initializationWidget,
   limitWidget,
   plainWidget,
@@ -61,7 +62,6 @@ const VISIBLE = {
   base_period: (s) => s.lr_schedule === "cosine",
   min_learning_rate: (s) => s.lr_schedule === "cosine",
   clip_value: (s) => s.gradient_clip !== undefined && s.gradient_clip !== "none",
-  encoding_params: (s) => s.encoding in ENCODING_PARAMS,
   encoding_learning_rate: (s) => s.encoding === "hashgrid" || s.encoding === "densegrid",
   freeze_encoding: (s) => s.encoding === "hashgrid" || s.encoding === "densegrid",
 };
@@ -76,9 +76,6 @@ export function shown(f, settings) {
 
 const widgets = []; // { name, root, update }
 const sentApplies = new Map(); // request id -> the staged names it sent
-
-// Entries the server gives for encoding parameters ("encoding_params.n_levels", ...).
-const dottedParams = () => allFields().some((f) => f.parent === "encoding_params");
 
 function widgetFor(f) {
   const labelled = { ...f, label: LABELS[f.name] || f.label };
@@ -95,9 +92,8 @@ function widgetFor(f) {
       return initializationWidget(labelled, edit);
     case "precision":
       return checkboxChoiceWidget(labelled, "Use FP16 for MLP", "fp16", "fp32", edit);
-    case "encoding_params":
-      // The server's own entries per parameter when it has them, else the page's.
-      return dottedParams() ? null : encodingParamsWidget(labelled, edit);
+    case "encoding_params": // its parts are controls of their own; the JSON is below
+      return null;
     case "encoding_params.log2_hashmap_size": { // MLPZen counts the table in entries
       const widget = plainWidget({ ...labelled, label: "Table size (log2)" }, edit);
       const entries = element("span", { className: "hint entries" });
@@ -119,6 +115,8 @@ function widgetFor(f) {
 
 export function buildForm() {
   widgets.length = 0;
+  const params = store.schema.settings.find((f) => f.name === "encoding_params");
+  extraFields.encoding_params = params ? pageParamFields(params) : [];
   const containers = {};
   for (const box of document.querySelectorAll(".settings[data-group]")) {
     box.replaceChildren();
@@ -163,13 +161,6 @@ export function edit(name, value) {
     return;
   }
   store.staged[name] = value;
-  if (name === "encoding" && !dottedParams()) { // the old encoding's parameters do not fit
-    const keep = Object.keys(ENCODING_PARAMS[value] || {});
-    const params = effectiveSettings().encoding_params || {};
-    store.staged.encoding_params = Object.fromEntries(
-      Object.entries(params).filter(([key]) => keep.includes(key)),
-    );
-  }
   refresh();
 }
 

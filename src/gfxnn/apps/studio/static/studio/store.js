@@ -48,8 +48,12 @@ export function effectiveSettings() {
 // (the grid parameters, "encoding_params.n_levels" ..., listed in their entry's `fields`).
 export function allFields() {
   if (!store.schema) return [];
-  return store.schema.settings.flatMap((f) => [f, ...(f.fields || [])]);
+  return store.schema.settings.flatMap((f) => [f, ...(f.fields || []), ...(extraFields[f.name] || [])]);
 }
+
+// Controls the page adds to a setting's own parts (form.js: encoding parameters the server's
+// schema does not list), by the setting's name.
+export const extraFields = {};
 
 export function field(name) {
   return allFields().find((f) => f.name === name);
