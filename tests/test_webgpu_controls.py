@@ -290,3 +290,20 @@ def test_exact_targets_train_on_the_cpu_trainers_own_batches(case):
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-5)
     atol = WEIGHT_TOLERANCE
     np.testing.assert_allclose(gpu_weights(gpu.state_dict()), cpu_weights(cpu), rtol=0, atol=atol)
+
+
+def test_the_fitters_check_covers_the_examples_sizes_and_fp16(monkeypatch):
+    """`--device webgpu`'s check (gfxnn.webgpu.fitter.check_supported): 1-D and 3-D sizes
+    pass, fp16 without shader-f16 is the trainer's message."""
+    from gfxnn.fields.settings import FitSettings
+    from gfxnn.webgpu.device import Gpu
+    from gfxnn.webgpu.fitter import check_supported
+
+    check_supported(FitSettings(encoding="oneblob"), 1, 1)
+    check_supported(FitSettings(encoding="hashgrid"), 3, 3)
+    check_supported(FitSettings(precision="fp16"))
+    monkeypatch.setattr(Gpu, "has_feature", lambda self, name: False)
+    with pytest.raises(ValueError, match=r"does not offer precision='fp16'.*choose fp32"):
+        check_supported(FitSettings(precision="fp16"))
+    with pytest.raises(ValueError, match="cannot run encoding='OneHot'"):
+        check_supported(FitSettings(encoding="onehot"))

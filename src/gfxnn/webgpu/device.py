@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Gpu", "NoAdapterError", "get_gpu"]
+__all__ = ["Gpu", "NoAdapterError", "check_precision", "get_gpu"]
 
 # Storage buffers one kernel binds (see wgsl/bindings.wgsl); WebGPU's default limit is 8.
 STORAGE_BUFFERS = 10
@@ -108,3 +108,13 @@ def get_gpu() -> Gpu:
     )
     _GPU = Gpu(adapter, device, adapter_name(adapter))
     return _GPU
+
+
+def check_precision(gpu: Gpu, precision: str) -> None:
+    """ValueError when `precision` is "fp16" and the device lacks "shader-f16" (infer_f16.wgsl
+    needs it)."""
+    if precision == "fp16" and not gpu.has_feature("shader-f16"):
+        raise ValueError(
+            f"the webgpu backend does not offer precision='fp16' on {gpu.name}: the adapter "
+            "lacks the shader-f16 feature (choose fp32)"
+        )

@@ -9,16 +9,18 @@ from gfxnn.fields.image import ImageFitController
 from gfxnn.fields.settings import FitSettings
 from gfxnn.fields.targets import ImageTarget
 from gfxnn.webgpu import layout
-from gfxnn.webgpu.device import get_gpu
+from gfxnn.webgpu.device import check_precision, get_gpu
 from gfxnn.webgpu.trainer import WebGpuTrainer
 
 __all__ = ["WebGpuImageFitter", "check_supported"]
 
 
-def check_supported(settings: FitSettings) -> None:
-    """ValueError naming what the WebGPU kernels cannot run in `settings`."""
+def check_supported(settings: FitSettings, n_input_dims: int = 2, n_output_dims: int = 3) -> None:
+    """ValueError naming what the WebGPU kernels cannot run in `settings` (for a target of
+    these sizes), precision "fp16" on an adapter without shader-f16 included."""
     settings.validate()
-    layout.model_plan(settings.model_spec(2, 3))
+    layout.model_plan(settings.model_spec(n_input_dims, n_output_dims))
+    check_precision(get_gpu(), settings.precision)
 
 
 class WebGpuImageFitter(ImageFitController):

@@ -24,7 +24,7 @@ from gfxnn.encodings import grid_kernels
 from gfxnn.fields.trainer import ModelSpec
 from gfxnn.fused.mlp import FusedMLP
 from gfxnn.webgpu import batches, inference, layout, state
-from gfxnn.webgpu.device import get_gpu
+from gfxnn.webgpu.device import check_precision, get_gpu
 from gfxnn.webgpu.readback import LossReader
 from gfxnn.webgpu.records import (
     LIVE_CONTROLS,
@@ -189,11 +189,7 @@ class WebGpuTrainer:
         self.controls = controls
 
     def _check_precision(self, controls: Controls) -> None:
-        if controls.precision == "fp16" and not self.gpu.has_feature("shader-f16"):
-            raise ValueError(
-                f"the webgpu backend does not offer precision='fp16' on {self.adapter_name}: "
-                "the adapter lacks the shader-f16 feature (choose fp32)"
-            )
+        check_precision(self.gpu, controls.precision)
 
     # ----- target and batch -------------------------------------------------------------
     def set_target(self, target: Any) -> None:
