@@ -307,3 +307,26 @@ def test_the_fitters_check_covers_the_examples_sizes_and_fp16(monkeypatch):
         check_supported(FitSettings(precision="fp16"))
     with pytest.raises(ValueError, match="cannot run encoding='OneHot'"):
         check_supported(FitSettings(encoding="onehot"))
+
+
+def test_the_controller_switches_freeze_in_place_on_webgpu():
+    """FitController.apply of a live freeze goes through set_controls: the same trainer, its
+    network and Adam moments unchanged by the frozen steps, the schedule's rate reported."""
+    import dataclasses
+
+    from gfxnn.fields.controller import FitController
+    from gfxnn.fields.settings import FitSettings
+    from gfxnn.webgpu import make_trainer as webgpu_trainer
+
+    settings = FitSettings(batch_size=128, n_neurons=16, n_frequencies=4, lr_schedule="cosine")
+    controller = FitController(ImageTarget(batch(64)[1].reshape(8, 8, 3)), settings, webgpu_trainer)
+    controller.step(3)
+    trainer = controller._trainer
+    controller.apply(dataclasses.replace(settings, freeze_mlp=True))
+    assert controller._trainer is trainer and trainer.controls.freeze_network
+    before, moments = controller.state_dict(), trainer.moments()
+    controller.step(4)
+    for name, value in controller.state_dict().items():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
+    np.testing.assert_array_equal(trainer.moments()[0], moments[0])
+    assert controller.steps == 7
