@@ -13,7 +13,6 @@ end the loop early; the outputs are written either way, all together at the end 
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import time
 from collections.abc import Callable
@@ -39,6 +38,7 @@ from gfxnn.apps.command import (
     stop_requests,
 )
 from gfxnn.apps.devices import DEVICES, make_fitter, resolve_device
+from gfxnn.apps.fit_curves import plot_curves
 from gfxnn.apps.fit_examples import add_example_arguments, example_from_args, settings_for
 from gfxnn.apps.outputs import OutputDirError, RunDirectory, default_output_dir, prepare_output_dir
 from gfxnn.apps.settings_options import add_settings_options
@@ -352,35 +352,6 @@ def _write_outputs(
         fit_checkpoint.save(
             path, fitter.state_dict(), config, **stored, weights_step=metrics["weights_step"]
         )
-
-
-def plot_curves(losses: list[float], history: _History) -> bytes:
-    """PNG bytes: batch loss (log scale, with a running mean) and PSNR against the step."""
-    from matplotlib.figure import Figure  # Agg via the Figure API: no pyplot global state
-
-    figure = Figure(figsize=(10, 4), layout="constrained")
-    loss_axes, psnr_axes = figure.subplots(1, 2)
-    loss = np.asarray(losses, dtype=np.float64)
-    steps = np.arange(1, len(loss) + 1)
-    shown = np.isfinite(loss) & (loss > 0)
-    if shown.any():
-        loss_axes.plot(steps[shown], loss[shown], lw=0.5, alpha=0.4, label="batch loss")
-        window = max(1, len(loss) // 100)
-        if window > 1:
-            smooth = np.convolve(np.where(shown, loss, np.nan), np.ones(window) / window, "valid")
-            loss_axes.plot(steps[window - 1 :], smooth, lw=1.5, label=f"mean of {window}")
-        loss_axes.set_yscale("log")
-        loss_axes.legend()
-    loss_axes.set(xlabel="step", ylabel="MSE loss", title="training loss")
-    points = [(s, p) for s, p in history.psnr_points if math.isfinite(p)]
-    if points:
-        psnr_axes.plot(*zip(*points, strict=True), marker="o", ms=3)
-    psnr_axes.set(xlabel="step", ylabel="PSNR (dB)", title="full-image PSNR")
-    for axes in (loss_axes, psnr_axes):
-        axes.grid(alpha=0.3)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
-    return buffer.getvalue()
 
 
 # ----- the command: `gfxnn fit` ----------------------------------------------------------------
