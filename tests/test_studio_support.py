@@ -38,6 +38,7 @@ def make_session(out_dir: Path, **kwargs: Any) -> Any:
     from gfxnn.apps.studio.session import TrainingSession
 
     kwargs.setdefault("frame_interval", 0.05)
+    kwargs.setdefault("paused", True)  # the tests start training themselves (the studio does not)
     return TrainingSession(small_image(), SMALL, out_dir=out_dir, **kwargs)
 
 

@@ -1,9 +1,11 @@
 """Prediction frames for the studio, rendered on their own thread from copies of the weights.
 
-The trainer hands `FrameRenderer.submit` a `FrameJob` (a copy of the weights and the settings)
-and goes on training; the renderer loads the copy into a second, inference-only fused trainer,
-renders the preview, measures its PSNR, encodes a PNG and calls back with a `Frame`. One job
-is in flight at a time, so frames never queue up behind a slow machine.
+The trainer hands `FrameRenderer.submit` a `FrameJob` (a copy of the weights, the settings,
+and how to build and show the example's model) and goes on training; the renderer loads the
+copy into a second, inference-only model (a FitController or MultiFitController of the same
+targets, built once per network shape), draws the example's frame with
+`gfxnn.fields.display` (`workload.show_frame`), encodes a PNG and calls back with a `Frame`.
+One job is in flight at a time, so frames never queue up behind a slow machine.
 """
 
 from __future__ import annotations
@@ -14,42 +16,28 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from gfxnn.apps.studio.loop_thread import LoopThread
 from gfxnn.data.images import to_uint8
-from gfxnn.fields.controller import psnr
 from gfxnn.fields.settings import FitSettings
-from gfxnn.fused import FusedTrainer, make_trainer
 
-__all__ = ["PREVIEW_MAX_SIDE", "Frame", "FrameJob", "FrameRenderer", "encode_frame", "preview_grid"]
-
-PREVIEW_MAX_SIDE = 512  # frames of larger images are rendered at this size (cheaper inference)
+__all__ = ["Frame", "FrameJob", "FrameRenderer", "encode_frame"]
 
 log = logging.getLogger("gfxnn.studio")
 
 
 def encode_frame(pixels: np.ndarray) -> bytes:
-    """(H, W, 3) floats -> PNG bytes, fast (zlib level 1: a third of the time of level 6)."""
+    """(H, W, 3) uint8, or floats in [0, 1], -> PNG bytes, fast (zlib level 1: a third of the
+    time of level 6)."""
+    if pixels.dtype != np.uint8:
+        pixels = to_uint8(pixels)
     buffer = io.BytesIO()
-    Image.fromarray(to_uint8(pixels)).save(buffer, format="PNG", compress_level=1)
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
-
-
-def preview_grid(image: np.ndarray) -> tuple[tuple[int, int], np.ndarray]:
-    """((width, height) of the preview, the reference at the preview's pixels) for an
-    (H, W, 3) image: the image itself up to PREVIEW_MAX_SIDE a side, else scaled down."""
-    height, width = image.shape[:2]
-    scale = min(1.0, PREVIEW_MAX_SIDE / max(height, width))
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if scale == 1.0:
-        return size, image
-    # Preview pixel x of w is evaluated at u = x / (w - 1): compare with the nearest texel.
-    rows = np.round(np.linspace(0, height - 1, size[1])).astype(int)
-    cols = np.round(np.linspace(0, width - 1, size[0])).astype(int)
-    return size, image[rows][:, cols]
 
 
 @dataclasses.dataclass
@@ -58,23 +46,23 @@ class FrameJob:
 
     state: dict[str, np.ndarray]
     settings: FitSettings
-    key: str  # the settings that shape the network: a new key rebuilds the renderer's copy
-    image: np.ndarray
-    size: tuple[int, int]  # preview (width, height)
-    reference: np.ndarray  # the reference at the preview's pixels, for the PSNR
+    key: str  # what shapes the model (settings, example, targets): a new key rebuilds the copy
+    build: Callable[[FitSettings], Any]  # the inference-only model of these settings
+    show: Callable[[Any], tuple[np.ndarray, list[float]]]  # model -> (uint8 frame, PSNRs)
     step: int
-    generation: int
+    generation: tuple[int, int]  # (network restarts, view changes) when submitted
     submitted: float  # time.perf_counter() when submitted
 
 
 @dataclasses.dataclass
 class Frame:
-    """A rendered frame: PNG bytes, PSNR against the preview reference, timings in seconds."""
+    """A rendered frame: PNG bytes, the PSNR of each network (dB) against what the frame
+    shows of its target, timings in seconds."""
 
     png: bytes
-    psnr: float
-    predict_seconds: float
-    seconds: float  # the whole job: load, predict, PSNR, encode
+    psnrs: list[float]
+    predict_seconds: float  # inference and drawing
+    seconds: float  # the whole job: load, predict, draw, encode
 
 
 class FrameRenderer:
@@ -88,7 +76,7 @@ class FrameRenderer:
         self._closed = threading.Event()
         self._lock = threading.Lock()
         self._thread = LoopThread(self._loop, "gfxnn-studio-renderer", self._closed, self._ready)
-        self._trainer: FusedTrainer | None = None
+        self._model: Any = None
         self._key = ""
         self.busy = False  # a job submitted and not yet done
 
@@ -119,6 +107,7 @@ class FrameRenderer:
                 frame = self._render(job)
             except Exception:  # a bad frame must not end the renderer; the next one may work
                 log.exception("studio: rendering a frame failed")
+                self._model = None
             try:
                 self._on_done(job, frame)
             finally:
@@ -128,17 +117,14 @@ class FrameRenderer:
 
     def _render(self, job: FrameJob) -> Frame:
         start = time.perf_counter()
-        if self._trainer is None or self._key != job.key:
-            # A second network, for inference only; SGD keeps no optimizer state to allocate.
-            settings = dataclasses.replace(job.settings, optimizer="sgd")
-            self._trainer = make_trainer(settings.model_spec(), initialize=False)
+        if self._model is None or self._key != job.key:
+            # A second model, for inference only; SGD keeps no optimizer state to allocate.
+            self._model = job.build(dataclasses.replace(job.settings, optimizer="sgd"))
             self._key = job.key
-        self._trainer.load_state_dict(job.state)
-        width, height = job.size
+        self._model.load_state_dict(job.state)
         predict_start = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore"):
-            pixels = np.clip(self._trainer.render((height, width)), 0.0, 1.0)
+            pixels, psnrs = job.show(self._model)
         predict_seconds = time.perf_counter() - predict_start
-        value = psnr(np.nan_to_num(pixels), job.reference)
         png = encode_frame(pixels)
-        return Frame(png, value, predict_seconds, time.perf_counter() - start)
+        return Frame(png, psnrs, predict_seconds, time.perf_counter() - start)

@@ -47,6 +47,7 @@ __all__ = [
 OUTBOX_LIMIT = 64  # replies waiting to be sent to one page before its messages are not read
 QUEUE_LIMIT = 64  # controls waiting to run for one page before its messages are not read
 FRAME_TAG = b"\x01"  # first byte of a binary WebSocket message holding a prediction PNG
+STEPS = ("step", "frame_step")  # the controls that train, which stop cancels
 
 log = logging.getLogger("gfxnn.studio")
 
@@ -129,11 +130,12 @@ class Client:
         self.queue.append(message)
         self.queued.set()
 
-    def cancel_queued(self, reason: str, only: str | None = None) -> None:
-        """Drop waiting controls (all, or those of type `only`), each answered "cancelled"."""
+    def cancel_queued(self, reason: str, only: tuple[str, ...] | None = None) -> None:
+        """Drop waiting controls (all, or those of the types `only`), each answered
+        "cancelled"."""
         kept: deque[Message] = deque()
         for message in self.queue:
-            if only is None or message.type == only:
+            if only is None or message.type in only:
                 self.push(_cancelled(message, reason, steps=0))
             else:
                 kept.append(message)
@@ -152,7 +154,7 @@ class Client:
 
 def _cancelled(message: Message, reason: str, steps: int) -> dict[str, Any]:
     reply: dict[str, Any] = {"type": "cancelled", "request": message.type, "reason": reason}
-    if message.type == "step":
+    if message.type in STEPS:
         reply["steps"] = steps  # how many of the n steps ran before the cancel
     if message.id is not None:
         reply["id"] = message.id
@@ -181,8 +183,8 @@ class Hub:
     def cancel_steps(self, reason: str) -> None:
         """Cancel every page's waiting and running `step` (what `stop` means for them)."""
         for client in self.clients:
-            client.cancel_queued(reason, only="step")
-            if client.running is not None and client.running[0].type == "step":
+            client.cancel_queued(reason, only=STEPS)
+            if client.running is not None and client.running[0].type in STEPS:
                 client.running[1].cancel(reason)
 
     def state_text(self) -> tuple[int, str]:
@@ -316,6 +318,19 @@ async def handle(
             done = await run_in_threadpool(session.step, n, cancel)
             if cancel is not None and cancel.reason is not None and done < n:
                 return _cancelled(message, cancel.reason, steps=done)
+        elif message.type == "frame_step":
+            result["steps"] = await run_in_threadpool(session.frame_step, cancel)
+            if cancel is not None and cancel.reason is not None:
+                return _cancelled(message, cancel.reason, steps=result["steps"])
+        elif message.type == "example":
+            preset = fields.get("preset")
+            await run_in_threadpool(session.set_example, fields["name"], preset)
+            result["rebuilt"] = True
+        elif message.type == "preset":
+            rebuilt, settings = await run_in_threadpool(session.load_preset, fields["name"])
+            result.update(rebuilt=rebuilt, settings=settings)
+        elif message.type == "z_plane":
+            await run_in_threadpool(session.set_z_plane, fields["z"])
         elif message.type == "reset":
             await run_in_threadpool(session.reset_weights)
         elif message.type == "apply":

@@ -30,6 +30,11 @@ MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "load_image": {"name": ((str,), True)},  # a bundled image
     "save_checkpoint": {},
     "export": {"format": ((str,), True)},
+    # MLPZen's controls (issue 18)
+    "example": {"name": ((str,), True), "preset": ((str,), False)},  # switch the example
+    "preset": {"name": ((str,), True)},  # a preset's settings for the current example
+    "z_plane": {"z": ((int, float), True)},  # the displayed slice of a 3-D example
+    "frame_step": {},  # "Do Training Step": one frame's worth of steps
 }
 
 
@@ -78,7 +83,7 @@ def parse_message(text: str) -> Message:
             continue
         value = data[name]
         if isinstance(value, bool) and bool not in types or not isinstance(value, types):
-            wanted = " or ".join(_JSON_NAMES[t] for t in types)
+            wanted = "a number" if float in types else " or ".join(_JSON_NAMES[t] for t in types)
             raise ProtocolError(f"{kind}: {name} must be {wanted}, got {value!r}")
     return Message(kind, data, request_id)
 

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled, read_image
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "HELP",
     "StudioError",
     "add_arguments",
+    "choose_example",
     "is_loopback",
     "load_first_image",
     "resolve_device",
@@ -83,6 +86,35 @@ def load_first_image(image: str | Path | None, max_pixels: int) -> LoadedImage:
         raise StudioError(str(error)) from None
 
 
+def choose_example(
+    example: str | None, volume: str | Path | None, max_voxels: int
+) -> tuple[str, Any]:
+    """(the first example, the volume's values or None): --volume FILE.npy read and checked
+    (`gfxnn.fields.examples.load_volume`; at most `max_voxels` = D * H * W, the image pixel
+    cap), and implying --example volume; --example volume without it is an error."""
+    from gfxnn.fields.examples import EXAMPLES, VolumeError, load_volume
+
+    if example is not None and example not in EXAMPLES:
+        raise StudioError(f"--example must be one of {', '.join(EXAMPLES)}, got {example!r}")
+    if volume is None:
+        if example == "volume":
+            raise StudioError("--example volume needs --volume FILE.npy")
+        return example or "image", None
+    if example not in (None, "volume"):
+        raise StudioError(f"--volume is for --example volume, not --example {example}")
+    try:
+        values = load_volume(volume)
+    except VolumeError as error:
+        raise StudioError(str(error)) from None
+    voxels = int(np.prod(values.shape[:3]))
+    if voxels > max_voxels:
+        raise StudioError(
+            f"--volume {volume}: {values.shape[:3]} is {voxels} voxels; the studio takes at most "
+            f"{max_voxels} (the image pixel cap: every frame infers a slice, training samples all)"
+        )
+    return "volume", values
+
+
 def serve(
     image: str | Path | None = None,
     *,
@@ -92,8 +124,13 @@ def serve(
     out_dir: str | Path = "studio-runs",
     allow_remote: bool = False,
     log_level: str = "warning",
+    paused: bool = False,
+    example: str | None = None,
+    volume: str | Path | None = None,
 ) -> None:
-    """Run the studio until Ctrl-C. Raises StudioError for bad arguments."""
+    """Run the studio until Ctrl-C (learning on from the start unless `paused`), showing
+    `example` (default "image", or "volume" when `volume`, a .npy file, is given). Raises
+    StudioError for bad arguments."""
     import uvicorn
 
     from gfxnn.apps.fit import OutputDirError, prepare_output_dir
@@ -111,6 +148,7 @@ def serve(
         raise StudioError(f"--port must be in 1..65535, got {port}")
     trains_on = resolve_device(device)
     loaded = load_first_image(image, DEFAULT_MAX_UPLOAD_PIXELS)
+    example, values = choose_example(example, volume, DEFAULT_MAX_UPLOAD_PIXELS)
     # Bind before anything is written or announced: a busy port is one line and exit 2,
     # not "open http://..." followed by uvicorn's own exit 3.
     listener = listen_socket(host, port)
@@ -125,7 +163,19 @@ def serve(
             "control training and upload images (there is no authentication)",
             file=sys.stderr,
         )
-    session = TrainingSession(loaded, out_dir=out, device=trains_on)
+    try:
+        session = TrainingSession(
+            loaded,
+            out_dir=out,
+            device=trains_on,
+            paused=paused,
+            example=example,
+            volume=values,
+            volume_source=str(volume),
+        )
+    except ValueError as error:  # the first example cannot be built (one line, exit 2)
+        listener.close()
+        raise StudioError(str(error)) from None
     # Against DNS rebinding, a loopback server answers only requests that name a loopback host.
     allowed = None if allow_remote else (*LOOPBACK_HOSTS, host)
     app = create_app(session, allowed_hosts=allowed)
@@ -181,11 +231,13 @@ HELP = "Dx12NN's window in the browser: live training with every control"
 def add_arguments(parser: Any) -> None:
     """Declare `gfxnn studio`'s arguments on `parser` (an argparse.ArgumentParser)."""
     from gfxnn.apps.command import nonempty_path, positive_int
+    from gfxnn.fields.examples import EXAMPLES
 
     parser.description = (
-        "Serve a local web page that trains an MLP on an image while you watch (reference "
-        "left, prediction right, loss/PSNR charts, every Dx12NN control). Needs the studio "
-        "extra: pip install 'gfxnn[studio]'. See docs/studio.md."
+        "Serve a local web page that trains an MLP while you watch, learning at once: an "
+        "image, a 1-D cosine, four images, 3-D bubbles or a .npy volume (reference left, "
+        "prediction right, loss/PSNR charts, every Dx12NN and MLPZen control). Needs the "
+        "studio extra: pip install 'gfxnn[studio]'. See docs/studio.md."
     )
     parser.add_argument(
         "image", nargs="?", metavar="IMAGE", help="PNG/JPEG or a bundled name (astronaut)"
@@ -207,6 +259,33 @@ def add_arguments(parser: Any) -> None:
         help="where checkpoints and exports are written (./studio-runs)",
     )
     parser.add_argument(
+        "--paused",
+        action="store_true",
+        help="start with learning off (by default the network learns at once, as in Dx12NN "
+        "and MLPZen)",
+    )
+    parser.add_argument(
+        "--example",
+        choices=EXAMPLES,
+        default=None,
+        help="the first example: cosine, image (default), four_images, bubbles, volume",
+    )
+    parser.add_argument(
+        "--volume",
+        metavar="FILE.npy",
+        type=nonempty_path,
+        default=None,
+        help="a (D, H, W) or (D, H, W, C) .npy array in [0, 1] (or uint8/uint16) to learn; "
+        "implies --example volume",
+    )
+    parser.add_argument(
+        "--static",
+        metavar="DIR",
+        type=nonempty_path,
+        help="write a static studio into DIR and exit: a folder that trains in the browser's "
+        "WebGPU with no server (any static host; see docs/studio.md)",
+    )
+    parser.add_argument(
         "--allow-remote",
         action="store_true",
         help="allow a non-loopback --host (no authentication: anyone who reaches the port "
@@ -218,6 +297,16 @@ def run(args: Any) -> int:
     """`gfxnn studio`: serve until Ctrl-C; bad input is a UsageError."""
     from gfxnn.apps.command import EXIT_OK, UsageError
 
+    if args.static is not None:  # a folder of files, no server: the extra is not needed
+        from gfxnn.apps.studio.static_site import run_static
+        from gfxnn.apps.studio.uploads import DEFAULT_MAX_UPLOAD_PIXELS
+
+        image = args.image
+        try:
+            first = None if image is None else load_first_image(image, DEFAULT_MAX_UPLOAD_PIXELS)
+        except StudioError as error:
+            raise UsageError(error) from None
+        return run_static(args.static, first)
     try:  # the extra's presence, checked before anything starts
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
@@ -231,6 +320,9 @@ def run(args: Any) -> int:
             device=args.device,
             out_dir=args.out,
             allow_remote=args.allow_remote,
+            paused=args.paused,
+            example=args.example,
+            volume=args.volume,
         )
     except StudioError as error:
         raise UsageError(error) from None

@@ -10,6 +10,12 @@ Routes (all state lives in the session, so a reloaded page or a second tab sees 
     GET  /api/prediction.png    the full-resolution prediction, as a download
     GET  /api/files/{name}      a checkpoint or export this session wrote (by exact name only)
     POST /api/upload            a new reference image (multipart field "file", or the raw bytes)
+    POST /api/volume            a .npy volume for the volume example (same form, same caps)
+    GET  /api/wgsl              the WebGPU kernels for the page's own trainer (issue 19)
+    GET  /api/model             ?network=i: its ModelSpec, kernel plan, target and steps
+    GET  /api/target.npy        ?network=i: the samples it learns (float32 .npy)
+    GET  /api/weights.safetensors  ?network=i: its weights as a fit checkpoint
+    POST /api/weights           ?network=i&steps=N: weights trained in the page (a checkpoint)
     WS   /ws                    live updates out, controls in (`hub.py`, `protocol.py`,
                                 docs/studio.md)
 
@@ -41,6 +47,7 @@ from starlette.types import Message as AsgiMessage
 from starlette.websockets import WebSocket
 
 from gfxnn.apps.studio.hub import Client, Hub, export_formats, receive_loop
+from gfxnn.apps.studio.outputs import MAX_WEIGHTS_BYTES, WeightsError
 from gfxnn.apps.studio.schema import settings_schema
 from gfxnn.apps.studio.session import MAX_STEPS_PER_REQUEST, TrainingSession
 from gfxnn.apps.studio.uploads import (
@@ -48,12 +55,16 @@ from gfxnn.apps.studio.uploads import (
     DEFAULT_MAX_UPLOAD_PIXELS,
     UploadError,
     decode_upload,
+    decode_volume_upload,
 )
+from gfxnn.apps.studio.workload import examples_schema
 from gfxnn.data.images import BUNDLED_IMAGES
+from gfxnn.fields.presets import PRESETS
 
 __all__ = ["LOOPBACK_HOSTS", "create_app", "export_formats"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+PRESET_LABELS = {"dx12nn": "Dx12NN defaults", "mlpzen": "MLPZen defaults"}
 STATIC_DIR = Path(__file__).parent / "static"
 
 
@@ -63,9 +74,14 @@ def _schema(session: TrainingSession, max_upload_bytes: int, max_upload_pixels: 
         "bundled_images": list(BUNDLED_IMAGES),
         "export_formats": export_formats(),
         "device": session.device_name,
+        "examples": examples_schema(),
+        "presets": [{"name": name, "label": PRESET_LABELS.get(name, name)} for name in PRESETS],
         "limits": {
             "max_upload_bytes": max_upload_bytes,
             "max_upload_pixels": max_upload_pixels,
+            "max_volume_bytes": max_upload_bytes,
+            "max_volume_voxels": max_upload_pixels,
+            "max_weights_bytes": MAX_WEIGHTS_BYTES,
             "max_steps_per_request": MAX_STEPS_PER_REQUEST,
             "max_session_files": session.max_files,
             "max_session_bytes": session.max_bytes,
@@ -152,14 +168,82 @@ def create_app(
                 max_bytes=max_upload_bytes,
                 max_pixels=max_upload_pixels,
             )
+            await run_in_threadpool(session.set_image, loaded)
         except _TooLargeError as error:
             return _error(413, str(error))
         except UploadError as error:
             return _error(415 if "not a PNG" in str(error) else 400, str(error))
-        await run_in_threadpool(session.set_image, loaded)
+        except ValueError as error:  # the settings cannot fit it (from another example)
+            return _error(400, str(error))
         height, width = loaded.pixels.shape[:2]
         info = {"source": loaded.source, "width": width, "height": height, "notes": loaded.notes}
         return JSONResponse({"ok": True, "image": info})
+
+    async def upload_volume(request: Request) -> Response:
+        if not _same_origin(request.headers):
+            return _error(403, "cross-origin upload refused")
+        try:
+            data, filename = await _read_upload(request, max_upload_bytes)
+            values, source = await run_in_threadpool(
+                decode_volume_upload,
+                data,
+                filename,
+                max_bytes=max_upload_bytes,
+                max_voxels=max_upload_pixels,
+            )
+            await run_in_threadpool(session.set_volume, values, source)
+        except _TooLargeError as error:
+            return _error(413, str(error))
+        except UploadError as error:
+            return _error(415 if "not a .npy" in str(error) else 400, str(error))
+        except ValueError as error:
+            return _error(400, str(error))
+        return JSONResponse({"ok": True, "volume": {"source": source, "shape": list(values.shape)}})
+
+    # ----- the page's own WebGPU trainer (issue 19; static_site.py) ------------------------
+    async def wgsl(request: Request) -> Response:
+        from gfxnn.apps.studio.static_site import kernel_sources
+
+        return JSONResponse({"files": kernel_sources()})
+
+    async def model(request: Request) -> Response:
+        try:
+            info = await run_in_threadpool(session.browser_model, _network(request))
+        except ValueError as error:
+            return _error(400, str(error))
+        return JSONResponse(info)
+
+    async def target_npy(request: Request) -> Response:
+        try:
+            data = await run_in_threadpool(session.target_npy, _network(request))
+        except ValueError as error:
+            return _error(400, str(error))
+        return Response(data, media_type="application/octet-stream", headers=_NO_STORE)
+
+    async def get_weights(request: Request) -> Response:
+        try:
+            data = await run_in_threadpool(session.weights_checkpoint, _network(request))
+        except ValueError as error:
+            return _error(400, str(error))
+        disposition = 'attachment; filename="weights.safetensors"'
+        headers = {**_NO_STORE, "Content-Disposition": disposition}
+        return Response(data, media_type="application/octet-stream", headers=headers)
+
+    async def post_weights(request: Request) -> Response:
+        if not _same_origin(request.headers):
+            return _error(403, "cross-origin weights refused")
+        try:
+            network = _network(request)
+            steps = _query_int(request, "steps", 0)
+            data, _ = await _read_upload(request, MAX_WEIGHTS_BYTES)
+            total = await run_in_threadpool(session.load_weights, network, data, steps)
+        except _TooLargeError as error:
+            return _error(413, str(error))
+        except WeightsError as error:
+            return _error(error.status, str(error))
+        except ValueError as error:
+            return _error(400, str(error))
+        return JSONResponse({"ok": True, "steps": total})
 
     async def websocket_endpoint(websocket: WebSocket) -> None:
         if not _same_origin(websocket.headers):
@@ -188,6 +272,12 @@ def create_app(
         Route("/api/prediction.png", prediction_png),
         Route("/api/files/{name}", saved_file),
         Route("/api/upload", upload, methods=["POST"]),
+        Route("/api/volume", upload_volume, methods=["POST"]),
+        Route("/api/wgsl", wgsl),
+        Route("/api/model", model),
+        Route("/api/target.npy", target_npy),
+        Route("/api/weights.safetensors", get_weights),
+        Route("/api/weights", post_weights, methods=["POST"]),
         WebSocketRoute("/ws", websocket_endpoint),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
@@ -206,6 +296,20 @@ def _error(status: int, message: str) -> Response:
 
 class _TooLargeError(Exception):
     pass
+
+
+def _query_int(request: Request, name: str, default: int) -> int:
+    """A non-negative integer query parameter; ValueError naming it otherwise."""
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if not text.isdigit() or len(text) > 9:
+        raise ValueError(f"{name} must be a non-negative integer, got {text[:40]!r}")
+    return int(text)
+
+
+def _network(request: Request) -> int:
+    return _query_int(request, "network", 0)
 
 
 async def _read_upload(request: Request, max_bytes: int) -> tuple[bytes, str | None]:

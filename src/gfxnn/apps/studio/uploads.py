@@ -11,11 +11,20 @@ name is only ever shown, never used as a path.
 
 from __future__ import annotations
 
+import io
 import re
+
+import numpy as np
 
 from gfxnn.data.images import ImageError, LoadedImage, decode_image
 
-__all__ = ["DEFAULT_MAX_UPLOAD_BYTES", "DEFAULT_MAX_UPLOAD_PIXELS", "UploadError", "decode_upload"]
+__all__ = [
+    "DEFAULT_MAX_UPLOAD_BYTES",
+    "DEFAULT_MAX_UPLOAD_PIXELS",
+    "UploadError",
+    "decode_upload",
+    "decode_volume_upload",
+]
 
 DEFAULT_MAX_UPLOAD_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_UPLOAD_PIXELS = 2048 * 2048  # inference, hence every frame, grows with it
@@ -84,3 +93,71 @@ def decode_upload(
     except ImageError as error:
         raise UploadError(str(error)) from None
     return LoadedImage(loaded.pixels, f"upload:{name}", loaded.notes)
+
+
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def decode_volume_upload(
+    data: bytes,
+    filename: str | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_voxels: int = DEFAULT_MAX_UPLOAD_PIXELS,
+) -> tuple[np.ndarray, str]:
+    """Check and decode an uploaded .npy volume: (float32 (D, H, W, C) in [0, 1], its source
+    label). The caps are the images': `max_bytes` of file and `max_voxels` = D * H * W
+    samples (an image's pixel cap), read from the .npy header before any data is; no pickle
+    (object arrays are refused), and the data must be exactly as long as the header says.
+    The values are checked by `gfxnn.fields.examples.check_volume` (shape, dtype, finite, in
+    [0, 1] or an integer dtype scaled to it).
+
+    Raises:
+        UploadError: empty, too large, not .npy, a bad header, shape, dtype or value.
+    """
+    from gfxnn.fields.examples import VolumeError, check_volume
+
+    name = display_name(filename)
+    if not data:
+        raise UploadError(f"{name}: the upload is empty")
+    if len(data) > max_bytes:
+        raise UploadError(f"{name}: {len(data)} bytes is too large; the limit is {max_bytes} bytes")
+    if not data.startswith(NPY_MAGIC):
+        raise UploadError(
+            f"{name} is not a .npy array file (by its first bytes; np.save writes one)"
+        )
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"format version {version[0]}.{version[1]} (1.0 and 2.0 are read)")
+    except ValueError as error:
+        raise UploadError(f"{name}: a bad .npy header: {error}") from None
+    if dtype.hasobject:
+        raise UploadError(f"{name}: object arrays are not read (they would need pickle)")
+    if len(shape) not in (3, 4):
+        raise UploadError(
+            f"{name}: a volume has shape (D, H, W) or (D, H, W, C) with C in 1..4, got {shape}"
+        )
+    voxels = int(np.prod(shape[:3], dtype=np.int64))
+    if voxels > max_voxels:
+        raise UploadError(
+            f"{name}: the volume {shape} has {voxels} voxels; the limit is {max_voxels}"
+        )
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(data) - stream.tell() != expected:
+        raise UploadError(
+            f"{name}: the .npy data is {len(data) - stream.tell()} bytes; its header {shape} "
+            f"{dtype} needs {expected} (truncated or padded)"
+        )
+    try:
+        array = np.load(io.BytesIO(data), allow_pickle=False)
+        return check_volume(array, name), f"upload:{name}"
+    except VolumeError as error:
+        raise UploadError(str(error)) from None
+    except (ValueError, OSError, EOFError) as error:
+        raise UploadError(f"{name}: cannot be read as .npy: {error}") from None
