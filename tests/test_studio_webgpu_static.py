@@ -42,8 +42,9 @@ def test_static_site_refuses_a_directory_it_did_not_write(tmp_path):
     foreign = tmp_path / "mine"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("keep me")
-    with pytest.raises(StaticSiteError, match="notes.txt"):
+    with pytest.raises(StaticSiteError, match="notes.txt") as refused:
         write_static_site(foreign)
+    assert "--static" in str(refused.value) and "--force" not in str(refused.value)
     assert sorted(p.name for p in foreign.iterdir()) == ["notes.txt"]
     site = tmp_path / "site"
     names = write_static_site(site)
@@ -85,7 +86,7 @@ def test_static_site_trains_in_the_browser_and_its_checkpoint_renders(tmp_path):
     from gfxnn.cli import main
 
     site = tmp_path / "site"
-    write_static_site(site)
+    assert main(["studio", "--static", str(site)]) == 0
     requests: list[str] = []
     errors: list[str] = []
     with _file_server(site) as base, sync_api.sync_playwright() as playwright:

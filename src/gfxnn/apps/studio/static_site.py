@@ -183,7 +183,9 @@ def write_static_site(directory: str | Path, first_image: Any = None) -> list[st
         run.check()
         staging = run.stage()
     except OutputDirError as error:
-        raise StaticSiteError(str(error).replace("--out", "--static")) from None
+        # the same rules as --out, but `gfxnn studio` has no --force: a new DIR it is
+        text = str(error).replace(", or give --force to write the outputs beside them", "")
+        raise StaticSiteError(text.replace("--out", "--static")) from None
     try:
         for name, data in files.items():
             (staging / name).write_bytes(data)
