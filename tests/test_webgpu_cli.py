@@ -119,7 +119,10 @@ def test_studio_session_trains_on_webgpu_and_renders_frames(tmp_path: Path) -> N
 
     image = LoadedImage(load_bundled("astronaut", 32), bundled_image_source("astronaut"))
     settings = FitSettings(batch_size=128, n_neurons=16, n_frequencies=4)
-    session = TrainingSession(image, settings, out_dir=tmp_path / "out", device="webgpu")
+    # paused: learning is on at start now; this test counts the steps it asks for
+    session = TrainingSession(
+        image, settings, out_dir=tmp_path / "out", device="webgpu", paused=True
+    )
     try:
         first = session.snapshot()
         assert first["device"] == f"WebGPU: {get_gpu().name}" and first["steps"] == 0
