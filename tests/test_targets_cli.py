@@ -123,6 +123,18 @@ def test_bubbles_run_and_the_preset_yields_to_explicit_options(tmp_path: Path) -
     assert settings["initialization"] == "he_gaussian"
 
 
+def test_an_example_trains_on_webgpu(tmp_path: Path, capsys) -> None:
+    from webgpu_reference import require_webgpu
+
+    require_webgpu()
+    out = tmp_path / "webgpu"
+    args = ["--example", "cosine", "--device", "webgpu", "--batch-size", "256", "--steps", "8"]
+    metrics = _fit(out, *args)
+    assert metrics["adapter"] and metrics["steps"] == 8 and metrics["example"] == "cosine"
+    assert json.loads((out / "config.json").read_text())["run"]["device"] == "webgpu"
+    assert f"WebGPU adapter {metrics['adapter']}" in capsys.readouterr().err
+
+
 def test_the_image_example_takes_the_mlpzen_preset(tmp_path: Path) -> None:
     out = tmp_path / "image"
     args = ["--image-name", "circle", "--preset", "mlpzen", "--batch-size", "256", "--steps", "2"]
@@ -140,7 +152,7 @@ def test_the_image_example_takes_the_mlpzen_preset(tmp_path: Path) -> None:
         (["--example", "bubbles", "--z-plane", "1.5"], "--z-plane: must be a number in [0, 1]"),
         (["--example", "bubbles", "--z-plane", "nan"], "--z-plane: must be a number in [0, 1]"),
         (["--example", "cosine", "{volume}"], "IMAGE and --image-name apply to --example image"),
-        (["--example", "bubbles", "--device", "webgpu"], "trains on the CPU only"),
+        (["--example", "bubbles", "--device", "cuda"], "--device cuda fits images"),
         (["--example", "bubbles", "--max-pixels", "9"], "--max-pixels applies to --example image"),
         (["--example", "four_images"], "invalid choice: 'four_images'"),
         (["--example", "cosine", "--preset", "mlpzen", "--config", "{volume}"], "--preset or"),

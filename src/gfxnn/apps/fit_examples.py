@@ -4,7 +4,8 @@
 volume example's array; implies --example volume), `--z-plane Z` (the slice bubbles and
 volume are drawn at, 0.5 by default), `--preset dx12nn|mlpzen` (that app's defaults for the
 example; options given explicitly override them). Every conflict is one line, exit 2, before
-anything is written. The examples other than image train on the CPU (`--cpu-backend`).
+anything is written. The examples other than image train on the CPU (`--cpu-backend`) or on
+WebGPU (`--device webgpu`; `auto` means the CPU for them, `cuda` is refused).
 
 Outputs of an example run are the image run's files (`gfxnn.apps.fit.OUTPUT_FILES`), drawn by
 `gfxnn.fields.display`: reference.png and prediction.png are the example's frames (cosine:
@@ -106,10 +107,10 @@ def example_from_args(args: argparse.Namespace) -> str:
         raise UsageError(f"IMAGE and --image-name apply to --example image, not {args.example}")
     if example != "image" and args.max_pixels is not None:
         raise UsageError(f"--max-pixels applies to --example image, not {args.example}")
-    if example != "image" and args.device in ("cuda", "webgpu"):
+    if example != "image" and args.device == "cuda":
         raise UsageError(
-            f"--example {args.example} trains on the CPU only (--device cpu, and "
-            "--cpu-backend); --device cuda and webgpu fit images"
+            f"--example {args.example} trains on the CPU (--device cpu, --cpu-backend) or on "
+            "WebGPU (--device webgpu); --device cuda fits images"
         )
     return example
 
@@ -137,13 +138,36 @@ def load_targets(args: argparse.Namespace, example: str) -> list[Any]:
         raise UsageError(error) from None
 
 
-def build_model(targets: list[Any], settings: Any, cpu_backend: str) -> Any:
-    """A FitController of the one target, or a MultiFitController of four, on the CPU."""
+def webgpu_adapter(settings: Any, target: Any) -> str:
+    """The WebGPU adapter's name, or UsageError (exit 2, nothing written) without one or for
+    settings its kernels cannot run for the target's sizes."""
+    from gfxnn.apps.command import stdout_to_stderr
+    from gfxnn.webgpu import NoAdapterError, get_gpu
+    from gfxnn.webgpu.fitter import check_supported
+
+    try:
+        with stdout_to_stderr():  # a driver's start-up chatter is no result
+            name = str(get_gpu().name)
+        check_supported(settings, target.n_input_dims, target.n_output_dims)
+    except (NoAdapterError, ValueError) as error:
+        raise UsageError(f"--device webgpu: {error}") from None
+    return name
+
+
+def build_model(targets: list[Any], settings: Any, cpu_backend: str, device: str = "cpu") -> Any:
+    """A FitController of the one target, or a MultiFitController of four, on the CPU
+    (`cpu_backend`) or, for device "webgpu", each network a `WebGpuTrainer` (the exact
+    cosine and bubbles are drawn on the host, grids sampled on the device)."""
     from gfxnn.compiled import cpu_trainer_factory
     from gfxnn.fields.controller import FitController
     from gfxnn.fields.multi import MultiFitController
 
-    factory = cpu_trainer_factory(cpu_backend)
+    if device == "webgpu":
+        from gfxnn.webgpu.trainer import WebGpuTrainer
+
+        factory: Any = WebGpuTrainer
+    else:
+        factory = cpu_trainer_factory(cpu_backend)
     if len(targets) > 1:
         return MultiFitController(targets, settings, factory, blas_threads=1)
     return FitController(targets[0], settings, factory, blas_threads=1)
@@ -218,25 +242,34 @@ def start_example(args: argparse.Namespace, example: str, settings: Any) -> tupl
     except OutputDirError as error:
         raise UsageError(error) from None
     targets = load_targets(args, example)
+    device = "webgpu" if args.device == "webgpu" else "cpu"  # auto: no probing, the CPU
+    adapter = webgpu_adapter(settings, targets[0]) if device == "webgpu" else None
     info = example_config(example, targets, args.z_plane)
     config = fit_checkpoint.checkpoint_config(
         settings,
         image=None,
         app="gfxnn fit",
-        run={"steps": args.steps, "seconds": args.seconds, "device": "cpu"},
+        run={"steps": args.steps, "seconds": args.seconds, "device": device},
         example=info,
     )
     errors = Console(stderr=True, soft_wrap=True)
+    if adapter is not None:
+        errors.print(f"gfxnn fit: WebGPU adapter {adapter}", markup=False, highlight=False)
     shape = "x".join(str(n) for n in targets[0].grid_shape)
     what = f"{len(targets)} networks, " if len(targets) > 1 else ""
     errors.print(
         f"fitting {args.example or example} ({what}{shape}) -> {run_dir.path}", markup=False
     )
 
+    def write_frames(staging: Path, model: Any, metrics: dict[str, Any]) -> None:
+        write_example_frames(staging, model, metrics, info)
+        if adapter is not None:
+            metrics["adapter"] = adapter
+
     def fit() -> FitResult:
         return run_model(
-            lambda: build_model(targets, settings, args.cpu_backend),
-            lambda staging, model, metrics: write_example_frames(staging, model, metrics, info),
+            lambda: build_model(targets, settings, args.cpu_backend, device),
+            write_frames,
             config,
             run_dir,
             steps=args.steps,
