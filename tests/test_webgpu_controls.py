@@ -274,7 +274,8 @@ def test_every_encoding_the_studio_offers_runs_or_is_refused_by_name():
 def test_exact_targets_train_on_the_cpu_trainers_own_batches(case):
     """Learn Cosine and Bubbles evaluate their function at the drawn point (no grid): the
     WebGPU trainer draws those batches on the host with the CPU trainer's generator, so both
-    train on the same rows (several steps per submission, each its own block)."""
+    train on the same rows (several steps per submission, each its own block; the generator
+    outlives a change of batch size, as the CPU trainer's)."""
     from gfxnn.fields.examples import BubblesTarget, CosineTarget
     from gfxnn.webgpu import WebGpuTrainer
 
@@ -284,8 +285,9 @@ def test_exact_targets_train_on_the_cpu_trainers_own_batches(case):
     if d == 1:
         spec = spec.replace(encoding_optimizer=None)
     cpu, gpu = make_trainer(spec, target), WebGpuTrainer(spec, target, steps_per_submit=4)
-    cpu.train(6, 128)
-    gpu.train(6, 128)
+    for each in (cpu, gpu):
+        each.train(6, 128)
+        each.train(3, 64)  # a new batch size: the generator carries on
     cpu_losses, gpu_losses = cpu.read_losses(), gpu.read_losses()
     np.testing.assert_allclose(gpu_losses, cpu_losses, rtol=1e-5)
     atol = WEIGHT_TOLERANCE

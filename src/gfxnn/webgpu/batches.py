@@ -31,9 +31,11 @@ class HostBatches:
     """Blocks of host-drawn batches for one submission: block k holds step k's inputs
     (padded rows x d) then targets (padded rows x c), `stride` floats apart."""
 
-    def __init__(self, target: Any, seed: int, batch: int, padded: int, d: int, c: int) -> None:
+    def __init__(
+        self, target: Any, rng: np.random.Generator, batch: int, padded: int, d: int, c: int
+    ) -> None:
         self.target = target
-        self.rng = np.random.default_rng([seed, 1])
+        self.rng = rng  # the trainer's: it outlives a new batch size or target
         self.batch, self.padded, self.d, self.c = batch, padded, d, c
         self.stride = padded * (d + c)
         self.blocks = max(1, min(64, BLOCK_BUDGET // (4 * self.stride)))

@@ -110,6 +110,8 @@ class WebGpuTrainer:
         self._grid_size = (1, 1, 1)
         self._timings = {"training": [0.0, 0], "backpropagation": [0.0, 0]}
         self._timings.update(optimization=[0.0, 0], inference=[0.0, 0])
+        # host-drawn batches (gfxnn.webgpu.batches): the CPU trainer's generator
+        self._sample_rng = np.random.default_rng([spec.seed, 1])
         self.set_target(target)
         self._initialize(np.random.default_rng(spec.seed))
 
@@ -245,7 +247,8 @@ class WebGpuTrainer:
         self._host: batches.HostBatches | None = None
         blocks = 1
         if not self._device_samples:
-            self._host = batches.HostBatches(self.target, self.spec.seed, batch, plan.padded, d, c)
+            rng = self._sample_rng
+            self._host = batches.HostBatches(self.target, rng, batch, plan.padded, d, c)
             blocks = self._host.blocks
         self._data = self._buffer(4 * (uv_at + blocks * plan.padded * (d + c)))
         self.gpu.device.queue.write_buffer(self._data, 0, self._target_words.tobytes())
