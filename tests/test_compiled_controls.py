@@ -108,3 +108,13 @@ def test_separable_render_matches_numpy_fused(encoding: str, activation: str) ->
         np.testing.assert_allclose(compiled.render(shape), reference.render(shape), atol=1e-6)
     with pytest.raises(ValueError, match="render shape"):
         compiled.render((0, 4))
+
+
+def test_a_trainable_encoding_without_kernels_is_one_clear_error() -> None:
+    nested = [
+        {"otype": "HashGrid", "n_dims_to_encode": 1, "n_levels": 2, "log2_hashmap_size": 8},
+        {"otype": "Frequency", "n_frequencies": 2},
+    ]
+    spec = ModelSpec(encoding={"otype": "Composite", "nested": nested})
+    with pytest.raises(ValueError, match="compiled backend does not offer encoding=Composite"):
+        CompiledTrainer(spec)

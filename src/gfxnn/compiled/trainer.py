@@ -209,6 +209,11 @@ class CompiledTrainer:
             self.n_features = self._grid.n_output_dims
         else:
             module = registry.build_encoding(spec.encoding, d)
+            if any(True for _ in module.parameters()):  # e.g. a Composite holding a grid
+                raise ValueError(
+                    f"the compiled backend does not offer encoding={otype} with trainable "
+                    "parameters (choose HashGrid, DenseGrid or a parameter-free encoding)"
+                )
             self._host_encoder = FusedAutodiffEncoding(module)
             self._kind = encode.FEATURES
             self._enc_values = np.zeros(0, dtype)
