@@ -219,6 +219,42 @@ def test_freeze_keeps_the_frozen_parameters_bit_identical(tmp_path):
             ), flag
 
 
+CHANGES_TRAINING = [
+    ({"initialization": "he_gaussian"}, True),  # other initial weights
+    ({"gradient_clip": "value", "clip_value": 1e-4}, False),  # tiny steps
+    ({"gradient_clip": "norm", "clip_value": 1e-3}, False),
+    ({"output_activation": "sigmoid"}, True),
+    ({"batch_size": 64}, False),
+]
+
+
+@pytest.mark.parametrize("changes, rebuilt", CHANGES_TRAINING)
+def test_each_control_changes_the_settings_reported_and_the_training(tmp_path, changes, rebuilt):
+    """Three steps from the same start with and without the control end on other weights."""
+    with studio(tmp_path) as (_client, socket, session):
+        send(socket, "step", n=3)
+        plain = session.model.state_dict()
+        send(socket, "reset")
+        assert send(socket, "apply", settings=changes)["rebuilt"] is rebuilt
+        state = socket.wait_state(lambda s: all(s["settings"][k] == v for k, v in changes.items()))
+        send(socket, "reset")
+        send(socket, "step", n=3)
+        changed = session.model.state_dict()
+        assert state["steps"] == 0 and socket.wait_state(lambda s: s["steps"] == 3)
+        assert any(not np.array_equal(plain[k], changed[k]) for k in plain), changes
+
+
+def test_fp16_changes_the_inference_not_the_weights(tmp_path):
+    with studio(tmp_path) as (_client, socket, session):
+        send(socket, "step", n=3)
+        weights, fp32 = session.model.state_dict(), session.model.predict()
+        assert send(socket, "apply", settings={"precision": "fp16"})["rebuilt"] is False
+        fp16 = session.model.predict()
+        assert not np.array_equal(fp16, fp32) and np.allclose(fp16, fp32, atol=2e-2)
+        for name, value in session.model.state_dict().items():
+            np.testing.assert_array_equal(value, weights[name])
+
+
 def test_the_schedule_rate_at_given_steps_and_initialize_restarts_it(tmp_path):
     schedule = {"lr_schedule": "cosine", "base_period": 5, "max_learning_rate": 0.02}
     with studio(tmp_path) as (_client, socket, session):
