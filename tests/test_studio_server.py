@@ -528,6 +528,10 @@ def test_files_endpoint_serves_only_files_the_session_wrote(client, name):
         (["--device", "cuda"], "does not drive the GPU path yet"),
         (["--host", "0.0.0.0"], "needs --allow-remote"),
         (["no-such-image.png"], "image file not found"),
+        (["--example", "volume"], "--example volume needs --volume FILE.npy"),
+        (["--volume", "no-such-volume.npy"], "cannot read volume file no-such-volume.npy"),
+        (["--example", "cosine", "--volume", "v.npy"], "--volume is for --example volume"),
+        (["--example", "teapot"], "invalid choice: 'teapot'"),
     ],
 )
 def test_cli_refuses_bad_arguments(capsys, argv, fragment):
