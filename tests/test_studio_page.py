@@ -204,6 +204,17 @@ def test_training_controls(page, studio):
     page.page.keyboard.press("F6")  # MLPZen's key for it
     page.wait(f"s.steps === {before + 8}")
 
+    # A per-frame budget replaces the step count: 300 ms of steps (about 5 ms each) per frame.
+    page.page.check("#setting-frame_budget_ms-on")
+    page.wait("s.settings.frame_budget_ms === 16")  # the schema's enable_value
+    page.fill("#setting-frame_budget_ms", "300")
+    page.wait("s.settings.frame_budget_ms === 300")
+    before = page.state()["steps"]
+    page.page.click("#step")
+    page.wait(f"s.steps > {before + 8}")  # steps_per_frame (4) no longer counts
+    page.page.uncheck("#setting-frame_budget_ms-on")
+    page.wait("s.settings.frame_budget_ms === null")
+
     # Limit training steps: learning on, it stops at the maximum.
     page.page.check("#setting-max_steps-on")
     page.wait("s.settings.max_steps === 10000")
