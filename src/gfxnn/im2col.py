@@ -4,8 +4,8 @@ A convolution is one matrix product once every receptive field is a column: im2c
 of a zero-padded channel-major image (C, N, Hp, Wp) is (C*KH*KW, N*OH*OW), one column per
 output pixel of the whole batch, and `w.reshape(O, -1) @ cols` is the output (O, N*OH*OW).
 `windows` is that matrix as a strided view; `conv_product` and `weight_gradient` copy it a
-cache-sized chunk of columns at a time (`im2col_chunks`), right before the product reads it,
-instead of writing the whole matrix to memory first.
+cache-sized chunk of columns at a time (`chunks`, on the engine's worker threads), right
+before the product reads it, instead of writing the whole matrix to memory first.
 
 Channel-major (C, N, H, W) rather than NCHW or channels-last: moving between it and NCHW
 only swaps whole images (runs of H*W contiguous values), a plain copy, while a channels-last
@@ -20,10 +20,10 @@ serves the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
+
+from gfxnn import parallel
 
 IntPairT = tuple[int, int]
 
@@ -80,8 +80,8 @@ def windows(
     )
 
 
-def im2col_chunks(view: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
-    """im2col's matrix a few columns at a time: (start, stop, its columns start:stop).
+def chunks(view: np.ndarray) -> list[tuple[slice, slice]]:
+    """im2col's matrix of `view` in chunks of columns: (images, output rows) index pairs.
 
     A chunk is a band of output rows of one image, or several whole images, holding about
     CHUNK_VALUES values, so that it is still in cache when the product reads it: making the
@@ -92,35 +92,53 @@ def im2col_chunks(view: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
     rows_per_chunk = max(1, CHUNK_VALUES // (c * kh * kw * ow))
     if rows_per_chunk >= oh:
         per_chunk = rows_per_chunk // oh
-        bands = [(slice(i, min(i + per_chunk, n)), slice(0, oh)) for i in range(0, n, per_chunk)]
-    else:
-        bands = [
-            (slice(i, i + 1), slice(top, min(top + rows_per_chunk, oh)))
-            for i in range(n)
-            for top in range(0, oh, rows_per_chunk)
-        ]
-    for images, rows in bands:
-        cols = np.ascontiguousarray(view[:, :, :, images, rows]).reshape(c * kh * kw, -1)
-        start = (images.start * oh + rows.start) * ow
-        yield start, start + cols.shape[1], cols
+        return [(slice(i, min(i + per_chunk, n)), slice(0, oh)) for i in range(0, n, per_chunk)]
+    return [
+        (slice(i, i + 1), slice(top, min(top + rows_per_chunk, oh)))
+        for i in range(n)
+        for top in range(0, oh, rows_per_chunk)
+    ]
+
+
+def columns(view: np.ndarray, chunk: tuple[slice, slice]) -> tuple[int, int, np.ndarray]:
+    """One chunk of im2col's matrix, copied: (start, stop, its columns start:stop)."""
+    c, kh, kw, n, oh, ow = view.shape
+    images, rows = chunk
+    cols = np.ascontiguousarray(view[:, :, :, images, rows]).reshape(c * kh * kw, -1)
+    start = (images.start * oh + rows.start) * ow
+    return start, start + cols.shape[1], cols
 
 
 def conv_product(w_mat: np.ndarray, view: np.ndarray) -> np.ndarray:
-    """w_mat (O, C*KH*KW) @ im2col's matrix of `view` (`windows`): (O, N*OH*OW)."""
+    """w_mat (O, C*KH*KW) @ im2col's matrix of `view` (`windows`): (O, N*OH*OW), chunk by
+    chunk on the engine's worker threads (`gfxnn.parallel`)."""
     n, oh, ow = view.shape[3:]
     y = np.empty((w_mat.shape[0], n * oh * ow), dtype=w_mat.dtype)
-    for start, stop, cols in im2col_chunks(view):
+
+    def one_chunk(chunk: tuple[slice, slice]) -> None:
+        start, stop, cols = columns(view, chunk)
         np.matmul(w_mat, cols, out=y[:, start:stop])
+
+    with parallel.one_blas_thread():
+        for _ in parallel.ordered_map(one_chunk, chunks(view)):
+            pass
     return y
 
 
 def weight_gradient(g_mat: np.ndarray, view: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """dL/dW = g_mat (O, N*OH*OW) @ im2col's matrix of `view` transposed, reshaped to `shape`;
-    the sum over chunks of cols @ g_mat^T (with thousands of columns OpenBLAS runs this
-    operand order faster than g_mat @ cols^T)."""
+    """dL/dW = g_mat (O, N*OH*OW) @ im2col's matrix of `view` transposed, reshaped to `shape`:
+    the sum of cols @ g_mat^T over the chunks, in the chunks' order (the same bits at any
+    thread count; with thousands of columns OpenBLAS runs this operand order faster than
+    g_mat @ cols^T)."""
+
+    def one_chunk(chunk: tuple[slice, slice]) -> np.ndarray:
+        start, stop, cols = columns(view, chunk)
+        return cols @ g_mat[:, start:stop].T
+
     total = np.zeros((g_mat.shape[0], int(np.prod(shape[1:]))), dtype=g_mat.dtype).T
-    for start, stop, cols in im2col_chunks(view):
-        total += cols @ g_mat[:, start:stop].T
+    with parallel.one_blas_thread():
+        for part in parallel.ordered_map(one_chunk, chunks(view)):
+            total += part
     return np.ascontiguousarray(total.T).reshape(shape)
 
 
@@ -173,5 +191,5 @@ def input_gradient(
         return from_matrix(conv_product(flipped, view), n, in_size)
     padded = (w.shape[1], n, in_size[0] + 2 * padding[0], in_size[1] + 2 * padding[1])
     w_mat = w.reshape(w.shape[0], -1)
-    image = col2im(w_mat.T @ to_matrix(g), padded, kernel, out, stride, dilation)
+    image = col2im(parallel.product(w_mat.T, to_matrix(g)), padded, kernel, out, stride, dilation)
     return from_padded_cn(image, padding, in_size)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from gfxnn.autograd import VJP, VJPResult, is_grad_enabled
+from gfxnn.parallel import product  # every BLAS product on one thread: see parallel.py
 from gfxnn.tensor import Tensor, bind_ops, to_float_array
 
 Axis = int | tuple[int, ...] | None
@@ -348,11 +349,11 @@ def matmul(a: Any, b: Any) -> Tensor:
     a_data, b_data = a.data, b.data
 
     def vjp(g: np.ndarray) -> VJPResult:
-        d_a = g @ np.swapaxes(b_data, -1, -2) if a.requires_grad else None
-        d_b = np.swapaxes(a_data, -1, -2) @ g if b.requires_grad else None
+        d_a = product(g, np.swapaxes(b_data, -1, -2)) if a.requires_grad else None
+        d_b = product(np.swapaxes(a_data, -1, -2), g) if b.requires_grad else None
         return d_a, d_b
 
-    return record(a_data @ b_data, (a, b), vjp)
+    return record(product(a_data, b_data), (a, b), vjp)
 
 
 def linear(x: Any, weight: Any, bias: Any | None = None) -> Tensor:
@@ -369,7 +370,7 @@ def linear(x: Any, weight: Any, bias: Any | None = None) -> Tensor:
             "(expected input (..., in) and weight (out, in))"
         )
     parents: tuple[Tensor, ...] = (x, weight)
-    out = x.data @ weight.data.T
+    out = product(x.data, weight.data.T)
     if bias is not None:
         bias = as_tensor(bias, like=weight)
         if bias.shape != (weight.shape[0],):
@@ -380,8 +381,9 @@ def linear(x: Any, weight: Any, bias: Any | None = None) -> Tensor:
 
     def vjp(g: np.ndarray) -> VJPResult:
         g_rows = g.reshape(-1, g.shape[-1])
-        d_x = g @ w_data if x.requires_grad else None
-        d_w = g_rows.T @ x_data.reshape(-1, x_data.shape[-1]) if weight.requires_grad else None
+        d_x = product(g, w_data) if x.requires_grad else None
+        x_rows = x_data.reshape(-1, x_data.shape[-1])
+        d_w = product(g_rows.T, x_rows) if weight.requires_grad else None
         if len(parents) == 2:
             return d_x, d_w
         return d_x, d_w, g_rows.sum(axis=0)
