@@ -53,7 +53,7 @@ on("state", () => {
     shownReference = url;
     loadReference(url);
   }
-  const imageShown = !s.example || s.example === "image" || s.example === "four_images";
+  const imageShown = !s.example || s.example === "image"; // four images: their own table
   $("image-info").hidden = !imageShown;
   if (s.image) {
     $("image-info").textContent = `${s.image.source}, ${s.image.width}×${s.image.height}`;

@@ -5,7 +5,6 @@ import { control } from "./connection.js";
 import { applyStaged } from "./form.js";
 import { current, on, store } from "./store.js";
 
-const IMAGE_EXAMPLES = new Set(["image", "four_images"]); // those the image chooser feeds
 let learningClickedAt = 0; // the checkbox follows the state, except right after a click
 let zMovedAt = 0;
 
@@ -69,7 +68,7 @@ function onState() {
   if ($("example").value !== example && document.activeElement !== $("example")) {
     $("example").value = example;
   }
-  $("image-box").hidden = !IMAGE_EXAMPLES.has(example);
+  $("image-box").hidden = example !== "image"; // as MLPZen's Texture to Learn
   $("volume-box").hidden = example !== "volume";
   const info = schema.examples && schema.examples.find((e) => e.name === example);
   $("z-plane-box").hidden = !(info && info.z_plane);
