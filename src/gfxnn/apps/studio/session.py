@@ -298,9 +298,8 @@ class TrainingSession(TrainingLoop):
             if source is not None:
                 self._source = source
             self._settings_version += 1
-            self._charts.reset(work.n_networks)
-            self._restarted_locked()
             self._new_reference_locked()
+            self._restarted_locked()  # publishes: the new reference's version with it
 
     def save_checkpoint(self) -> SavedFile:
         """Write the weights and settings as `studio-<date>-<time>-step<N>.safetensors` in
