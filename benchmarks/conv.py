@@ -2,11 +2,12 @@
 
 Each case times one forward pass and one backward pass (gradients of input, weight and
 bias, random upstream gradient) in float32, as the median of `--repeats` alternating runs
-after a warm-up, and prints the ratio gfxnn / PyTorch. Both libraries use the machine's
-default thread count unless --threads sets both (PyTorch's pool and, through threadpoolctl
-when installed, NumPy's BLAS); on a busy machine --threads 1 gives steadier ratios.
+after a warm-up, and prints the ratio gfxnn / PyTorch (below 1: gfxnn is faster) with the
+1-minute load average before and after the case. Thread modes (--threads, see
+engine_modes.py): "1", "cores" (both libraries on every core: torch's pool, NumPy's BLAS and
+gfxnn's engine workers), "default" (each library as it comes), "all" (the three in turn).
 
-    python benchmarks/conv.py [--repeats 15] [--threads 1]
+    python benchmarks/conv.py [--repeats 15] [--threads 1|cores|default|all]
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import torch
+from engine_modes import MODES, engine_threads, label, load, machine, mode_threads
 
 from gfxnn import Tensor
 from gfxnn.image_ops import conv2d
@@ -52,8 +55,6 @@ def gfxnn_step(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: np.ndarray, paddi
 
 
 def torch_step(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: np.ndarray, padding: int):
-    import torch
-
     grad = torch.from_numpy(g)
 
     def step() -> None:
@@ -66,28 +67,25 @@ def torch_step(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: np.ndarray, paddi
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--threads", type=int, default=None, help="threads for both libraries")
+    parser.add_argument("--threads", choices=MODES, default="all")
     args = parser.parse_args()
-    import torch
-
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(limits=args.threads, user_api="blas")
-
-    rng = np.random.default_rng(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats}")
-    print(f"{'case':<34} {'gfxnn ms':>9} {'torch ms':>9} {'ratio':>6}")
-    for name, n, c_in, c_out, k, side, padding in CASES:
-        x = rng.standard_normal((n, c_in, side, side)).astype(np.float32)
-        w = rng.standard_normal((c_out, c_in, k, k)).astype(np.float32)
-        b = rng.standard_normal(c_out).astype(np.float32)
-        out_side = side + 2 * padding - k + 1
-        g = rng.standard_normal((n, c_out, out_side, out_side)).astype(np.float32)
-        steps = [gfxnn_step(x, w, b, g, padding), torch_step(x, w, b, g, padding)]
-        ours, theirs = median_seconds(steps, args.repeats)
-        print(f"{name:<34} {ours * 1e3:9.2f} {theirs * 1e3:9.2f} {ours / theirs:6.2f}")
+    print(f"{machine()}; torch {torch.__version__}; median of {args.repeats}")
+    for threads in mode_threads(args.threads):
+        rng = np.random.default_rng(0)
+        with engine_threads(threads):
+            print(f"\n[{label(threads)}] torch threads {torch.get_num_threads()}")
+            print(f"{'case':<34} {'gfxnn ms':>9} {'torch ms':>9} {'ratio':>6}  load")
+            for name, n, c_in, c_out, k, side, padding in CASES:
+                x = rng.standard_normal((n, c_in, side, side)).astype(np.float32)
+                w = rng.standard_normal((c_out, c_in, k, k)).astype(np.float32)
+                b = rng.standard_normal(c_out).astype(np.float32)
+                out_side = side + 2 * padding - k + 1
+                g = rng.standard_normal((n, c_out, out_side, out_side)).astype(np.float32)
+                steps = [gfxnn_step(x, w, b, g, padding), torch_step(x, w, b, g, padding)]
+                before = load()
+                ours, theirs = median_seconds(steps, args.repeats)
+                print(f"{name:<34} {ours * 1e3:9.2f} {theirs * 1e3:9.2f} {ours / theirs:6.2f}  "
+                      f"{before} -> {load()}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ backward + optimizer step. A third line times `gfxnn.training.fit` over the same
 (shuffling, metrics bookkeeping and all), to show what the loop itself costs.
 
 Repeats alternate between the libraries so that both see the same machine load; the figures
-are medians of the repeats, in samples per second. Thread modes (--threads): "1" and "2"
-force both libraries (torch and NumPy's BLAS, via threadpoolctl) to that many threads;
-"default" leaves each library's own default; "all" runs the three in turn.
+are medians of the repeats, in samples per second, each printed with the 1-minute load
+average before and after it. Thread modes (--threads, see engine_modes.py): "1" and "cores"
+force both libraries (torch, NumPy's BLAS via threadpoolctl, gfxnn's engine workers) to one
+thread or to every core; "default" leaves each library's own default; "all" runs the three.
 
     python benchmarks/mlp_classifier.py                 # all thread modes
     python benchmarks/mlp_classifier.py --threads 1 --repeats 9 --json out.json
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from threads import thread_limit
+from engine_modes import MODES, engine_threads, label, load, machine, mode_threads
 
 from gfxnn import nn, optim
 from gfxnn.losses import cross_entropy
@@ -97,7 +98,8 @@ class TorchSide:
 def measure(n_steps: int, repeats: int, threads: int | None) -> dict[str, Any]:
     """Median samples/s of each side over `repeats` alternating runs of n_steps batches."""
     x, y = make_data(n_steps * BATCH_SIZE)
-    with thread_limit(threads):
+    load_before = load()
+    with engine_threads(threads):
         gfxnn_side = GfxnnSide()
         sides: dict[str, Any] = {
             "gfxnn": gfxnn_side,
@@ -118,6 +120,8 @@ def measure(n_steps: int, repeats: int, threads: int | None) -> dict[str, Any]:
     return {
         "threads": "default" if threads is None else threads,
         "torch_threads": torch_threads,
+        "load_before": load_before,
+        "load_after": load(),
         "samples_per_s": medians,
         "all_samples_per_s": rates,
         "ratio_gfxnn_vs_torch": medians["gfxnn"] / medians["torch"],
@@ -129,19 +133,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=40, help="batches per timed repeat")
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", choices=["1", "2", "default", "all"], default="all")
+    parser.add_argument("--threads", choices=MODES, default="all")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
-    modes: dict[str, list[int | None]] = {"1": [1], "2": [2], "default": [None]}
-    modes["all"] = [1, 2, None]
     results = []
     print(f"MLP {'-'.join(map(str, LAYERS))}, batch {BATCH_SIZE}, Adam, float32; "
           f"{args.repeats} repeats of {args.steps} steps, medians")  # fmt: skip
-    for threads in modes[args.threads]:
+    print(f"{machine()}; torch {torch.__version__}")
+    for threads in mode_threads(args.threads):
         result = measure(args.steps, args.repeats, threads)
         results.append(result)
-        label = "library defaults" if threads is None else f"both {threads} thread(s)"
-        print(f"\n[{label}] torch threads {result['torch_threads']}")
+        print(f"\n[{label(threads)}] torch threads {result['torch_threads']}, "
+              f"load {result['load_before']} -> {result['load_after']}")  # fmt: skip
         for name, rate in result["samples_per_s"].items():
             print(f"  {name:12s} {rate:10.0f} samples/s")
         print(f"  ratio gfxnn / torch: {result['ratio_gfxnn_vs_torch']:.2f}x "
