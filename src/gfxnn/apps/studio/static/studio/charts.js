@@ -60,7 +60,8 @@ function drawChart(canvas, series, title, label) {
     ctx.beginPath();
     points.forEach(([x, y], i) => (i ? ctx.lineTo(sx(x), sy(y)) : ctx.moveTo(sx(x), sy(y))));
     ctx.stroke();
-    if (series.length > 1) ctx.fillText(`net ${n}`, x1 - 40, y1 + 12 + 12 * n);
+    // The legend on the title's line, clear of the curves.
+    if (series.length > 1) ctx.fillText(`net ${n}`, x1 - 42 * (series.length - n), 12);
   });
 }
 
