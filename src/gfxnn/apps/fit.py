@@ -450,7 +450,7 @@ def run(args: argparse.Namespace) -> int:
     if example != "image":
         from gfxnn.apps.fit_examples import start_example
 
-        return finish(*start_example(args, example, settings))
+        return finish(*start_example(args, example, settings, run_model, OUTPUT_FILES))
     if args.image is not None and args.image_name is not None:
         raise UsageError("give either IMAGE or --image-name, not both")
     inputs = [p for p in (args.image, args.config) if p is not None]

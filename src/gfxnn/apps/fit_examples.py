@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -225,18 +226,25 @@ def _finite(value: float) -> float | None:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def start_example(args: argparse.Namespace, example: str, settings: Any) -> tuple[Any, Path]:
+def start_example(
+    args: argparse.Namespace,
+    example: str,
+    settings: Any,
+    run_model: Callable[..., Any],
+    output_files: tuple[str, ...],
+) -> tuple[Any, Path]:
     """Check the output directory and load the example's targets (UsageError, nothing
-    written, for anything wrong), say what is fitted; (the run to call, its directory)."""
+    written, for anything wrong), say what is fitted; (the run to call, its directory).
+    `run_model` and `output_files` are gfxnn.apps.fit's, passed in (that module imports this
+    one, so importing it back would be a cycle)."""
     from rich.console import Console
 
-    from gfxnn.apps.fit import OUTPUT_FILES, FitResult, run_model
     from gfxnn.apps.outputs import OutputDirError, RunDirectory, default_output_dir
     from gfxnn.fields import checkpoint as fit_checkpoint
 
     inputs = [p for p in (args.volume, args.config) if p is not None]
     out = args.out if args.out is not None else default_output_dir()
-    run_dir = RunDirectory(out, OUTPUT_FILES, inputs, args.force)
+    run_dir = RunDirectory(out, output_files, inputs, args.force)
     try:
         run_dir.check()
     except OutputDirError as error:
@@ -266,7 +274,7 @@ def start_example(args: argparse.Namespace, example: str, settings: Any) -> tupl
         if adapter is not None:
             metrics["adapter"] = adapter
 
-    def fit() -> FitResult:
+    def fit() -> Any:
         return run_model(
             lambda: build_model(targets, settings, args.cpu_backend, device),
             write_frames,
