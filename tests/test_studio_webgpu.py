@@ -7,6 +7,8 @@ lavapipe. One browser for the module.
 from __future__ import annotations
 
 import os
+import tempfile
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from gfxnn.apps.studio.session import TrainingSession  # noqa: E402
 from gfxnn.apps.studio.static_site import browser_model, kernel_sources  # noqa: E402
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled  # noqa: E402
 from gfxnn.fields.settings import FitSettings  # noqa: E402
+from gfxnn.io import load_checkpoint  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -63,8 +66,9 @@ def studio(tmp_path_factory):
     """(page, base URL, session) of a studio in one Chromium for the whole module."""
     session = TrainingSession(
         LoadedImage(load_bundled("astronaut", 32), bundled_image_source("astronaut")),
-        FitSettings(n_neurons=16, batch_size=256),
+        FitSettings(n_neurons=16, batch_size=256, learning_rate=0.01),
         out_dir=tmp_path_factory.mktemp("out"),
+        paused=True,
     )
     errors: list[str] = []
     with running_server(create_app(session)) as base, sync_api.sync_playwright() as playwright:
@@ -139,3 +143,74 @@ def test_three_steps_in_the_page_match_the_python_webgpu_trainer(studio, encodin
     assert np.abs(expected - start).max() > 1e-3  # the steps moved the weights
     assert np.abs(weights - expected).max() <= WEIGHT_TOLERANCE
     np.testing.assert_allclose(result["losses"], losses, rtol=1e-6)
+
+
+def _page_state(page) -> dict:
+    return page.evaluate("window.gfxnnStudio.state()")
+
+
+def _wait_steps(page, above: int, timeout_ms: int = 60_000) -> None:
+    page.wait_for_function(f"window.gfxnnStudio.state().steps > {above}", timeout=timeout_ms)
+
+
+def _server_weights(base: str) -> np.ndarray:
+    with urllib.request.urlopen(base + "/api/weights.safetensors") as reply:
+        data = reply.read()
+    with tempfile.NamedTemporaryFile(suffix=".safetensors") as file:
+        file.write(data)
+        file.flush()
+        tensors, _ = load_checkpoint(file.name)
+    return np.concatenate([tensors[name].reshape(-1) for name in sorted(tensors, key=_order)])
+
+
+def _order(name: str) -> tuple[int, str]:
+    parts = name.split(".")
+    return (int(parts[1]) if parts[0] == "layers" else 10**6, parts[-1] != "weight")
+
+
+def test_browser_mode_trains_in_the_page_while_the_server_idles(studio):
+    page, base, session = studio
+    page.goto(base)
+    page.wait_for_selector("#connection.online")
+    page.evaluate("window.gfxnnBrowserTrainer.probed")
+    option = page.text_content("#train-on-select option[value=browser]")
+    assert "swiftshader" in option.lower()  # the adapter's name is shown
+    page.check("#learning")  # the server trains first
+    _wait_steps(page, 20)
+    page.select_option("#train-on-select", "browser")
+    page.wait_for_function("window.gfxnnStudio.state().trainer === 'browser'", timeout=30_000)
+    assert not session.snapshot()["running"]  # the server paused when the page took over
+    assert _page_state(page)["learning"]  # learning stays on, now in the page
+    # Initialize weights: the server draws them (it keeps the settings), the page takes them.
+    page.uncheck("#learning")
+    page.click("#reset")
+    # the page's run restarted from them (its PSNR is measured again, from null)
+    page.wait_for_function(
+        "(r => r.steps === 0 && r.psnr !== null)(window.gfxnnBrowserTrainer.run())",
+        timeout=30_000,
+    )
+    before = session.snapshot()["steps"]
+    start = {"psnr": page.evaluate("window.gfxnnBrowserTrainer.run().psnr")}
+    page.check("#learning")
+    _wait_steps(page, 150)
+    state = _page_state(page)
+    assert state["psnr"] > start["psnr"] + 2.0, (start["psnr"], state["psnr"])
+    assert state["steps_per_second"] > 0 and "webgpu" in state["backend"]
+    assert session.snapshot()["steps"] == before  # the server's trainer stayed idle
+
+    # A lost device is reported; training resumes on a new one from the last snapshot.
+    page.evaluate("window.gfxnnBrowserTrainer.test.loseDevice()")
+    page.wait_for_selector("#train-on-resume:not([hidden])")
+    assert "lost" in page.text_content("#train-on-note")
+    lost_at = _page_state(page)["steps"]
+    page.click("#train-on-resume")
+    _wait_steps(page, lost_at + 20)
+
+    # Switching back carries the page's weights to the server.
+    page.uncheck("#learning")
+    page.wait_for_function("window.gfxnnBrowserTrainer.run().running === false")
+    weights = np.asarray(page.evaluate("window.gfxnnBrowserTrainer.test.readWeights()"))
+    page.select_option("#train-on-select", "server")
+    page.wait_for_function("window.gfxnnStudio.state().trainer === 'server'", timeout=30_000)
+    assert session.snapshot()["browser_steps"] >= lost_at + 20
+    np.testing.assert_array_equal(_server_weights(base), weights.astype(np.float32))
