@@ -303,6 +303,12 @@ def test_steps_per_frame_and_frame_budget(tmp_path):
         start = time.perf_counter()
         steps = send(socket, "frame_step")["steps"]
         assert steps >= 1 and time.perf_counter() - start >= 0.06
+        # Running, a frame lasts the budget (7 steps of this network take a few ms).
+        send(socket, "start")
+        frames = socket.wait_state(lambda s: s["training_frames_per_second"] > 0)
+        frames = socket.wait_state(lambda s, v=frames["version"]: s["version"] > v + 10)
+        send(socket, "stop")
+        assert frames["frame_time_ms"] >= 55 and frames["training_frames_per_second"] < 1000 / 55
 
 
 def test_checkpoints_carry_the_new_controls(tmp_path):

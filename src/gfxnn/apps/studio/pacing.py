@@ -80,7 +80,10 @@ class FramePacer:
         self.pause()
 
     def pause(self) -> None:
-        """Training stopped: the next frame starts afresh and the idle time is not counted."""
+        """Training stopped: the next frame starts afresh, the idle time is not counted and
+        the frame time and rate count the frames since training resumed."""
+        self.frame_time_ms.value = None
+        self.frames.clear()
         self._in_frame = 0  # steps of the current frame done
         self._frame_seconds = 0.0  # training seconds of the current frame so far
         self._frame_start: float | None = None
