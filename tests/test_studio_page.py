@@ -240,7 +240,14 @@ def test_training_controls(page, studio):
 
 
 def test_schedule_and_gradient_controls(page):
-    """The schedule's rate, as shown, is the formula's at the step; clip and batch apply."""
+    """The schedule's rate, as shown, is the formula's at the step; clip and batch apply; a
+    refused value is shown in the banner and its control goes back to the server's value."""
+    page.fill("#setting-batch_size", "0")
+    page.page.wait_for_selector("#error:not([hidden])")
+    assert "batch_size" in page.page.text_content("#error-text")
+    page.page.wait_for_function(
+        f"document.querySelector('#setting-batch_size').value === '{BASE.batch_size}'"
+    )
     page.page.select_option("#setting-lr_schedule", "cosine")
     page.wait("s.settings.lr_schedule === 'cosine'")
     assert page.page.is_visible("#setting-base_period")

@@ -208,6 +208,8 @@ export function refresh() {
 }
 
 on("reply", (message) => {
+  // A refused live change: the controls go back to the server's values.
+  if (message.type === "error" && message.request === "apply") refresh();
   if (!sentApplies.has(message.id)) return;
   if (message.type === "ok") for (const name of sentApplies.get(message.id)) delete store.staged[name];
   sentApplies.delete(message.id);
