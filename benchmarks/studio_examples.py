@@ -1,6 +1,7 @@
-"""Steps/s and frames/s of the studio for each example, on the CPU, through the server's app.
+"""Steps/s and frames/s of the studio for each example, through the server's app.
 
-    python benchmarks/studio_examples.py [--seconds 10] [--preset dx12nn|mlpzen] [--examples ...]
+    python benchmarks/studio_examples.py [--seconds 10] [--preset dx12nn|mlpzen]
+        [--examples ...] [--device cpu|webgpu]
 
 For each example the studio is driven as the page drives it (Starlette's test client and one
 WebSocket): the example (and preset) is chosen, learning runs on its own from the start, and
@@ -47,9 +48,11 @@ def volume_npy(size: int = 64) -> bytes:
     return buffer.getvalue()
 
 
-def measure(example: str, preset: str, seconds: float, out: Path) -> dict[str, float]:
+def measure(
+    example: str, preset: str, seconds: float, out: Path, device: str = "cpu"
+) -> dict[str, float]:
     image = LoadedImage(load_bundled("astronaut"), bundled_image_source("astronaut"))
-    session = TrainingSession(image, out_dir=out, paused=True)
+    session = TrainingSession(image, out_dir=out, paused=True, device=device)
     try:
         with (
             TestClient(create_app(session), base_url="http://127.0.0.1:8000") as client,
@@ -104,12 +107,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--preset", choices=PRESETS, default="dx12nn")
     parser.add_argument("--examples", nargs="+", choices=EXAMPLES, default=list(EXAMPLES))
+    parser.add_argument("--device", choices=("cpu", "webgpu"), default="cpu")
     args = parser.parse_args()
-    print(f"preset {args.preset}, {args.seconds:g} s each, {os.cpu_count()} CPUs")
+    print(f"{args.device}, preset {args.preset}, {args.seconds:g} s each, {os.cpu_count()} CPUs")
     print("example       steps/s  frames/s  frame ms  PSNR dB  load before/after")
     with tempfile.TemporaryDirectory() as folder:
         for example in args.examples:
-            row = measure(example, args.preset, args.seconds, Path(folder) / example)
+            row = measure(example, args.preset, args.seconds, Path(folder) / example, args.device)
             print(
                 f"{example:12s} {row['steps_per_second']:8.1f} {row['frames_per_second']:9.2f} "
                 f"{row['frame_time_ms']:9.2f} {row['psnr']:8.2f}  "
