@@ -18,7 +18,8 @@ from test_studio_support import Socket, make_session  # noqa: E402
 
 from gfxnn.apps.render import load_fit_checkpoint  # noqa: E402
 from gfxnn.apps.studio.server import create_app  # noqa: E402
-from gfxnn.fields.presets import preset_settings  # noqa: E402
+from gfxnn.fields.examples import EXAMPLES  # noqa: E402
+from gfxnn.fields.presets import PRESETS, preset_settings  # noqa: E402
 from gfxnn.fields.schedule import learning_rate_at  # noqa: E402
 from gfxnn.fields.settings import FitSettings  # noqa: E402
 from gfxnn.io import load_checkpoint, save_checkpoint  # noqa: E402
@@ -168,7 +169,10 @@ def test_bad_volume_uploads_are_refused_and_change_nothing(tmp_path):
 # ----- MLPZen's controls -----------------------------------------------------------------------
 def test_every_new_control_is_in_the_form_and_the_grid_fields_map_into_encoding_params(tmp_path):
     with studio(tmp_path) as (client, socket, _session):
-        fields = {f["name"]: f for f in client.get("/api/schema").json()["settings"]}
+        schema = client.get("/api/schema").json()
+        assert [e["name"] for e in schema["examples"]] == list(EXAMPLES)
+        assert [p["name"] for p in schema["presets"]] == list(PRESETS)
+        fields = {f["name"]: f for f in schema["settings"]}
         assert (
             fields["freeze_mlp"]["kind"] == "bool" and fields["freeze_encoding"]["kind"] == "bool"
         )
