@@ -160,6 +160,11 @@ def _server_weights(base: str) -> np.ndarray:
         file.write(data)
         file.flush()
         tensors, _ = load_checkpoint(file.name)
+    return _flat(tensors)
+
+
+def _flat(tensors: dict[str, np.ndarray]) -> np.ndarray:
+    """The weights flat in the trainers' order (layer by layer, weight then bias)."""
     return np.concatenate([tensors[name].reshape(-1) for name in sorted(tensors, key=_order)])
 
 
@@ -210,7 +215,41 @@ def test_browser_mode_trains_in_the_page_while_the_server_idles(studio):
     page.uncheck("#learning")
     page.wait_for_function("window.gfxnnBrowserTrainer.run().running === false")
     weights = np.asarray(page.evaluate("window.gfxnnBrowserTrainer.test.readWeights()"))
+    # Save checkpoint in browser mode: the page's weights go to the server, which writes them.
+    page.click("#save")
+    page.wait_for_function("document.querySelectorAll('#files a').length > 0", timeout=30_000)
+    saved = [f for f in session.snapshot()["files"] if f["name"].endswith(".safetensors")]
+    tensors, _ = load_checkpoint(session.saved_file(saved[-1]["name"]).path)
+    np.testing.assert_array_equal(_flat(tensors), weights.astype(np.float32))
     page.select_option("#train-on-select", "server")
     page.wait_for_function("window.gfxnnStudio.state().trainer === 'server'", timeout=30_000)
     assert session.snapshot()["browser_steps"] >= lost_at + 20
     np.testing.assert_array_equal(_server_weights(base), weights.astype(np.float32))
+
+
+def test_the_pages_learning_rate_schedule_is_gfxnn_fields_schedule(studio):
+    from gfxnn.fields.schedule import learning_rates_at
+
+    page, _, _ = studio
+    cases = [
+        FitSettings(lr_schedule="linear", decay_steps=50, max_learning_rate=0.05),
+        FitSettings(
+            lr_schedule="cosine",
+            base_period=7,
+            min_learning_rate=1e-5,
+            encoding="hashgrid",
+            encoding_learning_rate=0.01,
+        ),
+        FitSettings(encoding="hashgrid", encoding_learning_rate=0.02),  # fixed
+    ]
+    steps = [0, 1, 13, 14, 41, 42, 49, 50, 51, 200, 1000, 13_999]
+    rates = page.evaluate(
+        """async ([cases, steps]) => {
+          const { learningRatesAt } = await import("/static/browser/run.js");
+          return cases.map((settings) => steps.map((step) => learningRatesAt(settings, step)));
+        }""",
+        [[settings.to_dict() for settings in cases], steps],
+    )
+    for settings, row in zip(cases, rates, strict=True):
+        expected = [learning_rates_at(settings, step) for step in steps]
+        np.testing.assert_allclose(row, expected, rtol=1e-12)

@@ -44,6 +44,14 @@ caption.textContent = "Train on";
 label.append(caption, select);
 studio.trainOnSlot.append(label, note, resume);
 
+/** The model, when the page can train it: one network learning an image. */
+function imageModel(model) {
+  if ((model.example && model.example !== "image") || (model.n_networks || 1) !== 1) {
+    throw new Error(`training in the browser covers Learn Image; ${model.example} trains on the server`);
+  }
+  return model;
+}
+
 function say(text) {
   note.textContent = text;
 }
@@ -76,7 +84,8 @@ async function toBrowser() {
   select.disabled = true;
   say("starting training in this browser…");
   try {
-    const [kernels, model, target] = await Promise.all([fetchKernels(), fetchModel(), fetchTarget()]);
+    const model = imageModel(await fetchModel());
+    const [kernels, target] = await Promise.all([fetchKernels(), fetchTarget()]);
     await serverPaused();
     const weights = await fetchWeights(model);
     const image = (studio.state() && studio.state().image) || {};
@@ -171,15 +180,17 @@ function handle(type, fields) {
 async function follow(reply) {
   if (!run || reply.type !== "ok" || !FOLLOW.has(reply.request)) return;
   try {
-    const model = await fetchModel();
+    const model = imageModel(await fetchModel());
     const rebuilt = REBUILDS.has(reply.request) || reply.rebuilt === true;
-    if (rebuilt || !run.update(model)) run.rebuild(model, await fetchWeights(model), model.steps || 0);
+    if (rebuilt || !run.update(model)) await run.rebuild(model, await fetchWeights(model), model.steps || 0);
   } catch (error) {
     say(`training goes back to the server: ${error.message}`);
+    const learning = run.running;
     run.close();
     run = null;
     studio.setTrainer(null);
     select.value = "server";
+    if (learning) studio.send("start");
   }
 }
 
@@ -188,7 +199,7 @@ async function followImage(state) {
   if (!run || version === null || version === imageVersion) return;
   imageVersion = version;
   try {
-    run.setTarget({ ...(await fetchTarget()), source: state.image.source });
+    await run.setTarget({ ...(await fetchTarget()), source: state.image.source });
   } catch (error) {
     say(`the new image cannot be trained in the browser: ${error.message}`);
   }

@@ -83,7 +83,8 @@ export class BrowserRun {
     this.lost = null;
     this.gpu = null;
     this.trainer = null;
-    this._busy = false;
+    this._work = Promise.resolve(); // the frame, step or change in flight
+    this._held = 0; // changes waiting for it: no new frame starts meanwhile
     this._closed = false;
     this._times = { frame: null, step: null, inference: null, psnr: 0 };
     this._recent = []; // [time, steps done] of the last frames, for steps/s
@@ -105,15 +106,30 @@ export class BrowserRun {
     return this;
   }
 
+  /** Run `change` between frames: after the frame in flight (whose results would belong
+   * to what `change` replaces) and before the next; resolves once shown again. */
+  async _between(change) {
+    this._held += 1;
+    try {
+      await this._work.catch(() => {});
+      change();
+    } finally {
+      this._held -= 1;
+    }
+    await this._do(() => this._show(true));
+  }
+
   /** Another network (settings that rebuild it): a new trainer on the same device. */
   rebuild(model, weights, steps = 0) {
-    this.trainer.destroy();
-    this.model = model;
-    this.settings = { ...model.settings };
-    this.trainer = new BrowserTrainer(this.gpu, model, this.kernels);
-    this.trainer.setTarget(this.target.values, [this.target.width, this.target.height, 1]);
-    this._applyControls();
-    this.setWeights(weights, steps);
+    return this._between(() => {
+      this.trainer.destroy();
+      this.model = model;
+      this.settings = { ...model.settings };
+      this.trainer = new BrowserTrainer(this.gpu, model, this.kernels);
+      this.trainer.setTarget(this.target.values, [this.target.width, this.target.height, 1]);
+      this._applyControls();
+      this._restart(weights, steps);
+    });
   }
 
   /** The same network with other live settings (`model` from the server): the weights and
@@ -164,22 +180,27 @@ export class BrowserRun {
 
   /** New weights (Initialize weights, a switch from the server): the counters restart. */
   setWeights(weights, steps = 0) {
+    return this._between(() => this._restart(weights, steps));
+  }
+
+  _restart(weights, steps) {
     this.snapshot = Float32Array.from(weights);
     this.trainer.loadWeights(this.snapshot);
+    this.trainer.takeLosses(); // the old weights' losses
     this.steps = steps;
     this.history = { loss: new Series(), psnr: new Series() };
     this.loss = null;
     this.psnr = null;
-    this._show(true);
   }
 
   /** Train on another image from now on (weights and optimizer state stay); resolves once
    * its first prediction and PSNR are shown. */
   setTarget(target) {
-    this.target = target;
-    this.trainer.setTarget(target.values, [target.width, target.height, 1]);
-    this.history.psnr = new Series();
-    return this._show(true);
+    return this._between(() => {
+      this.target = target;
+      this.trainer.setTarget(target.values, [target.width, target.height, 1]);
+      this.history.psnr = new Series();
+    });
   }
 
   /** The weights after every submitted step (a Float32Array). */
@@ -209,27 +230,29 @@ export class BrowserRun {
 
   /** Run `n` steps now (the page's single step), then show them. */
   async step(n) {
-    if (this._busy || this.lost) return 0;
-    const done = await this._train(Math.max(1, n));
-    await this._show(true);
-    return done;
+    if (this._held || this.lost) return 0;
+    return this._do(async () => {
+      const done = await this._train(Math.max(1, n));
+      await this._show(true);
+      return done;
+    });
+  }
+
+  /** Run `work` after the work in flight (one at a time: a frame, a step, a change). */
+  _do(work) {
+    const result = this._work.catch(() => {}).then(work);
+    this._work = result;
+    return result;
   }
 
   async _train(n) {
     const count = Math.min(n, this.limitReached ? 0 : this._stepsLeft(n));
     if (count < 1 || this.trainer.diverged) return 0;
-    this._busy = true;
     const start = performance.now();
     const first = this.steps;
-    try {
-      this.trainer.train(count, this.settings.batch_size, (k) =>
-        learningRatesAt(this.settings, first + k),
-      );
-      this.steps += count;
-      await this.trainer.flush();
-    } finally {
-      this._busy = false;
-    }
+    this.trainer.train(count, this.settings.batch_size, (k) => learningRatesAt(this.settings, first + k));
+    this.steps += count;
+    await this.trainer.flush();
     const elapsed = performance.now() - start;
     const ema = (old, value) => (old === null ? value : 0.95 * old + 0.05 * value);
     this._times.frame = ema(this._times.frame, elapsed);
@@ -254,10 +277,12 @@ export class BrowserRun {
   async _tick() {
     if (this._closed) return;
     try {
-      if (this.running && !this.lost && !this._busy && !this.limitReached) {
-        await this._train(this._stepsThisFrame());
+      if (!this._held && !this.lost) {
+        await this._do(async () => {
+          if (this.running && !this.limitReached) await this._train(this._stepsThisFrame());
+          await this._show(false);
+        });
       }
-      if (!this.lost) await this._show(false);
     } catch (error) {
       if (!this.lost) {
         this.running = false;

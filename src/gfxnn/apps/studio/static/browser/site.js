@@ -125,7 +125,7 @@ async function chooseNetwork(index) {
   start = await loadNetwork(site.models[index]);
   const settings = { ...start.model.settings, ...readSettings() };
   if (run) {
-    run.rebuild({ ...start.model, settings }, start.weights);
+    await run.rebuild({ ...start.model, settings }, start.weights);
     return;
   }
   run = new BrowserRun({
