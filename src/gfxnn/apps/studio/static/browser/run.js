@@ -385,6 +385,10 @@ export class BrowserRun {
       frame_time_ms: this._times.frame,
       timings_ms: {
         "Training (per step)": this._times.step || 0,
+        // from the training pass's timestamp queries, where the adapter has them
+        ...(this.trainer && this.trainer.deviceMsPerStep !== null
+          ? { "Device (per step)": this.trainer.deviceMsPerStep }
+          : {}),
         Inference: this._times.inference || 0,
       },
       history,

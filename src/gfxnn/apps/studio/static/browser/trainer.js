@@ -68,6 +68,13 @@ export class BrowserTrainer {
       usage: U.UNIFORM | U.COPY_DST,
     });
     this._pending = Promise.resolve(); // the chain of loss readbacks, in submission order
+    // Timestamp queries (where the device has them): the training pass's time on the device.
+    this.deviceMsPerStep = null;
+    this._querySet = null;
+    if (this.device.features.has("timestamp-query")) {
+      this._querySet = this.device.createQuerySet({ type: "timestamp", count: 2 });
+      this._timestampsBuffer = this.device.createBuffer({ size: 16, usage: U.QUERY_RESOLVE | U.COPY_SRC });
+    }
     this._losses_done = [];
     this.setTarget(null, [1, 1, 1]);
   }
@@ -356,11 +363,18 @@ export class BrowserTrainer {
     }
   }
 
-  _encoder(encode) {
+  /** A command encoder holding one compute pass of `encode`; `timed`: with the pass's
+   * begin and end timestamps resolved into this._timestampsBuffer (when the device has
+   * timestamp queries). */
+  _encoder(encode, timed = false) {
     const encoder = this.device.createCommandEncoder();
-    const pass = encoder.beginComputePass();
+    const timestampWrites = timed && this._querySet
+      ? { querySet: this._querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 }
+      : undefined;
+    const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
     encode(pass);
     pass.end();
+    if (timestampWrites) encoder.resolveQuerySet(this._querySet, 0, 2, this._timestampsBuffer, 0);
     return encoder;
   }
 
@@ -411,16 +425,19 @@ export class BrowserTrainer {
           this._encodeGradients(pass, k, true);
           this._encodeUpdate(pass, k);
         }
-      });
+      }, true);
       const size = 4 * (1 + this.lossSlots);
-      const staging = this.device.createBuffer({ size, usage: U.MAP_READ | U.COPY_DST });
+      // the ring, then (with timestamp queries) the pass's two timestamps, 8-byte aligned
+      const at = Math.ceil(size / 8) * 8;
+      const staging = this.device.createBuffer({ size: at + 16, usage: U.MAP_READ | U.COPY_DST });
       encoder.copyBufferToBuffer(this._losses, 0, staging, 0, size);
+      if (this._querySet) encoder.copyBufferToBuffer(this._timestampsBuffer, 0, staging, at, 16);
       queue.submit([encoder.finish()]);
       const first = this.steps + 1;
       const last = this.steps + count;
       const mapped = staging.mapAsync(GPUMapMode.READ);
       this._pending = this._pending.then(() => mapped).then(
-        () => this._takeRing(staging, first, last),
+        () => this._takeRing(staging, first, last, at),
         () => staging.destroy(), // a lost device rejects the map: nothing to read
       );
       for (let k = 0; k < count; k++) this._advance();
@@ -428,10 +445,16 @@ export class BrowserTrainer {
     }
   }
 
-  _takeRing(staging, first, last) {
+  _takeRing(staging, first, last, timestampsAt) {
     const words = new Uint32Array(staging.getMappedRange().slice(0));
     staging.unmap();
     staging.destroy();
+    if (this._querySet) {
+      const view = new DataView(words.buffer, timestampsAt, 16);
+      const ns = Number(view.getBigUint64(8, true) - view.getBigUint64(0, true));
+      // the device's time per step of this submission (adapters may round timestamps)
+      if (ns > 0) this.deviceMsPerStep = ns / 1e6 / (last - first + 1);
+    }
     if (this.diverged) return;
     const ring = new Float32Array(words.buffer, 4);
     let end = last;
