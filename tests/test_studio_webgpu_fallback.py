@@ -1,5 +1,6 @@
 """Without `--enable-unsafe-webgpu`, Debian's Chromium gives the page no WebGPU adapter: the
-studio says why, does not offer "this browser's GPU", and trains on the server."""
+studio says why, does not offer "this browser's GPU", and trains on the server; in a browser
+with no WebGPU at all the page works the same."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+NO_WEBGPU = """
+for (const name of Object.getOwnPropertyNames(window)) {
+  if (name.startsWith("GPU")) delete window[name];
+}
+Object.defineProperty(Navigator.prototype, "gpu", { get: () => undefined });
+"""
+
+
 def test_without_webgpu_the_page_says_why_and_trains_on_the_server(tmp_path):
     session = TrainingSession(
         LoadedImage(load_bundled("astronaut", 32), bundled_image_source("astronaut")),
@@ -48,6 +57,17 @@ def test_without_webgpu_the_page_says_why_and_trains_on_the_server(tmp_path):
             page.check("#learning")
             page.wait_for_function("window.gfxnnStudio.state().steps > 20", timeout=30_000)
             assert page.evaluate("window.gfxnnStudio.state().trainer") == "server"
+
+            # A browser with no WebGPU at all (or a page that is not a secure context, where
+            # the WebGPU interfaces do not exist): the page still works and says why.
+            bare = browser.new_page()
+            bare.on("pageerror", lambda error: errors.append(str(error)))
+            bare.add_init_script(NO_WEBGPU)
+            bare.goto(base)
+            bare.wait_for_selector("#connection.online")
+            bare.evaluate("window.gfxnnBrowserTrainer.probed")
+            assert "no WebGPU" in bare.text_content("#train-on-note")
+            assert bare.is_disabled("#train-on-select option[value=browser]")
         finally:
             browser.close()
     assert errors == [], errors

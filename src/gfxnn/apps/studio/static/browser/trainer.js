@@ -13,7 +13,10 @@
 
 import { RECORD, batchPlan, groups, optimizerWords } from "./device.js";
 
-const U = GPUBufferUsage;
+// Read through globalThis: in a browser without WebGPU (or a page that is not a secure
+// context) the interface does not exist, and this module must still load (the studio page
+// imports it and trains on the server then).
+const U = globalThis.GPUBufferUsage;
 const META_LEVELS = 8;
 const RECORD_BINDING = 128; // bytes of wgsl/bindings.wgsl's Step (gfxnn.webgpu.records)
 const NORM_GROUPS = 256; // gradient_norm's most workgroups; partials hold their sums + 1
