@@ -255,3 +255,35 @@ def test_the_pages_learning_rate_schedule_is_gfxnn_fields_schedule(studio):
     for settings, row in zip(cases, rates, strict=True):
         expected = [learning_rates_at(settings, step) for step in steps]
         np.testing.assert_allclose(row, expected, rtol=1e-12)
+
+
+def test_the_pages_batch_plan_is_the_python_backends(studio):
+    from gfxnn.webgpu import layout
+
+    page, _, _ = studio
+    cases = [
+        (batch, columns, binding)
+        for batch in (1, 63, 64, 192, 2048, 65_536, 262_144, 1_000_003)
+        for columns in (3, 131, 416)
+        for binding in (128 * 2**20, 2**30, 4 * 416 * 64)
+    ]
+    plans = page.evaluate(
+        """async (cases) => {
+          const { batchPlan } = await import("/static/browser/device.js");
+          return cases.map(([b, c, m]) => {
+            const p = batchPlan(b, c, m);
+            return [p.batch, p.chunkRows, p.sliceRows, p.nSlices, p.nChunks, p.padded];
+          });
+        }""",
+        cases,
+    )
+    for (batch, columns, binding), plan in zip(cases, plans, strict=True):
+        expected = layout.batch_plan(batch, columns, binding)
+        assert plan == [
+            expected.batch,
+            expected.chunk_rows,
+            expected.slice_rows,
+            expected.n_slices,
+            expected.n_chunks,
+            expected.padded,
+        ], (batch, columns, binding)
