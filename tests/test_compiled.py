@@ -314,3 +314,35 @@ def test_a_round_keeps_its_thread_count_and_the_first_round_is_not_timed(monkeyp
     assert calls == [2, 2, 1]  # round 1 was not timed: 2 threads is measured again
     assert set(trainer.policy.seconds_per_step) == {1, 2}
     assert len(trainer.policy._history[2]) == 1
+
+
+CONCURRENT = """
+import threading, numpy as np
+from gfxnn.compiled.trainer import CompiledTrainer
+from gfxnn.fields.targets import ImageTarget
+from gfxnn.fields.trainer import ModelSpec
+image = np.random.default_rng(0).random((32, 32, 3)).astype(np.float32)
+trainer = CompiledTrainer(ModelSpec(), ImageTarget(image), threads=2)
+trainer.train(8, 2048)
+trainer.render((64, 64))
+renders = threading.Thread(target=lambda: [trainer.render((64, 64)) for _ in range(40)])
+renders.start()
+trainer.train(160, 2048)
+renders.join()
+print("ok")
+"""
+
+
+def test_render_while_training_in_another_thread_under_workqueue() -> None:
+    """The studio renders from one thread while it trains in another. Numba's fallback
+    threading layer aborts the process on two concurrent parallel launches (measured: it did
+    before the trainer serialised its launches), so the trainer holds one lock around each."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "NUMBA_THREADING_LAYER": "workqueue", "NUMBA_NUM_THREADS": "2"}
+    run = subprocess.run(
+        [sys.executable, "-c", CONCURRENT], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-500:]

@@ -17,6 +17,7 @@ its features (these encodings have no parameters, so nothing flows back into the
 from __future__ import annotations
 
 import math
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,7 @@ import numpy as np
 from gfxnn import registry
 from gfxnn.compiled import cache, encode, network, optim, render
 from gfxnn.compiled.activations import CODES, make_consts
+from gfxnn.compiled.optimizer import FlatOptimizer
 from gfxnn.compiled.threads import ThreadPolicy
 from gfxnn.fused import render as fused_render
 from gfxnn.fused import state as fused_state
@@ -40,8 +42,12 @@ from gfxnn.losses import RELATIVE_L2_EPSILON
 cache.ensure_fresh()
 
 if TYPE_CHECKING:  # the contract's types only: gfxnn.fields sits above the backends
-    from gfxnn.fields.trainer import ModelSpec, OptimizerSpec
+    from gfxnn.fields.trainer import ModelSpec
 
+# Held around every parallel kernel launch: the studio renders from one thread while it trains
+# in another, and Numba's fallback threading layer ("workqueue", used when no OpenMP or TBB is
+# found) aborts the process on two concurrent launches. A render waits at most one step.
+LAUNCH = threading.RLock()
 MAX_CHUNKS = 16  # a batch splits into at most this many chunks (the most threads that help)
 CHUNK_ROWS = 128  # ... of at least this many rows
 TILE_VALUES = 8192  # rows per tile = this / the widest layer: a tile's buffers stay in L2
@@ -53,60 +59,6 @@ def chunking(batch_size: int, widest: int) -> tuple[int, int]:
     n_chunks = max(1, min(MAX_CHUNKS, batch_size // CHUNK_ROWS))
     tile_rows = max(8, min(256, TILE_VALUES // max(widest, 1)))
     return n_chunks, tile_rows
-
-
-class _Optimizer:
-    """One optimizer's state over a flat vector (the network's, or a grid's table)."""
-
-    def __init__(self, spec: OptimizerSpec, params: np.ndarray, grads: np.ndarray) -> None:
-        if spec.name not in ("adam", "sgd"):
-            raise ValueError(f"unknown optimizer {spec.name!r}; choose 'adam' or 'sgd'")
-        self.spec, self.params, self.grads = spec, params, grads
-        self.lr = spec.learning_rate
-        self.t = 0
-        if spec.name == "adam":
-            self.m, self.v = np.zeros_like(params), np.zeros_like(params)
-
-    def _constants(self) -> np.ndarray:
-        """This step's constants (the step counter moves on)."""
-        spec = self.spec
-        self.t += 1
-        if spec.name == "adam":
-            dtype = self.params.dtype
-            return optim.adam_constants(
-                dtype, self.lr, spec.betas, spec.epsilon, spec.l2_reg, self.t
-            )
-        return np.array([spec.l2_reg, self.lr], self.params.dtype)
-
-    def step_network(
-        self, partial: np.ndarray, n_rows: int, sizes: np.ndarray, w_offsets: np.ndarray,
-        transposed: np.ndarray,
-    ) -> None:  # fmt: skip
-        """Reduce the chunks' gradients into `grads`, update, refresh the transposed
-        weights: one kernel call (`optim.network_step`)."""
-        c = self._constants()
-        adam = self.spec.name == "adam"
-        m, v = (self.m, self.v) if adam else (self.params[:0], self.params[:0])
-        optim.network_step(
-            optim.ADAM if adam else optim.SGD, partial, n_rows, self.grads, self.params, m, v,
-            c, self.spec.l2_reg != 0.0, sizes, w_offsets, transposed,
-        )  # fmt: skip
-
-    def step(self, zero_grads: bool, parallel: bool) -> None:
-        """One update; `parallel` spreads it over the threads (a grid's large table)."""
-        p, g, n = self.params, self.grads, self.params.size
-        use_l2 = self.spec.l2_reg != 0.0
-        c = self._constants()
-        if self.spec.name == "adam":
-            if parallel:
-                optim.adam_step(p, g, self.m, self.v, c, use_l2, zero_grads)
-            else:
-                optim.adam_range(p, g, self.m, self.v, 0, n, c, use_l2, zero_grads)
-        else:
-            if parallel:
-                optim.sgd_step(p, g, c, use_l2, zero_grads)
-            else:
-                optim.sgd_range(p, g, 0, n, c, use_l2, zero_grads)
 
 
 class CompiledTrainer:
@@ -220,14 +172,14 @@ class CompiledTrainer:
             self.n_features = self._host_encoder.n_output_dims
 
     def _make_optimizers(self) -> None:
-        self._optimizer = _Optimizer(self.spec.optimizer, self.mlp.params, self.mlp.grads)
+        self._optimizer = FlatOptimizer(self.spec.optimizer, self.mlp.params, self.mlp.grads)
         self._grid_optimizer = None
         if self._grid is not None:
             spec = self.spec.encoding_optimizer
             if spec is None:
                 raise ValueError("a trainable encoding (grid) needs spec.encoding_optimizer")
             self._grid.grads[:] = 0
-            self._grid_optimizer = _Optimizer(spec, self._grid.params, self._grid.grads)
+            self._grid_optimizer = FlatOptimizer(spec, self._grid.params, self._grid.grads)
         optim.transpose_weights(self.mlp.params, self._sizes, self._w_offsets, self._transposed)
 
     def _chunk_buffers(self, batch: int, n_grads: int) -> tuple[int, int, np.ndarray, np.ndarray]:
@@ -325,14 +277,15 @@ class CompiledTrainer:
         self._inputs[...] = inputs
         self._targets[...] = targets
         numba.set_num_threads(self.policy.best())
-        with blas_threads(1):
+        with blas_threads(1), LAUNCH:
             return self._gradients(sample_in_kernel=False)
 
     def update(self) -> None:
         """One optimizer step from the last computed gradients (network, then grid table),
         clipped first and skipping frozen parts, as the NumPy trainer (`gfxnn.fused.controls`)."""
         numba.set_num_threads(self.policy.best())
-        self._update(reduced=True)
+        with LAUNCH:
+            self._update(reduced=True)
 
     def _update(self, reduced: bool) -> None:
         """`update` on the round's thread count; `reduced`: mlp.grads holds the batch's
@@ -404,7 +357,8 @@ class CompiledTrainer:
                 self.rng.random(out=self._inputs, dtype=self.dtype.type)
             else:
                 self.target.sample(self.rng, self._inputs, self._targets)
-            loss = self._gradients(sample_in_kernel=image, reduce=False)
+            with LAUNCH:
+                loss = self._gradients(sample_in_kernel=image, reduce=False)
             middle = time.perf_counter()
             backward[0] += middle - start
             backward[1] += 1
@@ -413,7 +367,8 @@ class CompiledTrainer:
                 return step
             # Not update(): it would set the threads back to the best count mid-round, and an
             # exploring round would then time the other count for one step in eight.
-            self._update(reduced=False)
+            with LAUNCH:
+                self._update(reduced=False)
             optimize[0] += time.perf_counter() - middle
             optimize[1] += 1
             self._steps += 1
@@ -452,7 +407,7 @@ class CompiledTrainer:
         n_chunks, tile_rows, scratch, no_grads = self._chunk_buffers(n, 0)
         empty = np.zeros((0, self.spec.n_output_dims), self.dtype)
         numba.set_num_threads(self.policy.best())
-        with blas_threads(1):
+        with blas_threads(1), LAUNCH:
             network.train_chunks(
                 inputs, empty, self._texels, np.zeros(2, np.int64), self._image_scale,
                 self._kind, self._enc_values, self._table, self._grid_arrays, self._grid_ints,
@@ -501,7 +456,7 @@ class CompiledTrainer:
         out = np.empty((n, sizes[-1]), dtype)
         consts = make_consts(dtype, RELATIVE_L2_EPSILON, 0.0)
         numba.set_num_threads(self.policy.best())
-        with blas_threads(1):
+        with blas_threads(1), LAUNCH:
             render.render_chunks(
                 width, column_terms, row_terms, self.mlp.params, self._transposed,
                 self._sizes, self._w_offsets, self._b_offsets, self._act_codes, consts,
