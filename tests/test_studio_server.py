@@ -437,6 +437,7 @@ def test_request_ids_are_echoed(client):
 def test_every_message_type_is_handled(client):
     """No type in the protocol table falls through to an internal error."""
     examples = {"step": {"n": 1}, "apply": {"settings": {}}, "load_image": {"name": "half"}}
+    examples |= {"example": {"name": "cosine"}, "preset": {"name": "dx12nn"}, "z_plane": {"z": 0}}
     examples["export"] = {"format": (export_formats() or ["glsl"])[0]}
     with _connect(client) as websocket:
         for kind in MESSAGES:
