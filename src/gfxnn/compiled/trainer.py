@@ -31,7 +31,7 @@ from gfxnn.compiled.optimizer import FlatOptimizer
 from gfxnn.compiled.threads import ThreadPolicy
 from gfxnn.fused import render as fused_render
 from gfxnn.fused import state as fused_state
-from gfxnn.fused.controls import CONTROL_FIELDS, TrainingControls, clip_gradients
+from gfxnn.fused.controls import TrainingControls, clip_gradients
 from gfxnn.fused.encoding import FusedAutodiffEncoding, encoder_from_config
 from gfxnn.fused.grid import FusedGrid
 from gfxnn.fused.mlp import FusedMLP
@@ -322,10 +322,7 @@ class CompiledTrainer:
         """Switch to `spec`'s freezing, clipping and precision, keeping weights and optimizer
         state; the rest of `spec` must equal the trainer's (ValueError otherwise, and nothing
         changes)."""
-        unchanged = self.spec.replace(**{name: getattr(spec, name) for name in CONTROL_FIELDS})
-        if unchanged != spec:
-            raise ValueError("set_controls changes only the training controls; rebuild instead")
-        self._set_controls(TrainingControls.from_spec(spec))
+        self._set_controls(TrainingControls.switched(self.spec, spec))
         self.spec = spec
 
     def train(self, n_steps: int, batch_size: int) -> None:

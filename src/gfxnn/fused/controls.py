@@ -60,6 +60,15 @@ class TrainingControls:
             spec.precision,
         )
 
+    @classmethod
+    def switched(cls, current: ModelSpec, spec: ModelSpec) -> TrainingControls:
+        """`spec`'s controls, checked, for a trainer built from `current` to switch to in place
+        (set_controls); ValueError when `spec` differs from `current` in anything else."""
+        unchanged = current.replace(**{name: getattr(spec, name) for name in CONTROL_FIELDS})
+        if unchanged != spec:
+            raise ValueError("set_controls changes only the training controls; rebuild instead")
+        return cls.from_spec(spec)
+
 
 def clip_gradients(mode: str, bound: float, gradients: list[np.ndarray]) -> None:
     """Clip the flat gradient arrays in place as `mode` says (see the module docstring)."""

@@ -13,7 +13,7 @@ import numpy as np
 from gfxnn.fields.trainer import ModelSpec, OptimizerSpec
 from gfxnn.fused import render as _render
 from gfxnn.fused import state as _state
-from gfxnn.fused.controls import CONTROL_FIELDS, TrainingControls, clip_gradients
+from gfxnn.fused.controls import TrainingControls, clip_gradients
 from gfxnn.fused.losses import LOSSES, l1_loss, l2_loss, relative_l2_loss
 from gfxnn.fused.mlp import FusedMLP
 from gfxnn.fused.optim import FusedAdam, Optimizer
@@ -166,10 +166,7 @@ class FusedTrainer:
         """Switch to `spec`'s freezing, clipping and precision, keeping weights and optimizer
         state; the rest of `spec` must equal the trainer's (ValueError otherwise, and nothing
         changes)."""
-        unchanged = self.spec.replace(**{name: getattr(spec, name) for name in CONTROL_FIELDS})
-        if unchanged != spec:
-            raise ValueError("set_controls changes only the training controls; rebuild instead")
-        TrainingControls.from_spec(spec)  # every check before anything changes
+        TrainingControls.switched(self.spec, spec)  # every check before anything changes
         self.controls = self._controls(spec)
         self.spec = spec
 
