@@ -287,3 +287,86 @@ def test_the_pages_batch_plan_is_the_python_backends(studio):
             expected.n_chunks,
             expected.padded,
         ], (batch, columns, binding)
+
+
+def _example_volume() -> np.ndarray:
+    """A 12 x 16 x 20 RGB volume, smooth in every axis (z, y, x ramps): learnable in a
+    hundred steps."""
+    z, y, x = np.meshgrid(*(np.linspace(0, 1, n) for n in (12, 16, 20)), indexing="ij")
+    return np.stack([x, y, 0.5 + 0.5 * np.sin(3 * z)], axis=-1).astype(np.float32)
+
+
+@pytest.mark.parametrize("example", ["volume", "cosine", "bubbles"])
+def test_other_examples_train_in_the_page_while_the_server_idles(studio, example):
+    page, base, session = studio
+    if example == "volume":
+        session.set_volume(_example_volume(), "ramps")
+    else:
+        session.set_example(example)
+    page.goto(base)
+    page.wait_for_selector("#connection.online")
+    page.evaluate("window.gfxnnBrowserTrainer.probed")
+    assert _page_state(page)["example"] == example
+    page.select_option("#train-on-select", "browser")
+    page.wait_for_function("window.gfxnnStudio.state().trainer === 'browser'", timeout=30_000)
+    assert page.evaluate("window.gfxnnBrowserTrainer.run().target.example") == example
+    page.wait_for_function("window.gfxnnBrowserTrainer.run().psnr !== null", timeout=30_000)
+    start = page.evaluate("window.gfxnnBrowserTrainer.run().psnr")
+    before = session.snapshot()["steps"]
+    page.check("#learning")
+    _wait_steps(page, 200)
+    page.uncheck("#learning")
+    page.wait_for_function("window.gfxnnBrowserTrainer.run().running === false")
+    page.evaluate("window.gfxnnBrowserTrainer.test.readWeights()")  # every step done
+    page.wait_for_function(
+        f"window.gfxnnBrowserTrainer.run().psnr > {start + 1.0}", timeout=30_000
+    )  # the prediction shown after the steps (the display's PSNR) is closer
+    assert session.snapshot()["steps"] == before  # the server's trainer stayed idle
+    frames = int(page.get_attribute("#prediction", "data-frames") or 0)
+    assert frames > 1
+    page.select_option("#train-on-select", "server")
+    page.wait_for_function("window.gfxnnStudio.state().trainer === 'server'", timeout=30_000)
+    assert session.snapshot()["browser_steps"] >= 200
+
+
+def test_the_pages_cosine_and_bubbles_are_gfxnn_fields_examples(studio):
+    from gfxnn.fields.examples import BUBBLES, BubblesTarget, CosineTarget
+
+    page, _, _ = studio
+    rng = np.random.default_rng(7)
+    points = rng.random((4096, 3), dtype=np.float32)
+    # on the spheres' edges too: centre + radius along x (float32 rounding decides there)
+    edges = [[c[0] + r, c[1], c[2]] for c, _, r in BUBBLES]
+    points = np.concatenate([points, np.asarray(edges, np.float32)])
+    got = page.evaluate(
+        """async ([points, seed]) => {
+          const ex = await import("/static/browser/examples.js");
+          const colours = new Float32Array(3 * points.length);
+          points.forEach(([x, y, z], i) => ex.bubbleColourAt(x, y, z, colours, 3 * i));
+          const cos = Float32Array.from(points, ([x]) => ex.cosineAt(x));
+          // the host batches the page trains on (inputs, targets) for each example
+          const batches = {};
+          for (const [example, d] of [["cosine", 1], ["bubbles", 3]]) {
+            const model = { example, spec: { n_input_dims: d, n_output_dims: d, seed } };
+            const grid = d === 1 ? [256, 1] : [2, 2, 2, 3];
+            const target = ex.pageTarget(model, { values: null, shape: grid });
+            const inputs = new Float32Array(500 * d), targets = new Float32Array(500 * d);
+            target.draw(inputs, targets, 500);
+            batches[example] = [Array.from(inputs), Array.from(targets)];
+          }
+          return { colours: Array.from(colours), cos: Array.from(cos), batches };
+        }""",
+        [points.tolist(), 1337],
+    )
+    np.testing.assert_array_equal(
+        np.asarray(got["colours"], np.float32).reshape(-1, 3), BubblesTarget.colour_at(points)
+    )
+    np.testing.assert_allclose(
+        got["cos"], CosineTarget.values_at(points[:, :1].astype(np.float64))[:, 0], atol=1e-6
+    )
+    x, t = (np.asarray(v, np.float32) for v in got["batches"]["cosine"])
+    assert x.min() >= 0.0 and x.max() < 1.0 and x.std() > 0.2  # uniform in [0, 1)
+    np.testing.assert_allclose(t, CosineTarget.values_at(x.astype(np.float64)), atol=1e-6)
+    x, t = (np.asarray(v, np.float32).reshape(-1, 3) for v in got["batches"]["bubbles"])
+    assert x.min() >= 0.0 and x.max() < 1.0
+    np.testing.assert_array_equal(t, BubblesTarget.colour_at(x))

@@ -35,7 +35,15 @@ __all__ = [
 KERNEL_FILES = ("train.wgsl", "gradient.wgsl", "infer.wgsl")  # the files with entry points
 BROWSER_DIR = Path(__file__).parent / "static" / "browser"
 # The static page's modules (site.js imports the others; one flat folder).
-SITE_MODULES = ("site.js", "site.css", "run.js", "trainer.js", "device.js", "files.js")
+SITE_MODULES = (
+    "site.js",
+    "site.css",
+    "run.js",
+    "trainer.js",
+    "device.js",
+    "files.js",
+    "examples.js",
+)
 # The networks the static page offers (its settings are fixed at build time: the kernel plan
 # of each is computed here, by the Python backend's layout; live settings change in the page).
 SITE_NETWORKS: dict[str, tuple[str, dict[str, Any]]] = {

@@ -7,6 +7,7 @@
 "use strict";
 
 import { adapterName, unavailableReason } from "./device.js";
+import { pageTarget } from "./examples.js";
 import { BrowserRun } from "./run.js";
 import {
   checkpointBytes,
@@ -44,13 +45,23 @@ caption.textContent = "Train on";
 label.append(caption, select);
 studio.trainOnSlot.append(label, note, resume);
 
-/** The model, when the page can train it: one network learning an image. */
-function imageModel(model) {
-  if ((model.example && model.example !== "image") || (model.n_networks || 1) !== 1) {
-    throw new Error(`training in the browser covers Learn Image; ${model.example} trains on the server`);
-  }
+/** The model, when the page can train it: one network (four_images trains on the server). */
+function pageModel(model) {
+  pageTarget(model, { values: null, shape: [...model.target.grid_shape, model.target.n_output_dims] });
   return model;
 }
+
+/** What the page trains on for `model`: the server's samples, and the source's name. */
+async function fetchPageTarget(model) {
+  const image = (studio.state() && studio.state().image) || {};
+  const source = model.example === "image" || !model.example ? image.source || "image" : model.example;
+  return pageTarget(model, await fetchTarget(), source);
+}
+
+const zPlane = () => {
+  const z = studio.state() && studio.state().z_plane;
+  return typeof z === "number" ? z : 0.5;
+};
 
 function say(text) {
   note.textContent = text;
@@ -84,8 +95,8 @@ async function toBrowser() {
   select.disabled = true;
   say("starting training in this browser…");
   try {
-    const model = imageModel(await fetchModel());
-    const [kernels, target] = await Promise.all([fetchKernels(), fetchTarget()]);
+    const model = pageModel(await fetchModel());
+    const [kernels, target] = await Promise.all([fetchKernels(), fetchPageTarget(model)]);
     await serverPaused();
     const weights = await fetchWeights(model);
     const image = (studio.state() && studio.state().image) || {};
@@ -93,9 +104,9 @@ async function toBrowser() {
     run = new BrowserRun({
       kernels,
       model,
-      target: { ...target, source: image.source || "image" },
+      target,
       weights,
-      hooks: { report: studio.report, draw: studio.drawPrediction, lost: onLost },
+      hooks: { report: studio.report, draw: studio.drawPrediction, lost: onLost, zPlane },
     });
     await run.open();
     run.steps = model.steps || 0;
@@ -180,9 +191,14 @@ function handle(type, fields) {
 async function follow(reply) {
   if (!run || reply.type !== "ok" || !FOLLOW.has(reply.request)) return;
   try {
-    const model = imageModel(await fetchModel());
+    const model = pageModel(await fetchModel());
     const rebuilt = REBUILDS.has(reply.request) || reply.rebuilt === true;
-    if (rebuilt || !run.update(model)) await run.rebuild(model, await fetchWeights(model), model.steps || 0);
+    // another example: a new network on its own target
+    const other = reply.request === "example" || model.example !== run.target.example;
+    const target = other ? await fetchPageTarget(model) : null;
+    if (other || rebuilt || !run.update(model)) {
+      await run.rebuild(model, await fetchWeights(model), model.steps || 0, target);
+    }
   } catch (error) {
     say(`training goes back to the server: ${error.message}`);
     const learning = run.running;
@@ -199,7 +215,8 @@ async function followImage(state) {
   if (!run || version === null || version === imageVersion) return;
   imageVersion = version;
   try {
-    await run.setTarget({ ...(await fetchTarget()), source: state.image.source });
+    if (run.target.example !== "image") return;
+    await run.setTarget(await fetchPageTarget(await fetchModel()));
   } catch (error) {
     say(`the new image cannot be trained in the browser: ${error.message}`);
   }

@@ -8,6 +8,7 @@
 "use strict";
 
 import { requestGpu } from "./device.js";
+import { frameImage, predictionAt, referenceAt } from "./examples.js";
 import { BrowserTrainer } from "./trainer.js";
 
 // Display frames at most 10 a second, the full-resolution PSNR at most once a second, and
@@ -65,15 +66,16 @@ export class BrowserRun {
   /**
    * @param kernels {"train.wgsl": text, ...} (includes resolved)
    * @param model the browser model of the settings (static_site.browser_model)
-   * @param target {values: Float32Array (H W 3, row-major), width, height, source}
+   * @param target {values: Float32Array (H W 3, row-major), width, height, source}, or
+   *   examples.js's pageTarget (volume, cosine, bubbles)
    * @param weights Float32Array, the flat weights to start from
-   * @param hooks {report(fields), draw(imageData), lost(message)}
+   * @param hooks {report(fields), draw(imageData), lost(message), zPlane() (optional)}
    */
   constructor({ kernels, model, target, weights, hooks }) {
     this.kernels = kernels;
     this.model = model;
     this.settings = { ...model.settings };
-    this.target = target;
+    this.target = asTarget(target);
     this.snapshot = Float32Array.from(weights);
     this.hooks = hooks;
     this.running = false;
@@ -97,7 +99,7 @@ export class BrowserRun {
   async open() {
     this.gpu = await requestGpu((message) => this._onLost(message));
     this.trainer = new BrowserTrainer(this.gpu, this.model, this.kernels);
-    this.trainer.setTarget(this.target.values, [this.target.width, this.target.height, 1]);
+    this.trainer.setTarget(this.target.values, this.target.grid);
     this.trainer.loadWeights(this.snapshot);
     this._applyControls();
     this.lost = null;
@@ -119,14 +121,16 @@ export class BrowserRun {
     await this._do(() => this._show(true));
   }
 
-  /** Another network (settings that rebuild it): a new trainer on the same device. */
-  rebuild(model, weights, steps = 0) {
+  /** Another network (settings that rebuild it, another example with its `target`): a new
+   * trainer on the same device. */
+  rebuild(model, weights, steps = 0, target = null) {
     return this._between(() => {
+      if (target) this.target = asTarget(target);
       this.trainer.destroy();
       this.model = model;
       this.settings = { ...model.settings };
       this.trainer = new BrowserTrainer(this.gpu, model, this.kernels);
-      this.trainer.setTarget(this.target.values, [this.target.width, this.target.height, 1]);
+      this.trainer.setTarget(this.target.values, this.target.grid);
       this._applyControls();
       this._restart(weights, steps);
     });
@@ -197,8 +201,8 @@ export class BrowserRun {
    * its first prediction and PSNR are shown. */
   setTarget(target) {
     return this._between(() => {
-      this.target = target;
-      this.trainer.setTarget(target.values, [target.width, target.height, 1]);
+      this.target = asTarget(target);
+      this.trainer.setTarget(this.target.values, this.target.grid);
       this.history.psnr = new Series();
     });
   }
@@ -250,7 +254,8 @@ export class BrowserRun {
     if (count < 1 || this.trainer.diverged) return 0;
     const start = performance.now();
     const first = this.steps;
-    this.trainer.train(count, this.settings.batch_size, (k) => learningRatesAt(this.settings, first + k));
+    const rates = (k) => learningRatesAt(this.settings, first + k);
+    this.trainer.train(count, this.settings.batch_size, rates, this.target.draw || null);
     this.steps += count;
     await this.trainer.flush();
     const elapsed = performance.now() - start;
@@ -298,6 +303,7 @@ export class BrowserRun {
     const now = performance.now();
     if (!force && now - this._last.report < REPORT_MS) return;
     this._last.report = now;
+    if (this.target.example !== "image") return this._showExample(force, now);
     const { width, height } = this.target;
     const software = this.gpu.adapter.info && this.gpu.adapter.info.isFallbackAdapter;
     const most = software ? SOFTWARE_PREVIEW_PIXELS : PREVIEW_PIXELS;
@@ -332,6 +338,35 @@ export class BrowserRun {
     this._report({});
   }
 
+  /** _show for volume, cosine, bubbles: the slice z = z_plane (or the cosine plot), and
+   * the PSNR of what is shown (gfxnn.fields.display.render_frames), scaled down as images
+   * are on a software adapter. */
+  async _showExample(force, now) {
+    const software = this.gpu.adapter.info && this.gpu.adapter.info.isFallbackAdapter;
+    const { width, height, example } = this.target;
+    const most = software ? SOFTWARE_PREVIEW_PIXELS : PREVIEW_PIXELS;
+    const scale = example === "cosine" ? 1 : Math.min(1, Math.sqrt(most / (width * height)));
+    const size = [Math.max(2, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
+    const took = this._times.inference || 0;
+    if (force || now - this._last.preview >= Math.max(REPORT_MS, SHOW_SHARE * took)) {
+      const z = this.hooks.zPlane ? this.hooks.zPlane() : 0.5;
+      const start = performance.now();
+      const predicted = await predictionAt(this.trainer, this.target, size, z);
+      this._last.preview = performance.now();
+      this._times.inference = this._last.preview - start;
+      const shown = example === "cosine" ? [size[0], 1] : size;
+      this.psnr = psnr(predicted, referenceAt(this.target, shown, z));
+      this.history.psnr.add(this.steps, this.psnr);
+      this.hooks.draw(frameImage(this.target, predicted, size));
+      this._shown.push(this._last.preview);
+    }
+    if (this.running && now - this._last.snapshot >= SNAPSHOT_MS) {
+      this._last.snapshot = now;
+      this.snapshot = await this.trainer.readWeights();
+    }
+    this._report({});
+  }
+
   /** The reference at the preview's sample points (i / (n - 1) along each axis, nearest). */
   _sampled([w, h]) {
     const { width, height, values } = this.target;
@@ -351,7 +386,8 @@ export class BrowserRun {
 
   /** The full-resolution prediction (Float32Array, H W 3). */
   prediction() {
-    return this.trainer.render([this.target.width, this.target.height]);
+    const z = this.hooks.zPlane ? this.hooks.zPlane() : 0.5;
+    return predictionAt(this.trainer, this.target, [this.target.width, this.target.height], z);
   }
 
   _rates(now) {
@@ -408,6 +444,12 @@ export class BrowserRun {
         `the weights of step ${this.steps} or a few seconds before`,
     );
   }
+}
+
+/** An image target ({values, width, height}) in examples.js's pageTarget form. */
+function asTarget(target) {
+  if (target.grid) return target;
+  return { example: "image", grid: [target.width, target.height, 1], channels: 3, draw: null, ...target };
 }
 
 /** ImageData of RGB floats (x fastest, rows top to bottom), clipped to [0, 1]. */

@@ -27,13 +27,14 @@ export async function fetchModel() {
   return (await fetchOk("/api/model")).json();
 }
 
-/** {values, width, height} of the image the server trains on (its float32 samples). */
+/** {values, shape} of the samples the server's network learns (float32, (*grid, C): an
+ * image (H, W, 3), a volume (D, H, W, C), the cosine's or bubbles' reference grid). */
 export async function fetchTarget() {
   const { shape, values } = readNpy(await (await fetchOk("/api/target.npy")).arrayBuffer());
-  if (shape.length !== 3 || shape[2] !== 3) {
-    throw new Error(`training in the browser fits images; the target has shape [${shape}]`);
+  if (shape.length < 2 || shape.length > 4) {
+    throw new Error(`training in the browser fits 1- to 3-D targets; the target has shape [${shape}]`);
   }
-  return { values, width: shape[1], height: shape[0] };
+  return { values, shape };
 }
 
 /** The server network's flat weights, in `model.names`' order. */

@@ -21,6 +21,7 @@ const META_LEVELS = 8;
 const RECORD_BINDING = 128; // bytes of wgsl/bindings.wgsl's Step (gfxnn.webgpu.records)
 const NORM_GROUPS = 256; // gradient_norm's most workgroups; partials hold their sums + 1
 const CLIP_IDS = { none: 0, value: 1, norm: 2 };
+const BLOCK_BUDGET = 16 << 20; // bytes of host batches per submission (gfxnn/webgpu/batches.py)
 const KERNELS = {
   forward: "train.wgsl",
   backward: "train.wgsl",
@@ -205,8 +206,10 @@ export class BrowserTrainer {
     if (this._batch) this._allocate(this._batch.batch, true);
   }
 
-  _allocate(batch, force = false) {
-    if (this._batch && this._batch.batch === batch && !force) return;
+  /** Buffers for batches of `batch` rows; `blocks`: host batches per submission (each
+   * step's inputs then targets, `plan.hostStride` floats apart, after the target). */
+  _allocate(batch, force = false, blocks = 1) {
+    if (this._batch && this._batch.batch === batch && this._batch.blocks === blocks && !force) return;
     const sizes = this.model.sizes;
     const sum = (values) => values.reduce((a, b) => a + b, 0);
     const actsColumns = sum(sizes.slice(0, -1));
@@ -217,6 +220,7 @@ export class BrowserTrainer {
       throw new Error(`batch ${batch}: the partial sums exceed the adapter's largest binding`);
     }
     this._batch = plan;
+    plan.blocks = blocks;
     const rows = plan.sliceRows;
     for (const name of ["_acts", "_deltas", "_partials", "_losses", "_data", "_meta"]) {
       if (this[name]) this[name].destroy();
@@ -234,7 +238,8 @@ export class BrowserTrainer {
     const c = this.spec.n_output_dims;
     const uvAt = this._targetWords.length;
     this._hostAt = [uvAt, uvAt + plan.padded * d];
-    this._data = this._buffer(4 * (uvAt + plan.padded * (d + c)));
+    plan.hostStride = plan.padded * (d + c);
+    this._data = this._buffer(4 * (uvAt + blocks * plan.hostStride));
     queue.writeBuffer(this._data, 0, this._targetWords);
     const meta = new Uint32Array(META_LEVELS + this.model.meta_levels.length);
     meta.set(this._gridSize, 0);
@@ -296,7 +301,7 @@ export class BrowserTrainer {
   /** The records of `count` steps from `firstStep` (gfxnn.webgpu.records.step_record), each
    * for the optimizers' t after the steps before it under the current controls;
    * `ratesAt(k)`, when given, is the k-th step's [network, encoding] learning rates. */
-  _writeRecords(firstStep, count, ratesAt = null) {
+  _writeRecords(firstStep, count, ratesAt = null, hostStride = 0) {
     const words = new Uint32Array((count * RECORD) / 4);
     const numbers = new Float32Array(words.buffer);
     const spec = this.spec;
@@ -318,6 +323,7 @@ export class BrowserTrainer {
       words[at + 28] = CLIP_IDS[c.clip];
       numbers[at + 29] = c.clipValue;
       words[at + 30] = this._normParts();
+      words[at + 31] = k * hostStride; // host_offset: this step's block of host batches
       if (!c.freezeNetwork) t.network += 1;
       if (this.model.n_table && !c.freezeEncoding) t.table += 1;
     }
@@ -415,17 +421,28 @@ export class BrowserTrainer {
   /** `nSteps` steps on batches the device draws; returns once they are submitted. Their
    * losses arrive through takeLosses() when the device has run them. `ratesAt(k)` gives the
    * k-th step's [network, encoding] learning rates (a schedule; null: the spec's). */
-  train(nSteps, batchSize, ratesAt = null) {
+  train(nSteps, batchSize, ratesAt = null, draw = null) {
     if (this.diverged || this.gpu.lost) return;
-    this._allocate(batchSize);
+    const d = this.spec.n_input_dims;
+    const c = this.spec.n_output_dims;
+    // `draw(inputs, targets, rows)`: host batches (Learn Cosine, Bubbles), one block each
+    let blocks = 1;
+    if (draw) {
+      if (!this._batch || this._batch.batch !== batchSize) this._allocate(batchSize);
+      const blockBytes = 4 * (d + c) * this._batch.padded;
+      blocks = Math.max(1, Math.min(this.stepsPerSubmit, Math.floor(BLOCK_BUDGET / blockBytes)));
+    }
+    this._allocate(batchSize, false, blocks);
     const queue = this.device.queue;
+    const plan = this._batch;
     for (let done = 0; done < nSteps; ) {
-      const count = Math.min(this.stepsPerSubmit, nSteps - done);
+      const count = Math.min(draw ? blocks : this.stepsPerSubmit, nSteps - done);
       const rates = ratesAt && ((k) => ratesAt(done + k));
-      this._writeRecords(this.steps + 1, count, rates);
+      if (draw) this._writeHostBatches(draw, count);
+      this._writeRecords(this.steps + 1, count, rates, draw ? plan.hostStride : 0);
       const encoder = this._encoder((pass) => {
         for (let k = 0; k < count; k++) {
-          this._encodeGradients(pass, k, true);
+          this._encodeGradients(pass, k, !draw);
           this._encodeUpdate(pass, k);
         }
       }, true);
@@ -446,6 +463,20 @@ export class BrowserTrainer {
       for (let k = 0; k < count; k++) this._advance();
       done += count;
     }
+  }
+
+  /** `count` host batches into the first blocks of `data` (block k: inputs, then targets
+   * at padded rows x d). */
+  _writeHostBatches(draw, count) {
+    const plan = this._batch;
+    const d = this.spec.n_input_dims;
+    const c = this.spec.n_output_dims;
+    const words = new Float32Array(count * plan.hostStride);
+    for (let k = 0; k < count; k++) {
+      const block = words.subarray(k * plan.hostStride, (k + 1) * plan.hostStride);
+      draw(block.subarray(0, plan.batch * d), block.subarray(plan.padded * d, plan.padded * d + plan.batch * c), plan.batch);
+    }
+    this.device.queue.writeBuffer(this._data, 4 * this._hostAt[0], words);
   }
 
   _takeRing(staging, first, last, timestampsAt) {
@@ -489,6 +520,15 @@ export class BrowserTrainer {
     for (const n of axes) for (let i = 0; i < n; i++) coords.push(Math.fround(i / Math.max(n - 1, 1)));
     const nPoints = axes.reduce((a, b) => a * b, 1);
     return this._infer(Float32Array.from(coords), nPoints, [...axes, 0, 0].slice(0, 3));
+  }
+
+  /** The network on the slice z = `z` of the grid [n_0, n_1] (x fastest), as
+   * gfxnn.fields.display.slice_inputs: n_0 n_1 n_output_dims values. */
+  async renderSlice([w, h], z) {
+    const coords = [];
+    for (const n of [w, h]) for (let i = 0; i < n; i++) coords.push(Math.fround(i / Math.max(n - 1, 1)));
+    coords.push(Math.fround(z));
+    return this._infer(Float32Array.from(coords), w * h, [w, h, 1]);
   }
 
   async _infer(data, nPoints, size) {
