@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from test_cli import _one_line_error, _png  # the CLI tests' own readers
 
 from gfxnn.cli import main
 from gfxnn.fields import checkpoint as fit_checkpoint
@@ -25,19 +25,6 @@ FILES = {
     "config.json",
     "checkpoint.safetensors",
 }
-
-
-def _png(path: Path) -> np.ndarray:
-    with Image.open(path) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "Traceback" not in err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
 
 
 def _fit(out: Path, *args: str) -> dict:
