@@ -6,6 +6,7 @@ lavapipe. One browser for the module.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 import urllib.request
@@ -155,12 +156,7 @@ def _wait_steps(page, above: int, timeout_ms: int = 60_000) -> None:
 
 def _server_weights(base: str) -> np.ndarray:
     with urllib.request.urlopen(base + "/api/weights.safetensors") as reply:
-        data = reply.read()
-    with tempfile.NamedTemporaryFile(suffix=".safetensors") as file:
-        file.write(data)
-        file.flush()
-        tensors, _ = load_checkpoint(file.name)
-    return _flat(tensors)
+        return _flat(_tensors(reply.read()))
 
 
 def _flat(tensors: dict[str, np.ndarray]) -> np.ndarray:
@@ -398,7 +394,149 @@ def test_switching_the_example_in_browser_mode_rebuilds_in_the_page(studio):
     page.uncheck("#learning")
     assert session.snapshot()["steps"] == before
     assert _page_state(page)["trainer"] == "browser"
-    # four networks are the server's: the page hands training back and says so
-    page.evaluate("window.gfxnnStudio.send('example', {name: 'four_images'})")
+    page.select_option("#train-on-select", "server")
     page.wait_for_function("window.gfxnnStudio.state().trainer === 'server'", timeout=30_000)
-    assert "four_images trains on the server" in page.text_content("#train-on-note")
+
+
+def _canvas(page, selector: str) -> np.ndarray:
+    """(H, W, 3) uint8 pixels of a canvas."""
+    width, height, data = page.evaluate(
+        """(selector) => {
+          const canvas = document.querySelector(selector);
+          const image = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
+          return [canvas.width, canvas.height, Array.from(image.data)];
+        }""",
+        selector,
+    )
+    return np.asarray(data, np.uint8).reshape(height, width, 4)[..., :3]
+
+
+def _preview_samples(reference: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The reference at the page's preview points (run.js _sampled: i / (n - 1), nearest)."""
+    rows, columns = reference.shape[:2]
+    at = lambda i, n, size: np.minimum((i / max(n - 1, 1) * size).astype(int), size - 1)  # noqa: E731
+    return reference[at(np.arange(height), height, rows)][:, at(np.arange(width), width, columns)]
+
+
+def test_learn_four_images_trains_its_four_networks_in_the_page(studio):
+    from gfxnn.apps.studio.workload import combined_psnr
+    from gfxnn.fields.examples import FOUR_IMAGES
+
+    page, base, session = studio
+    session.set_example("image")
+    page.goto(base)
+    page.wait_for_selector("#connection.online")
+    page.evaluate("window.gfxnnBrowserTrainer.probed")
+    page.select_option("#train-on-select", "browser")
+    page.wait_for_function("window.gfxnnStudio.state().trainer === 'browser'", timeout=30_000)
+    # the example switch in browser mode: the page now runs four networks
+    page.evaluate("window.gfxnnStudio.send('example', {name: 'four_images'})")
+    page.wait_for_function(
+        "(r => r.n_networks === 4 && r.psnr !== null)(window.gfxnnBrowserTrainer.run())",
+        timeout=60_000,
+    )
+    starts = page.evaluate("window.gfxnnBrowserTrainer.run().runs.map((r) => r.psnr)")
+    before = session.snapshot()
+    page.check("#learning")
+    _wait_steps(page, 100, timeout_ms=120_000)
+    page.uncheck("#learning")
+    page.wait_for_function("window.gfxnnBrowserTrainer.run().running === false")
+    weights = page.evaluate("window.gfxnnBrowserTrainer.test.readAllWeights()")  # steps done
+    page.wait_for_function(
+        """(starts) => window.gfxnnBrowserTrainer.run().runs.every(
+            (r, i) => r.psnr > starts[i] + 2.0)""",
+        arg=starts,
+        timeout=30_000,
+    )
+    state = _page_state(page)
+    assert session.snapshot()["steps"] == before["steps"]  # the server's trainer stayed idle
+    assert [n["label"] for n in state["networks"]] == list(FOUR_IMAGES)
+    psnrs = [n["psnr"] for n in state["networks"]]
+    assert state["psnr"] == pytest.approx(combined_psnr(psnrs), abs=1e-9)
+    steps = state["steps"]
+
+    # The 2x2 frame: quadrant i is network i's prediction, nearer its own image than any other.
+    frame = _canvas(page, "#prediction").astype(np.float64) / 255
+    h, w = frame.shape[0] // 2, frame.shape[1] // 2
+    assert frame.shape[:2] == (2 * h, 2 * w) and w > 1
+    references = [np.load(io.BytesIO(session.target_npy(i))) for i in range(4)]
+    for i in range(4):
+        quadrant = frame[(i // 2) * h : (i // 2 + 1) * h, (i % 2) * w : (i % 2 + 1) * w]
+        errors = [np.mean((quadrant - _preview_samples(r, w, h)) ** 2) for r in references]
+        assert int(np.argmin(errors)) == i, (i, errors)
+
+    # Back to the server: each network takes its own weights; the steps are counted once.
+    page.select_option("#train-on-select", "server")
+    page.wait_for_function("window.gfxnnStudio.state().trainer === 'server'", timeout=30_000)
+    assert session.snapshot()["browser_steps"] == before["browser_steps"] + steps
+    for i in range(4):
+        with urllib.request.urlopen(f"{base}/api/weights.safetensors?network={i}") as reply:
+            served = _tensors(reply.read())
+        np.testing.assert_array_equal(_flat(served), np.asarray(weights[i], np.float32))
+    session.set_example("image")
+
+
+def _tensors(data: bytes) -> dict[str, np.ndarray]:
+    with tempfile.NamedTemporaryFile(suffix=".safetensors") as file:
+        file.write(data)
+        file.flush()
+        tensors, _ = load_checkpoint(file.name)
+    return tensors
+
+
+PRECISION_PATH = """async ([model, sources]) => {
+  const { requestGpu } = await import("/static/browser/device.js");
+  const { BrowserTrainer } = await import("/static/browser/trainer.js");
+  const real = await requestGpu();
+  // SwiftShader has no shader-f16: say it has, and see which shader the inference compiles
+  const gpu = { ...real, f16: true };
+  const compiled = [];
+  const create = real.device.createShaderModule.bind(real.device);
+  real.device.createShaderModule = (descriptor) => {
+    compiled.push(descriptor.label);
+    return create(descriptor);
+  };
+  const trainer = new BrowserTrainer(gpu, model, sources);
+  trainer.loadWeights(new Float32Array(trainer.nWeights).fill(0.1));
+  real.device.pushErrorScope("validation");
+  let values = null;
+  try {
+    values = Array.from(await trainer.render([4, 4]));
+  } catch (error) {
+    values = String(error);
+  }
+  const error = await real.device.popErrorScope();
+  trainer.destroy();
+  real.device.destroy();
+  return { compiled, values, error: error ? error.message : null };
+}"""
+
+
+def test_precision_fp16_in_the_page(studio):
+    """The page's fp16 inference is infer_f16.wgsl, on a device with shader-f16 (SwiftShader
+    has none: it rejects the file, which shows the page chose it); without the feature,
+    choosing fp16 in browser mode says why and training goes back to the server."""
+    page, base, session = studio
+    settings = FitSettings(n_neurons=16, batch_size=192, precision="fp16")
+    fp16 = page.evaluate(PRECISION_PATH, [browser_model(settings), kernel_sources()])
+    assert "infer_f16.wgsl" in fp16["compiled"] and "infer.wgsl" not in fp16["compiled"], fp16
+    assert fp16["error"] is not None and "f16" in fp16["error"], fp16
+    settings = FitSettings(n_neurons=16, batch_size=192)
+    fp32 = page.evaluate(PRECISION_PATH, [browser_model(settings), kernel_sources()])
+    assert "infer.wgsl" in fp32["compiled"] and "infer_f16.wgsl" not in fp32["compiled"]
+    assert fp32["error"] is None and len(fp32["values"]) == 4 * 4 * 3
+
+    session.set_example("image")
+    page.goto(base)
+    page.wait_for_selector("#connection.online")
+    page.evaluate("window.gfxnnBrowserTrainer.probed")
+    page.select_option("#train-on-select", "browser")
+    page.wait_for_function("window.gfxnnStudio.state().trainer === 'browser'", timeout=30_000)
+    page.evaluate(
+        "window.gfxnnStudio.send('apply', {settings: {...window.gfxnnStudio.settings(), precision: 'fp16'}})"
+    )
+    page.wait_for_function("window.gfxnnStudio.state().trainer === 'server'", timeout=30_000)
+    note = page.text_content("#train-on-note")
+    assert "shader-f16" in note and "swiftshader" in note.lower() and "server" in note, note
+    assert session.snapshot()["settings"]["precision"] == "fp16"  # the server's CPU trainer runs it
+    session.apply({"precision": "fp32"})

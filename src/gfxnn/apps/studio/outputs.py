@@ -151,6 +151,7 @@ def model_info(work: Any, network: int) -> dict[str, Any]:
         "example": work.example,
         "network": network,
         "n_networks": work.n_networks,
+        "label": work.labels[network],
         "target": target,
         "steps": work.steps,
         "settings": work.settings.to_dict(),

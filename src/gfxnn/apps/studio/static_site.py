@@ -32,13 +32,16 @@ __all__ = [
     "write_static_site",
 ]
 
-KERNEL_FILES = ("train.wgsl", "gradient.wgsl", "infer.wgsl")  # the files with entry points
+# the files with entry points (infer_f16.wgsl: precision "fp16", where shader-f16 is offered)
+KERNEL_FILES = ("train.wgsl", "gradient.wgsl", "infer.wgsl", "infer_f16.wgsl")
 BROWSER_DIR = Path(__file__).parent / "static" / "browser"
 # The static page's modules (site.js imports the others; one flat folder).
 SITE_MODULES = (
     "site.js",
     "site.css",
     "run.js",
+    "frame_loop.js",
+    "multi_run.js",
     "trainer.js",
     "device.js",
     "files.js",
@@ -88,9 +91,6 @@ def browser_model(settings: FitSettings, n_input_dims: int = 2, n_output_dims: i
     JSON-able. ValueError naming what the kernels cannot run (as the Python backend)."""
     from gfxnn.webgpu import layout
 
-    # What run.js does not drive yet: said, never silently ignored.
-    if settings.precision != "fp32":
-        raise ValueError(f"training in the browser does not offer precision={settings.precision!r}")
     spec = settings.model_spec(n_input_dims, n_output_dims)
     plan = layout.model_plan(spec)
     return {

@@ -55,9 +55,10 @@ export async function requestGpu(onLost = () => {}) {
     );
   }
   const requiredLimits = Object.fromEntries(WANTED_LIMITS.map((key) => [key, limits[key]]));
-  const features = adapter.features.has("timestamp-query") ? ["timestamp-query"] : [];
+  // timestamp queries for the per-pass times; shader-f16 for precision "fp16" (infer_f16.wgsl)
+  const features = ["timestamp-query", "shader-f16"].filter((name) => adapter.features.has(name));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: features });
-  const gpu = { adapter, device, name: adapterName(adapter), lost: null };
+  const gpu = { adapter, device, name: adapterName(adapter), lost: null, f16: device.features.has("shader-f16") };
   device.lost.then((info) => {
     gpu.lost = info.message || info.reason || "the device was lost";
     onLost(gpu.lost, info.reason);

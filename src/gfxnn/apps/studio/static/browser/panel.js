@@ -4,16 +4,18 @@
 // settings and the image: settings, examples, presets and images still go to it, and the
 // page follows (a rebuilt network takes the server's fresh weights). Switching either way
 // carries the weights across; Save checkpoint and Export send the page's weights first.
+// Learn Four Images trains its four networks together in the page (multi_run.js).
 "use strict";
 
 import { adapterName, unavailableReason } from "./device.js";
 import { pageTarget } from "./examples.js";
+import { MultiRun } from "./multi_run.js";
 import { BrowserRun } from "./run.js";
 import {
   checkpointBytes,
   fetchKernels,
   fetchModel,
-  fetchTarget,
+  fetchNetworks,
   fetchWeights,
   postWeights,
 } from "./server_source.js";
@@ -23,6 +25,7 @@ const FOLLOW = new Set(["reset", "apply", "example", "preset", "load_image"]);
 const REBUILDS = new Set(["reset", "example", "preset"]);
 
 let run = null;
+let kernels = null; // the WGSL files, fetched once per switch to the browser
 let passThrough = false; // the next control goes to the server as it is
 let imageVersion = null;
 
@@ -45,17 +48,42 @@ caption.textContent = "Train on";
 label.append(caption, select);
 studio.trainOnSlot.append(label, note, resume);
 
-/** The model, when the page can train it: one network (four_images trains on the server). */
-function pageModel(model) {
-  pageTarget(model, { values: null, shape: [...model.target.grid_shape, model.target.n_output_dims] });
-  return model;
+/** What the page trains for the server's example (`first`: its network 0's model, when
+ * fetched already): each network's model, target (the server's samples) and label. */
+async function fetchPageNetworks(first = null) {
+  const { models, targets } = await fetchNetworks(first);
+  const image = (studio.state() && studio.state().image) || {};
+  const sourceOf = (model) => {
+    if (model.n_networks > 1) return model.label || `image ${model.network}`;
+    return model.example === "image" || !model.example ? image.source || "image" : model.example;
+  };
+  return {
+    models,
+    labels: models.map((model) => model.label ?? null),
+    targets: models.map((model, i) => pageTarget(model, targets[i], sourceOf(model))),
+  };
 }
 
-/** What the page trains on for `model`: the server's samples, and the source's name. */
-async function fetchPageTarget(model) {
-  const image = (studio.state() && studio.state().image) || {};
-  const source = model.example === "image" || !model.example ? image.source || "image" : model.example;
-  return pageTarget(model, await fetchTarget(), source);
+const fetchAllWeights = (models) => Promise.all(models.map((model, i) => fetchWeights(model, i)));
+
+/** A run in the page of `networks` (fetchPageNetworks'), from the server's weights: one
+ * BrowserRun, or a MultiRun for several networks. The server is paused first. */
+async function openRun({ models, targets, labels }) {
+  await serverPaused();
+  const weights = await fetchAllWeights(models);
+  const hooks = { report: studio.report, draw: studio.drawPrediction, lost: onLost, zPlane };
+  const next =
+    models.length === 1
+      ? new BrowserRun({ kernels, model: models[0], target: targets[0], weights: weights[0], hooks })
+      : new MultiRun({ kernels, models, targets, weights, labels, hooks });
+  try {
+    await next.open();
+  } catch (error) {
+    next.close();
+    throw error;
+  }
+  next.steps = models[0].steps || 0;
+  return next;
 }
 
 const zPlane = () => {
@@ -95,21 +123,11 @@ async function toBrowser() {
   select.disabled = true;
   say("starting training in this browser…");
   try {
-    const model = pageModel(await fetchModel());
-    const [kernels, target] = await Promise.all([fetchKernels(), fetchPageTarget(model)]);
-    await serverPaused();
-    const weights = await fetchWeights(model);
+    let networks;
+    [kernels, networks] = await Promise.all([fetchKernels(), fetchPageNetworks()]);
     const image = (studio.state() && studio.state().image) || {};
     imageVersion = image.version ?? null;
-    run = new BrowserRun({
-      kernels,
-      model,
-      target,
-      weights,
-      hooks: { report: studio.report, draw: studio.drawPrediction, lost: onLost, zPlane },
-    });
-    await run.open();
-    run.steps = model.steps || 0;
+    run = await openRun(networks);
     studio.setTrainer({ name: "browser", handle });
     run.setRunning(learning);
     say(`training on ${run.gpu.name}; the server's trainer is paused`);
@@ -124,11 +142,15 @@ async function toBrowser() {
   }
 }
 
-/** Send the page's weights to the server (its network takes them, optimizer restarted). */
+/** Send the page's weights to the server (each network takes its own, optimizer restarted). */
 async function pushWeights(current) {
-  const weights = current.lost ? current.snapshot : await current.weights();
-  const bytes = checkpointBytes(current.model, current.settings, weights, current.target, current);
-  return postWeights(bytes, current.steps);
+  const runs = current.runs || [current];
+  for (const [i, each] of runs.entries()) {
+    const weights = each.lost ? each.snapshot : await each.weights();
+    const bytes = checkpointBytes(each.model, each.settings, weights, each.target, each);
+    // the networks train in step: the session counts their steps once
+    await postWeights(bytes, i === 0 ? each.steps : 0, i);
+  }
 }
 
 async function toServer() {
@@ -191,13 +213,25 @@ function handle(type, fields) {
 async function follow(reply) {
   if (!run || reply.type !== "ok" || !FOLLOW.has(reply.request)) return;
   try {
-    const model = pageModel(await fetchModel());
+    const first = await fetchModel();
+    const count = first.n_networks || 1;
+    if (reply.request === "example" || first.example !== run.model.example || count !== run.n_networks) {
+      // another example: a new run (one network or several) on its own targets
+      const current = run;
+      const learning = current.running;
+      current.setRunning(false);
+      const next = await openRun(await fetchPageNetworks(first));
+      current.close();
+      run = next;
+      run.setRunning(learning);
+      return;
+    }
+    const models = [first];
+    for (let i = 1; i < count; i++) models.push(await fetchModel(i));
+    const one = (list) => (count === 1 ? list[0] : list); // a BrowserRun takes one of each
     const rebuilt = REBUILDS.has(reply.request) || reply.rebuilt === true;
-    // another example: a new network on its own target
-    const other = reply.request === "example" || model.example !== run.target.example;
-    const target = other ? await fetchPageTarget(model) : null;
-    if (other || rebuilt || !run.update(model)) {
-      await run.rebuild(model, await fetchWeights(model), model.steps || 0, target);
+    if (rebuilt || !run.update(one(models))) {
+      await run.rebuild(one(models), one(await fetchAllWeights(models)), first.steps || 0);
     }
   } catch (error) {
     say(`training goes back to the server: ${error.message}`);
@@ -214,11 +248,14 @@ async function followImage(state) {
   const version = state && state.image ? state.image.version : null;
   if (!run || version === null || version === imageVersion) return;
   imageVersion = version;
+  const current = run;
   try {
-    if (run.target.example !== "image") return;
-    await run.setTarget(await fetchPageTarget(await fetchModel()));
+    if (current.n_networks !== 1 || current.target.example !== "image") return;
+    const { targets } = await fetchPageNetworks();
+    if (run === current) await current.setTarget(targets[0]);
   } catch (error) {
-    say(`the new image cannot be trained in the browser: ${error.message}`);
+    // a run replaced or closed meanwhile (another example, back to the server) is not news
+    if (run === current) say(`the new image cannot be trained in the browser: ${error.message}`);
   }
 }
 
@@ -259,5 +296,8 @@ window.gfxnnBrowserTrainer = Object.freeze({
       return Array.from(bytes);
     },
     prediction: async () => Array.from(await run.prediction()),
+    // every network's weights (four for Learn Four Images), in the server's order
+    readAllWeights: async () =>
+      Promise.all((run.runs || [run]).map(async (each) => Array.from(await each.trainer.readWeights()))),
   }),
 });

@@ -9,6 +9,7 @@
 
 import { requestGpu } from "./device.js";
 import { frameImage, predictionAt, referenceAt } from "./examples.js";
+import { FrameLoop } from "./frame_loop.js";
 import { BrowserTrainer } from "./trainer.js";
 
 // Display frames at most 10 a second, the full-resolution PSNR at most once a second, and
@@ -62,7 +63,7 @@ class Series {
   }
 }
 
-export class BrowserRun {
+export class BrowserRun extends FrameLoop {
   /**
    * @param kernels {"train.wgsl": text, ...} (includes resolved)
    * @param model the browser model of the settings (static_site.browser_model)
@@ -70,24 +71,25 @@ export class BrowserRun {
    *   examples.js's pageTarget (volume, cosine, bubbles)
    * @param weights Float32Array, the flat weights to start from
    * @param hooks {report(fields), draw(imageData), lost(message), zPlane() (optional)}
+   * @param driven true when an owner (multi_run.js) calls frame() and shares its device:
+   *   then this run has no animation loop of its own
    */
-  constructor({ kernels, model, target, weights, hooks }) {
+  constructor({ kernels, model, target, weights, hooks, driven = false }) {
+    super();
     this.kernels = kernels;
     this.model = model;
     this.settings = { ...model.settings };
     this.target = asTarget(target);
     this.snapshot = Float32Array.from(weights);
     this.hooks = hooks;
+    this.driven = driven;
+    this.n_networks = 1;
     this.running = false;
     this.steps = 0; // steps since these weights were initialised (the schedule's count)
     this.loss = null;
     this.psnr = null;
-    this.lost = null;
     this.gpu = null;
     this.trainer = null;
-    this._work = Promise.resolve(); // the frame, step or change in flight
-    this._held = 0; // changes waiting for it: no new frame starts meanwhile
-    this._closed = false;
     this._times = { frame: null, step: null, inference: null, psnr: 0 };
     this._recent = []; // [time, steps done] of the last frames, for steps/s
     this._shown = []; // times of the last displayed frames
@@ -95,29 +97,25 @@ export class BrowserRun {
     this.history = { loss: new Series(), psnr: new Series() };
   }
 
-  /** Get a device and build the trainer (again, after a lost device) from the snapshot. */
-  async open() {
-    this.gpu = await requestGpu((message) => this._onLost(message));
+  /** Get a device (or use the owner's `gpu`) and build the trainer (again, after a lost
+   * device) from the snapshot. */
+  async open(gpu = null) {
+    this._sharedGpu = gpu !== null;
+    this.gpu = gpu || (await requestGpu((message) => this._onLost(message)));
     this.trainer = new BrowserTrainer(this.gpu, this.model, this.kernels);
     this.trainer.setTarget(this.target.values, this.target.grid);
     this.trainer.loadWeights(this.snapshot);
     this._applyControls();
     this.lost = null;
     await this._show(true);
-    if (!this._loop) this._loop = requestAnimationFrame(() => this._tick());
+    if (!this.driven) this._startLoop();
     return this;
   }
 
   /** Run `change` between frames: after the frame in flight (whose results would belong
    * to what `change` replaces) and before the next; resolves once shown again. */
   async _between(change) {
-    this._held += 1;
-    try {
-      await this._work.catch(() => {});
-      change();
-    } finally {
-      this._held -= 1;
-    }
+    await this._hold(change);
     await this._do(() => this._show(true));
   }
 
@@ -145,17 +143,18 @@ export class BrowserRun {
     return true;
   }
 
-  /** After a lost device: a new device, the weights of the last snapshot. */
-  async resume() {
+  /** After a lost device: a new device (the owner's `gpu`), the weights of the last
+   * snapshot. */
+  async resume(gpu = null) {
     if (this.trainer) this.trainer.destroy();
-    await this.open();
+    await this.open(gpu);
     this._report({ error: null });
   }
 
   close() {
     this._closed = true;
     if (this.trainer) this.trainer.destroy();
-    if (this.gpu && !this.gpu.lost) this.gpu.device.destroy();
+    if (this.gpu && !this.gpu.lost && !this._sharedGpu) this.gpu.device.destroy();
   }
 
   setRunning(running) {
@@ -179,6 +178,7 @@ export class BrowserRun {
       freeze_encoding: s.freeze_encoding,
       gradient_clip: s.gradient_clip || "none",
       clip_value: s.clip_value || 0.5,
+      precision: s.precision || "fp32",
     });
   }
 
@@ -242,21 +242,26 @@ export class BrowserRun {
     });
   }
 
-  /** Run `work` after the work in flight (one at a time: a frame, a step, a change). */
-  _do(work) {
-    const result = this._work.catch(() => {}).then(work);
-    this._work = result;
-    return result;
+  async _train(n) {
+    return this._finish(this._submit(n));
   }
 
-  async _train(n) {
+  /** Submit up to `n` steps (the device runs them in order with any later work, a read of
+   * the weights included); what _finish waits for. */
+  _submit(n) {
     const count = Math.min(n, this.limitReached ? 0 : this._stepsLeft(n));
-    if (count < 1 || this.trainer.diverged) return 0;
+    if (count < 1 || this.trainer.diverged) return { count: 0 };
     const start = performance.now();
     const first = this.steps;
     const rates = (k) => learningRatesAt(this.settings, first + k);
     this.trainer.train(count, this.settings.batch_size, rates, this.target.draw || null);
     this.steps += count;
+    return { count, start };
+  }
+
+  /** Wait for `submitted` steps; their times, losses, and a stop if the loss diverged. */
+  async _finish({ count, start }) {
+    if (count < 1) return 0;
     await this.trainer.flush();
     const elapsed = performance.now() - start;
     const ema = (old, value) => (old === null ? value : 0.95 * old + 0.05 * value);
@@ -274,27 +279,21 @@ export class BrowserRun {
     return count;
   }
 
+
   _stepsLeft(n) {
     const limit = this.settings.max_steps;
     return limit ? Math.min(n, limit - this.steps) : n;
   }
 
-  async _tick() {
-    if (this._closed) return;
-    try {
-      if (!this._held && !this.lost) {
-        await this._do(async () => {
-          if (this.running && !this.limitReached) await this._train(this._stepsThisFrame());
-          await this._show(false);
-        });
-      }
-    } catch (error) {
-      if (!this.lost) {
-        this.running = false;
-        this._report({ error: `training in the browser stopped: ${error.message}` });
-      }
-    }
-    this._loop = requestAnimationFrame(() => this._tick());
+  /** One display frame's work: its steps (when learning), then what is due to be shown. */
+  async frame() {
+    if (this.running && !this.limitReached) await this._train(this._stepsThisFrame());
+    await this._show(false);
+  }
+
+  _stopped(message) {
+    this.running = false;
+    this._report({ error: message });
   }
 
   /** Report (at most 10 times a second); draw the prediction and the PSNR as often as that

@@ -21,30 +21,43 @@ export async function fetchKernels() {
   return (await (await fetchOk("/api/wgsl")).json()).files;
 }
 
-/** The browser model of the server's current settings (an Error saying why when the WGSL
- * kernels cannot run them). */
-export async function fetchModel() {
-  return (await fetchOk("/api/model")).json();
+/** The browser model of the server's current settings for its network `network` (an Error
+ * saying why when the WGSL kernels cannot run them). */
+export async function fetchModel(network = 0) {
+  return (await fetchOk(`/api/model?network=${network}`)).json();
 }
 
 /** {values, shape} of the samples the server's network learns (float32, (*grid, C): an
  * image (H, W, 3), a volume (D, H, W, C), the cosine's or bubbles' reference grid). */
-export async function fetchTarget() {
-  const { shape, values } = readNpy(await (await fetchOk("/api/target.npy")).arrayBuffer());
+export async function fetchTarget(network = 0) {
+  const url = `/api/target.npy?network=${network}`;
+  const { shape, values } = readNpy(await (await fetchOk(url)).arrayBuffer());
   if (shape.length < 2 || shape.length > 4) {
     throw new Error(`training in the browser fits 1- to 3-D targets; the target has shape [${shape}]`);
   }
   return { values, shape };
 }
 
-/** The server network's flat weights, in `model.names`' order. */
-export async function fetchWeights(model) {
-  const bytes = await (await fetchOk("/api/weights.safetensors")).arrayBuffer();
+/** The flat weights of the server's network `network`, in `model.names`' order. */
+export async function fetchWeights(model, network = 0) {
+  const url = `/api/weights.safetensors?network=${network}`;
+  const bytes = await (await fetchOk(url)).arrayBuffer();
   return flatWeights(readCheckpoint(bytes).tensors, model.names);
 }
 
-/** Send the page's weights to the server's network (validated there like an upload). */
-export async function postWeights(bytes, steps) {
+/** Send the page's weights to the server's network `network` (validated there like an
+ * upload); `steps` (trained in the page) add to the session's browser_steps. */
+export async function postWeights(bytes, steps, network = 0) {
   const options = { method: "POST", body: bytes, headers: { "Content-Type": "application/octet-stream" } };
-  return (await fetchOk(`/api/weights?steps=${steps}`, options)).json();
+  return (await fetchOk(`/api/weights?network=${network}&steps=${steps}`, options)).json();
+}
+
+/** The models, targets' samples and weights of every network of the server's example
+ * (four for Learn Four Images): {models, targets: [{values, shape}], weights}. */
+export async function fetchNetworks(first = null) {
+  const model = first || (await fetchModel());
+  const indices = Array.from({ length: model.n_networks || 1 }, (_, i) => i);
+  const models = await Promise.all(indices.map((i) => (i === 0 ? model : fetchModel(i))));
+  const targets = await Promise.all(indices.map((i) => fetchTarget(i)));
+  return { models, targets };
 }

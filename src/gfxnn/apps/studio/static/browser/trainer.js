@@ -34,6 +34,8 @@ const KERNELS = {
   clip_scale: "gradient.wgsl",
   infer: "infer.wgsl",
 };
+// precision -> the inference shader (gfxnn.webgpu.inference.KERNELS)
+const INFERENCE = { fp32: "infer.wgsl", fp16: "infer_f16.wgsl" };
 
 export class BrowserTrainer {
   /**
@@ -54,13 +56,11 @@ export class BrowserTrainer {
     // frozen part's optimizer takes none).
     this.t = { network: 0, table: 0 };
     this.diverged = 0;
+    this._sources = sources;
+    this._modules = {}; // compiled when first used: infer_f16.wgsl only where shader-f16 is
     this.setControls(this.spec);
     this._batch = null;
     this._pipelines = new Map();
-    this._modules = {};
-    for (const [name, code] of Object.entries(sources)) {
-      this._modules[name] = this.device.createShaderModule({ code, label: name });
-    }
     this._layout = this._bindGroupLayout();
     this._pipelineLayout = this.device.createPipelineLayout({ bindGroupLayouts: [this._layout] });
     this._weights = this._buffer(4 * this.nWeights);
@@ -125,17 +125,26 @@ export class BrowserTrainer {
   }
 
   /** MLPZen's live controls of a spec (freeze_network, freeze_encoding, gradient_clip,
-   * clip_value), as WebGpuTrainer.set_controls: weights and Adam's moments stay. */
-  setControls({ freeze_network, freeze_encoding, gradient_clip, clip_value }) {
+   * clip_value, precision), as WebGpuTrainer.set_controls: weights and Adam's moments stay.
+   * An Error (nothing changed) for a bad value, or for "fp16" on a device without the
+   * shader-f16 feature, as gfxnn.webgpu.device.check_precision. */
+  setControls({ freeze_network, freeze_encoding, gradient_clip, clip_value, precision = "fp32" }) {
     if (!(gradient_clip in CLIP_IDS)) throw new Error(`gradient_clip ${gradient_clip} is not one of none, value, norm`);
     if (!(clip_value > 0 && Number.isFinite(clip_value))) throw new Error(`clip_value must be > 0, got ${clip_value}`);
+    if (!(precision in INFERENCE)) throw new Error(`precision ${precision} is not one of fp32, fp16`);
+    if (precision === "fp16" && !this.gpu.f16) {
+      throw new Error(
+        `precision fp16 needs the shader-f16 feature, which ${this.gpu.name} lacks (choose fp32)`,
+      );
+    }
     this.controls = {
       freezeNetwork: Boolean(freeze_network),
       freezeEncoding: Boolean(freeze_encoding),
       clip: gradient_clip,
       clipValue: clip_value,
+      precision,
     };
-    Object.assign(this.spec, { freeze_network, freeze_encoding, gradient_clip, clip_value });
+    Object.assign(this.spec, { freeze_network, freeze_encoding, gradient_clip, clip_value, precision });
   }
 
   /** What the "norm" clip's ||g|| sums over: bit 0 the network, bit 1 the table. */
@@ -283,14 +292,17 @@ export class BrowserTrainer {
     };
   }
 
-  /** The compute pipeline of `entryPoint` for these constants (compiled once each). */
-  _pipeline(entryPoint, constants) {
-    const key = entryPoint + JSON.stringify(Object.entries(constants).sort());
+  /** The compute pipeline of `entryPoint` in `file` for these constants (compiled once). */
+  _pipeline(entryPoint, constants, file = KERNELS[entryPoint]) {
+    const key = file + entryPoint + JSON.stringify(Object.entries(constants).sort());
     let found = this._pipelines.get(key);
     if (!found) {
+      if (!this._modules[file]) {
+        this._modules[file] = this.device.createShaderModule({ code: this._sources[file], label: file });
+      }
       found = this.device.createComputePipeline({
         layout: this._pipelineLayout,
-        compute: { module: this._modules[KERNELS[entryPoint]], entryPoint, constants },
+        compute: { module: this._modules[file], entryPoint, constants },
       });
       this._pipelines.set(key, found);
     }
@@ -544,7 +556,7 @@ export class BrowserTrainer {
     const slices = this.device.createBuffer({ size: RECORD, usage: U.UNIFORM | U.COPY_DST });
     this.device.queue.writeBuffer(slices, 0, record);
     const bindGroup = this._makeBindGroup(points, output, slices);
-    const kernel = this._pipeline("infer", this._constants(false));
+    const kernel = this._pipeline("infer", this._constants(false), INFERENCE[this.controls.precision]);
     const encoder = this._encoder((pass) => {
       pass.setBindGroup(0, bindGroup, [0, 0]);
       pass.setPipeline(kernel);

@@ -1,0 +1,47 @@
+// What a training run in the page (run.js) and a group of runs (multi_run.js) share: one
+// piece of work at a time (a frame, a step, a change: results of a frame in flight belong
+// to what a change replaces, so a change waits for it), and the animation loop that runs
+// frame() once per display frame while the device is not lost.
+"use strict";
+
+export class FrameLoop {
+  constructor() {
+    this.lost = null; // why the device was lost, until a resume
+    this._work = Promise.resolve(); // the frame, step or change in flight
+    this._held = 0; // changes waiting for it: no new frame starts meanwhile
+    this._closed = false;
+    this._loop = null;
+  }
+
+  /** Run `work` after the work in flight; resolves to its result. */
+  _do(work) {
+    const result = this._work.catch(() => {}).then(work);
+    this._work = result;
+    return result;
+  }
+
+  /** Run `change` after the frame in flight and before the next one. */
+  async _hold(change) {
+    this._held += 1;
+    try {
+      await this._work.catch(() => {});
+      await change();
+    } finally {
+      this._held -= 1;
+    }
+  }
+
+  _startLoop() {
+    if (!this._loop) this._loop = requestAnimationFrame(() => this._tick());
+  }
+
+  async _tick() {
+    if (this._closed) return;
+    try {
+      if (!this._held && !this.lost) await this._do(() => this.frame());
+    } catch (error) {
+      if (!this.lost) this._stopped(`training in the browser stopped: ${error.message}`);
+    }
+    this._loop = requestAnimationFrame(() => this._tick());
+  }
+}
