@@ -7,6 +7,7 @@ lavapipe. One browser for the module.
 from __future__ import annotations
 
 import io
+import json
 import os
 import tempfile
 import urllib.request
@@ -540,3 +541,118 @@ def test_precision_fp16_in_the_page(studio):
     assert "shader-f16" in note and "swiftshader" in note.lower() and "server" in note, note
     assert session.snapshot()["settings"]["precision"] == "fp16"  # the server's CPU trainer runs it
     session.apply({"precision": "fp32"})
+
+
+def _plan_cases() -> list[tuple[dict, int, int]]:
+    """(settings changes, n_input_dims, n_output_dims): every encoding the static site offers
+    on every example shape, with MLPs of other widths, depths, activations, losses and
+    optimizers than the plan's."""
+    from gfxnn.apps.studio.static_site import SITE_ENCODINGS
+
+    rng = np.random.default_rng(5)
+    mlps = [
+        {"n_neurons": 1, "n_layers": 3},
+        {"n_neurons": 128, "n_layers": 8, "activation": "relu", "loss": "l1"},
+        {"n_neurons": 17, "n_layers": 5, "activation": "sine", "output_activation": "sigmoid"},
+        {"optimizer": "sgd", "learning_rate": 0.3, "loss": "relative_l2", "seed": 9},
+        {"initialization": "he_gaussian", "encoding_learning_rate": 0.02, "beta1": 0.8},
+        {"freeze_mlp": True, "gradient_clip": "norm", "clip_value": 0.1, "precision": "fp16"},
+    ]
+    cases = []
+    for _, changes in SITE_ENCODINGS.values():
+        for d, c in ((1, 1), (2, 3), (3, 3)):
+            for mlp in rng.permutation(len(mlps))[:3]:
+                cases.append(({**changes, **mlps[mlp]}, d, c))
+    return cases
+
+
+def test_the_static_pages_networks_are_layout_model_plan(studio):
+    """plans.js builds any MLP around an encoding Python planned: every field equals
+    static_site.browser_model (layout.model_plan) of the same settings."""
+    from gfxnn.apps.studio.static_site import SITE_START, _ids
+
+    page, _, _ = studio
+    cases = _plan_cases()
+    plans, wanted, settings = [], [], []
+    for changes, d, c in cases:
+        encoding = {
+            k: v
+            for k, v in changes.items()
+            if k in ("encoding", "encoding_params", "n_frequencies")
+        }
+        plans.append(browser_model(FitSettings(**SITE_START, **encoding), d, c))
+        full = FitSettings(**{**SITE_START, **changes})
+        settings.append(full.to_dict())
+        wanted.append(json.loads(json.dumps(browser_model(full, d, c))))  # as the page gets it
+    built = page.evaluate(
+        """async ([plans, settings, ids]) => {
+          const { composeModel } = await import("/static/browser/plans.js");
+          return plans.map((plan, i) => composeModel(plan, settings[i], ids));
+        }""",
+        [plans, settings, _ids()],
+    )
+    for (changes, d, c), got, expected in zip(cases, built, wanted, strict=True):
+        for key in expected:
+            assert got[key] == expected[key], (changes, d, c, key)
+    refused = page.evaluate(
+        """async ([plan, settings, ids]) => {
+          const { composeModel } = await import("/static/browser/plans.js");
+          const messages = [];
+          for (const change of [{ n_neurons: 129 }, { n_layers: 2 }, { activation: "gelu" }, { loss: "huber" }]) {
+            try { composeModel(plan, { ...settings, ...change }, ids); messages.push(null); }
+            catch (error) { messages.push(error.message); }
+          }
+          return messages;
+        }""",
+        [plans[0], settings[0], _ids()],
+    )
+    assert refused[0].startswith("n_neurons must be an integer in 1..128; got 129"), refused
+    assert refused[1].startswith("n_layers must be an integer in 3..8"), refused
+    assert "gelu" in refused[2] and "leaky_relu" in refused[2], refused
+    assert "huber" in refused[3] and "relative_l2" in refused[3], refused
+
+
+def test_the_static_pages_first_weights_follow_the_schemes(studio):
+    """plans.js draws each layer by gfxnn.nn.init.SCHEMES' limits, zero biases, a table in
+    +-1e-4: checked on a 128-wide network for every scheme (the draws are the page's own)."""
+    page, _, _ = studio
+    from gfxnn.nn.init import SCHEMES
+
+    limits = {
+        "xavier": lambda i, o: 2 / (i + o),
+        "he": lambda i, o: 2 / i,
+        "lecun": lambda i, o: 1 / i,
+    }
+    for scheme in SCHEMES:
+        settings = FitSettings(
+            n_neurons=128,
+            encoding="hashgrid",
+            encoding_params={"n_levels": 2, "log2_hashmap_size": 10},
+            initialization=scheme,
+        )
+        model = browser_model(settings)
+        flat = np.asarray(
+            page.evaluate(
+                """async (model) => {
+                  const { initialWeights } = await import("/static/browser/plans.js");
+                  return Array.from(initialWeights(model));
+                }""",
+                model,
+            )
+        )
+        at = 0
+        for name, shape in model["names"]:
+            values = flat[at : at + int(np.prod(shape))]
+            at += values.size
+            if name.endswith(".bias"):
+                assert not values.any(), name
+            elif name == "encoding.table":
+                assert np.abs(values).max() <= 1e-4 and values.std() > 3e-5, name
+            elif shape == [128, 128]:
+                # the standard deviation of each scheme (a uniform limit is sqrt(3) of it)
+                sigma = np.sqrt(limits[scheme.split("_")[0]](*shape[::-1]))
+                assert values.std() == pytest.approx(sigma, rel=0.05), (scheme, name)
+                bound = sigma * (np.sqrt(3) if scheme.endswith("uniform") else 3)
+                assert np.abs(values).max() <= bound * (1 + 1e-6), (scheme, name)
+                assert np.abs(values).max() >= 0.9 * bound, (scheme, name)
+        assert at == flat.size

@@ -140,3 +140,119 @@ def test_static_site_trains_in_the_browser_and_its_checkpoint_renders(tmp_path):
     assert pixels.shape == (20, 24, 3)
     page_prediction = np.clip(prediction.reshape(20, 24, 3), 0.0, 1.0)
     assert np.abs(pixels - page_prediction).max() <= 1.0 / 255.0
+
+
+def _open_site(playwright, base: str, errors: list[str]):
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    page = browser.new_page(viewport={"width": 1180, "height": 900})
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(base)
+    page.wait_for_function("window.gfxnnBrowserTrainer !== undefined")
+    assert page.evaluate("window.gfxnnBrowserTrainer.ready") is True
+    return browser, page
+
+
+def _steps(page) -> int:
+    return int((page.text_content("#steps") or "0").replace(",", ""))
+
+
+def _train(page, steps: int) -> None:
+    start = _steps(page)
+    page.check("#learning")
+    page.wait_for_function(
+        f"Number(document.querySelector('#steps').textContent.replace(/,/g, '')) >= {start + steps}",
+        timeout=120_000,
+    )
+    page.uncheck("#learning")
+    page.wait_for_function("window.gfxnnBrowserTrainer.run().running === false")
+
+
+def _change(page, selector: str, value: str) -> None:
+    page.fill(selector, value)
+    page.press(selector, "Tab")  # the change event fires on blur
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+def test_static_site_builds_its_networks_and_examples_in_the_page(tmp_path):
+    """The page builds the network its panel asks for (a refused one changes nothing),
+    trains Learn Cosine and Learn Four Images, and its downloads are checkpoints that gfxnn
+    reads: the cosine network predicts as the page does, an image network exports."""
+    from gfxnn.apps.studio.workload import combined_psnr
+    from gfxnn.cli import main
+    from gfxnn.fields.checkpoint import load
+    from gfxnn.fields.examples import FOUR_IMAGES
+    from gfxnn.fused import make_trainer
+
+    site = tmp_path / "site"
+    assert main(["studio", "--static", str(site)]) == 0
+    errors: list[str] = []
+    with _file_server(site) as base, sync_api.sync_playwright() as playwright:
+        browser, page = _open_site(playwright, base, errors)
+        try:
+            run = "window.gfxnnBrowserTrainer.run()"
+            # another width: a new network of that shape
+            _change(page, "#net-n_neurons", "16")
+            page.wait_for_function(f"{run}.model.sizes[1] === 16")
+            assert "32 → 16 → 16 → 3" in page.text_content("#network-info")
+            # one the kernels cannot hold: said, and the running network and panel stay
+            _change(page, "#net-n_neurons", "500")
+            page.wait_for_function("document.querySelector('#error').textContent.includes('500')")
+            assert "n_neurons must be an integer in 1..128" in page.text_content("#error")
+            assert page.evaluate(f"{run}.model.sizes[1]") == 16
+            assert page.input_value("#net-n_neurons") == "16"
+            _change(page, "#batch_size", "256")
+
+            # Learn Cosine: 1 -> 1, trained past what any constant reaches (9 dB)
+            page.select_option("#example", "cosine")
+            page.wait_for_function(f"{run}.target.example === 'cosine'")
+            assert page.evaluate(f"{run}.trainer.spec.n_input_dims") == 1
+            _train(page, 150)
+            page.wait_for_function(f"{run}.psnr > 20", timeout=30_000)
+            with page.expect_download() as cosine_download:
+                page.click("#save")
+            cosine = tmp_path / "cosine.safetensors"
+            cosine_download.value.save_as(cosine)
+            cosine_prediction = np.asarray(
+                page.evaluate("window.gfxnnBrowserTrainer.test.prediction()"), np.float32
+            )
+
+            # Learn Four Images: four networks, each learning its own image
+            page.select_option("#example", "four_images")
+            page.wait_for_function(f"{run}.n_networks === 4 && {run}.psnr !== null")
+            starts = page.evaluate(f"{run}.runs.map((r) => r.psnr)")
+            _train(page, 60)
+            page.wait_for_function(
+                f"{run}.runs.every((r, i) => r.psnr > [{','.join(map(str, starts))}][i] + 1.5)",
+                timeout=30_000,
+            )
+            psnrs = page.evaluate(f"{run}.runs.map((r) => r.psnr)")
+            assert page.evaluate(f"{run}.psnr") == pytest.approx(combined_psnr(psnrs), abs=1e-9)
+            shown = page.text_content("#networks")
+            assert all(name in shown for name in FOUR_IMAGES), shown
+            frame = page.evaluate(
+                "(c => [c.width, c.height])(document.querySelector('#prediction'))"
+            )
+            assert frame[0] % 2 == 0 and frame[1] % 2 == 0 and frame[0] >= 4
+            with page.expect_download() as four_download:
+                page.click("#save")  # four files; the first is network 0's
+            astronaut = tmp_path / "astronaut.safetensors"
+            four_download.value.save_as(astronaut)
+        finally:
+            browser.close()
+    assert errors == [], errors
+
+    # The cosine checkpoint is a 1 -> 1 network: the CPU trainer predicts what the page showed.
+    loaded = load(cosine)
+    assert loaded.config["example"]["name"] == "cosine"
+    assert (
+        loaded.config["example"]["n_input_dims"],
+        loaded.config["example"]["n_output_dims"],
+    ) == (1, 1)
+    trainer = make_trainer(loaded.settings.model_spec(1, 1), initialize=False)
+    trainer.load_state_dict(loaded.state)
+    x = (np.arange(256, dtype=np.float32) / 255)[:, None]
+    np.testing.assert_allclose(trainer.infer(x)[:, 0], cosine_prediction, atol=1e-4)
+    # A network of the four is an image network: gfxnn export writes its shader.
+    shader = tmp_path / "astronaut.glsl"
+    assert main(["export", str(astronaut), "--format", "glsl", "-o", str(shader)]) == 0
+    assert "vec3" in shader.read_text()

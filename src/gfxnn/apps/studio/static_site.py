@@ -19,11 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from gfxnn.fields.examples import FOUR_IMAGES, four_images
 from gfxnn.fields.settings import FitSettings, settings_fields
 
 __all__ = [
     "KERNEL_FILES",
-    "SITE_NETWORKS",
+    "SITE_ENCODINGS",
+    "SITE_EXAMPLES",
     "StaticSiteError",
     "browser_model",
     "kernel_sources",
@@ -40,6 +42,7 @@ SITE_MODULES = (
     "site.js",
     "site.css",
     "run.js",
+    "plans.js",
     "frame_loop.js",
     "multi_run.js",
     "trainer.js",
@@ -47,21 +50,28 @@ SITE_MODULES = (
     "files.js",
     "examples.js",
 )
-# The networks the static page offers (its settings are fixed at build time: the kernel plan
-# of each is computed here, by the Python backend's layout; live settings change in the page).
-SITE_NETWORKS: dict[str, tuple[str, dict[str, Any]]] = {
-    "small": ("Small: frequency, 32 x 2, batch 1024", {"n_neurons": 32, "batch_size": 1024}),
-    "dx12nn": ("Dx12NN default: frequency, 64 x 2", {}),
+# The encodings the static page offers, for each example's input and output sizes: Python plans
+# each here (layout.model_plan of a default MLP: the encoding's constants, features and grid
+# levels); the page builds any MLP around one (static/browser/plans.js).
+SITE_ENCODINGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "frequency": ("Frequency, 8 (Dx12NN's)", {"encoding": "frequency", "n_frequencies": 8}),
     "hashgrid": (
-        "Hash grid: 8 levels, 2^14 entries, 32 x 2",
-        {
-            "encoding": "hashgrid",
-            "encoding_params": {"n_levels": 8, "log2_hashmap_size": 14},
-            "n_neurons": 32,
-            "learning_rate": 0.01,
-        },
+        "Hash grid: 8 levels, 2^14 entries",
+        {"encoding": "hashgrid", "encoding_params": {"n_levels": 8, "log2_hashmap_size": 14}},
     ),
+    "trianglewave": ("Triangle wave, 8", {"encoding": "trianglewave", "n_frequencies": 8}),
+    "identity": ("None (the inputs as they are)", {"encoding": "identity"}),
 }
+# The examples the static page trains: (label, input dims, output channels).
+SITE_EXAMPLES: dict[str, tuple[str, int, int]] = {
+    "image": ("Learn Image", 2, 3),
+    "four_images": ("Learn Four Images", 2, 3),
+    "cosine": ("Learn Cosine", 1, 1),
+    "bubbles": ("Bubbles 3-D", 3, 3),
+}
+# The settings the page starts with: a network SwiftShader (a CPU) also trains at a few
+# steps a second.
+SITE_START: dict[str, Any] = {"n_neurons": 32, "batch_size": 1024, "learning_rate": 0.01}
 
 
 class StaticSiteError(ValueError):
@@ -117,16 +127,18 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _starting_weights(settings: FitSettings, path: Path) -> None:
-    """The network's first weights as a fit checkpoint (the CPU trainer's draw from the seed,
-    as `gfxnn fit` starts), which the page reads with its checkpoint reader."""
-    from gfxnn.fields import checkpoint
-    from gfxnn.fused import make_trainer
+def _ids() -> dict[str, Any]:
+    """What the page's plans.js needs to build an MLP as layout.model_plan does."""
+    from gfxnn.webgpu import layout
 
-    state = make_trainer(settings.model_spec()).state_dict()
-    image = {"source": "none", "width": 256, "height": 256}
-    config = checkpoint.checkpoint_config(settings, image=image, app="gfxnn studio --static")
-    checkpoint.save(path, state, config, psnr=None, steps=0, weights_step=0)
+    layers = next(f.range for f in settings_fields() if f.name == "n_layers")
+    return {
+        "activations": dict(layout.ACTIVATION_IDS),
+        "losses": list(layout.LOSSES),
+        "optimizers": list(layout.OPTIMIZERS),
+        "max_width": layout.MAX_WIDTH,
+        "n_layers": list(layers) if layers else [3, 8],
+    }
 
 
 def _site_files(images: list[tuple[str, np.ndarray]]) -> dict[str, bytes]:
@@ -145,20 +157,28 @@ def _site_files(images: list[tuple[str, np.ndarray]]) -> dict[str, bytes]:
             "max_upload_pixels": DEFAULT_MAX_UPLOAD_PIXELS,
             "max_batch_size": batch_range[1],
         },
-        "models": [],
+        "plans": {},
+        "encodings": [{"name": n, "label": label} for n, (label, _) in SITE_ENCODINGS.items()],
+        "examples": [
+            {"name": n, "label": label, "n_input_dims": d, "n_output_dims": c}
+            for n, (label, d, c) in SITE_EXAMPLES.items()
+        ],
+        # Learn Four Images' images at their one size (gfxnn.fields.examples.four_images)
+        "four_images": [{"name": name, "file": f"four-{name}.png"} for name in FOUR_IMAGES],
+        "settings": FitSettings(**SITE_START).to_dict(),
+        "ids": _ids(),
         "images": [],
     }
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as scratch:
-        for name, (label, changes) in SITE_NETWORKS.items():
-            settings = FitSettings(**changes)
-            model_file, weights_file = f"model-{name}.json", f"model-{name}.safetensors"
-            files[model_file] = json.dumps(browser_model(settings)).encode("utf-8")
-            _starting_weights(settings, Path(scratch) / weights_file)
-            files[weights_file] = (Path(scratch) / weights_file).read_bytes()
-            entry = {"name": name, "label": label, "model": model_file, "weights": weights_file}
-            site["models"].append(entry)
+    for d, c in sorted({(d, c) for _, d, c in SITE_EXAMPLES.values()}):
+        shape = f"{d}x{c}"
+        site["plans"][shape] = {}
+        for name, (_, changes) in SITE_ENCODINGS.items():
+            model_file = f"plan-{shape}-{name}.json"
+            model = browser_model(FitSettings(**SITE_START, **changes), d, c)
+            files[model_file] = json.dumps(model).encode("utf-8")
+            site["plans"][shape][name] = model_file
+    for name, pixels in zip(FOUR_IMAGES, four_images(), strict=True):
+        files[f"four-{name}.png"] = _png(pixels)
     for name, pixels in images:
         files[f"image-{name}.png"] = _png(pixels)
         site["images"].append({"name": name, "file": f"image-{name}.png"})

@@ -177,6 +177,15 @@ export function frameImage(target, predicted, [w, h]) {
   return new ImageData(rgba, w, h);
 }
 
+/** The reference display's ImageData (gfxnn.fields.display.reference_frame): the target at
+ * the preview's points, or the cosine plot of the function alone. */
+export function referenceImage(target, [w, h], z) {
+  if (target.example !== "cosine") return frameImage(target, referenceAt(target, [w, h], z), [w, h]);
+  const rgba = new Uint8ClampedArray(4 * w * h);
+  plot(rgba, w, h, referenceAt(target, [w, 1], 0), null);
+  return new ImageData(rgba, w, h);
+}
+
 function plot(rgba, w, h, function_, predicted) {
   for (let p = 0; p < w * h; p++) rgba[4 * p + 3] = 255;
   const margin = Math.floor(h / 16);
@@ -184,7 +193,8 @@ function plot(rgba, w, h, function_, predicted) {
   const row = (v) => Math.round(margin + (1 - Math.min(Math.max(v, 0), 1)) * span);
   const paint = (x, y, rgb) => rgba.set(rgb, 4 * (y * w + x));
   for (const level of [0, 0.5, 1]) for (let x = 0; x < w; x++) paint(x, row(level), GUIDE);
-  for (const [values, rgb] of [[function_, FUNCTION], [predicted, PREDICTION]]) {
+  const curves = predicted ? [[function_, FUNCTION], [predicted, PREDICTION]] : [[function_, FUNCTION]];
+  for (const [values, rgb] of curves) {
     // column x covers the rows from its value's to its right neighbour's, 2 pixels thick
     for (let x = 0; x < w; x++) {
       const a = row(values[x]);

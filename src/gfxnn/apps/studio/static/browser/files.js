@@ -37,12 +37,21 @@ export function writeCheckpoint(names, flat, config, metadata) {
 }
 
 /** A fit checkpoint of the page's weights (what `gfxnn render` and `gfxnn export` read). */
-export function checkpointBytes(model, settings, weights, image, { psnr, steps }) {
-  const config = {
-    settings,
-    image: { source: image.source, width: image.width, height: image.height },
-    app: "gfxnn studio (browser)",
-  };
+export function checkpointBytes(model, settings, weights, image, { psnr, steps, zPlane = 0.5 }) {
+  const config = { settings, app: "gfxnn studio (browser)" };
+  if (!image.example || image.example === "image") {
+    config.image = { source: image.source, width: image.width, height: image.height };
+  } else {
+    // another example than an image: gfxnn.apps.fit_examples.example_config's entry
+    const example = image.example;
+    config.example = {
+      name: example,
+      n_input_dims: model.spec.n_input_dims,
+      n_output_dims: model.spec.n_output_dims,
+      grid_shape: image.grid.slice(0, model.spec.n_input_dims).reverse(),
+      ...(example === "bubbles" || example === "volume" ? { z_plane: zPlane } : {}),
+    };
+  }
   const finite = Number.isFinite(psnr) ? psnr : null;
   return writeCheckpoint(model.names, weights, config, { psnr: finite, steps, weights_step: steps });
 }

@@ -18,6 +18,19 @@ export function combinedPsnr(psnrs) {
   return mse === 0 ? Infinity : 10 * Math.log10(1 / mse);
 }
 
+/** Four ImageData as one 2x2 ImageData (TL = 0, TR = 1, BL = 2, BR = 3), each in a quadrant
+ * the size of the largest. */
+export function twoByTwo(frames) {
+  const w = Math.max(...frames.map((f) => f.width));
+  const h = Math.max(...frames.map((f) => f.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = 2 * w;
+  canvas.height = 2 * h;
+  const context = canvas.getContext("2d");
+  frames.forEach((frame, i) => context.putImageData(frame, (i % 2) * w, Math.floor(i / 2) * h));
+  return context.getImageData(0, 0, 2 * w, 2 * h);
+}
+
 export class MultiRun extends FrameLoop {
   /**
    * @param models, targets, weights one per network (as BrowserRun takes one)
@@ -206,14 +219,7 @@ export class MultiRun extends FrameLoop {
   /** The four previews as one frame, each in its quadrant. */
   _compose() {
     if (this._frames.some((frame) => !frame)) return;
-    const w = Math.max(...this._frames.map((f) => f.width));
-    const h = Math.max(...this._frames.map((f) => f.height));
-    const canvas = (this._canvas ||= document.createElement("canvas"));
-    canvas.width = 2 * w;
-    canvas.height = 2 * h;
-    const context = canvas.getContext("2d");
-    this._frames.forEach((frame, i) => context.putImageData(frame, (i % 2) * w, Math.floor(i / 2) * h));
-    this.hooks.draw(context.getImageData(0, 0, 2 * w, 2 * h));
+    this.hooks.draw(twoByTwo(this._frames));
   }
 
   /** The group's report: network 0's fields (steps, rates, settings: the four step together),

@@ -1,22 +1,35 @@
 // The static studio (`gfxnn studio --static DIR`): the same in-page trainer as the studio's
 // "this browser's GPU" mode, with no server. Everything it loads is a file of its own folder
 // (site.json lists them, written by gfxnn.apps.studio.static_site): the WGSL kernels with
-// their includes resolved, each network's model and starting weights, the bundled images.
-// An image the user drops in is decoded by the browser's image decoder and only its pixels
-// are used; nothing leaves the page.
+// their includes resolved, an encoding plan per example shape, the bundled images. The
+// network is built in the page (plans.js) from the panel's settings, so every setting
+// changes here: a network setting or another example builds a new run (the running one is
+// kept when the new one cannot start), live settings keep the weights. An image the user
+// drops in is decoded by the browser's image decoder and only its pixels are used; nothing
+// leaves the page.
 "use strict";
 
 import { unavailableReason } from "./device.js";
-import { checkpointBytes, flatWeights, readCheckpoint } from "./files.js";
-import { BrowserRun } from "./run.js";
+import { pageTarget, referenceImage } from "./examples.js";
+import { checkpointBytes } from "./files.js";
+import { MultiRun, twoByTwo } from "./multi_run.js";
+import { composeModel, initialWeights } from "./plans.js";
+import { BrowserRun, toImageData } from "./run.js";
 
 const $ = (id) => document.getElementById(id);
 const LIVE = ["learning_rate", "lr_schedule", "batch_size", "steps_per_frame", "frame_budget_ms", "max_steps"];
+const NETWORK = ["n_neurons", "n_layers", "activation", "output_activation", "loss", "optimizer", "initialization", "precision"];
+// The sample grids of the function examples (gfxnn.fields.examples: CosineTarget.grid_shape,
+// BubblesTarget.grid_shape), with their channels: what a checkpoint records.
+const FUNCTION_SHAPES = { cosine: [256, 1], bubbles: [48, 48, 48, 3] };
+const FUNCTION_DISPLAY = 256; // gfxnn.fields.display: the functions' displays are 256 x 256
 
 let site = null;
 let kernels = null;
+let plans = {}; // "2x3" -> {encoding: browser model of a default MLP}
 let run = null;
-let start = null; // {model, weights} of the chosen network, as first drawn
+let example = "image";
+let fourImages = null; // the four bundled images of Learn Four Images, decoded
 const image = { values: null, width: 0, height: 0, source: "" };
 
 function showError(text) {
@@ -30,12 +43,6 @@ async function fetchFile(name, kind) {
   return response[kind]();
 }
 
-async function loadNetwork(entry) {
-  const model = await fetchFile(entry.model, "json");
-  const checkpoint = readCheckpoint(await fetchFile(entry.weights, "arrayBuffer"));
-  return { model, weights: flatWeights(checkpoint.tensors, model.names) };
-}
-
 /** RGB floats of an image file, as gfxnn reads images (8-bit values / 255, row-major). */
 async function decodeImage(blob, source) {
   const limits = site.limits;
@@ -47,7 +54,7 @@ async function decodeImage(blob, source) {
   if (width * height > limits.max_upload_pixels) {
     throw new Error(`the image has ${width * height} pixels; the limit is ${limits.max_upload_pixels}`);
   }
-  const canvas = $("reference");
+  const canvas = document.createElement("canvas");
   canvas.width = width;
   canvas.height = height;
   const context = canvas.getContext("2d", { willReadFrequently: true });
@@ -63,12 +70,37 @@ async function decodeImage(blob, source) {
 async function setImage(blob, source) {
   try {
     Object.assign(image, await decodeImage(blob, source));
-    if (run) await run.setTarget(image);
+    if (run && example === "image") await run.setTarget(image);
     $("image-info").textContent = `${source}, ${image.width}×${image.height}`;
+    drawReference();
     showError("");
   } catch (error) {
     showError(`image refused: ${error.message}`);
   }
+}
+
+function zPlane() {
+  return Number($("z_plane").value);
+}
+
+/** The targets of the example (one, or four for Learn Four Images) for `model`. */
+function exampleTargets(model) {
+  if (example === "image") return [image];
+  if (example === "four_images") return fourImages;
+  const target = pageTarget({ ...model, example }, { values: null, shape: FUNCTION_SHAPES[example] }, example);
+  return [{ ...target, width: FUNCTION_DISPLAY, height: FUNCTION_DISPLAY }];
+}
+
+function drawReference() {
+  let frame;
+  if (example === "image") frame = image.values && toImageData(image.values, image.width, image.height);
+  else if (example === "four_images") frame = twoByTwo(fourImages.map((t) => toImageData(t.values, t.width, t.height)));
+  else if (run && run.target.example === example) frame = referenceImage(run.target, [FUNCTION_DISPLAY, FUNCTION_DISPLAY], zPlane());
+  if (!frame) return;
+  const canvas = $("reference");
+  canvas.width = frame.width;
+  canvas.height = frame.height;
+  canvas.getContext("2d").putImageData(frame, 0, 0);
 }
 
 function readSettings() {
@@ -97,9 +129,79 @@ function readSettings() {
   return values;
 }
 
+function readNetwork() {
+  const values = {};
+  for (const name of NETWORK) {
+    const input = $(`net-${name}`);
+    values[name] = input.type === "number" ? Number(input.value) : input.value;
+  }
+  values.output_activation = values.output_activation || null; // "": as the hidden layers
+  return values;
+}
+
 function writeSettings(settings) {
   for (const name of LIVE) $(name).value = settings[name] ?? "";
   for (const name of ["freeze_mlp", "freeze_encoding"]) $(name).checked = Boolean(settings[name]);
+}
+
+function writeNetwork(settings, encoding) {
+  for (const name of NETWORK) $(`net-${name}`).value = settings[name] ?? "";
+  $("net-encoding").value = encoding;
+}
+
+/** The browser model the panel describes, for the example's input and output sizes. */
+function panelModel() {
+  const info = site.examples.find((e) => e.name === example);
+  const plan = plans[`${info.n_input_dims}x${info.n_output_dims}`][$("net-encoding").value];
+  return composeModel(plan, { ...site.settings, ...readSettings(), ...readNetwork() }, site.ids);
+}
+
+/** A new run of the panel's network on the example, from first weights; the current one
+ * stays when the new one cannot start (the panel then shows the current one's settings). */
+async function startRun() {
+  const learning = run ? run.running : false;
+  let next = null;
+  try {
+    const model = panelModel();
+    const targets = exampleTargets(model);
+    const weights = initialWeights(model);
+    const hooks = { report: onReport, draw, lost: onLost, zPlane };
+    next =
+      targets.length === 1
+        ? new BrowserRun({ kernels, model, target: targets[0], weights, hooks })
+        : new MultiRun({
+            kernels,
+            models: targets.map(() => model),
+            targets,
+            weights: targets.map(() => weights),
+            labels: site.four_images.map((entry) => entry.name),
+            hooks,
+          });
+    await next.open();
+    if (run) run.close();
+    run = next;
+    run.setRunning(learning);
+    const table = model.n_table ? ` + a table of ${model.n_table.toLocaleString("en-US")}` : "";
+    const each = targets.length > 1 ? ` each (${targets.length} networks)` : "";
+    $("network-info").textContent = `${model.sizes.join(" → ")}: ${model.n_params.toLocaleString("en-US")} weights${table}${each}`;
+    $("adapter").textContent = `training on this browser's GPU: ${run.gpu.name}`;
+    $("net-precision").options[1].disabled = !run.gpu.f16;
+    drawReference();
+    showError("");
+  } catch (error) {
+    if (next) next.close();
+    showError(`not changed: ${error.message}`);
+    if (run) {
+      example = run.target.example === "image" && run.n_networks > 1 ? "four_images" : run.target.example;
+      $("example").value = example;
+      writeNetwork(run.settings, $("net-encoding").dataset.current);
+      showExample();
+      return false;
+    }
+    throw error;
+  }
+  $("net-encoding").dataset.current = $("net-encoding").value;
+  return true;
 }
 
 function onReport(fields) {
@@ -110,6 +212,10 @@ function onReport(fields) {
   $("psnr").textContent = fields.psnr === null ? "–" : `${fmt(fields.psnr, 2)} dB`;
   $("fps").textContent = fmt(fields.frames_per_second, 1);
   $("step-ms").textContent = fmt(fields.timings_ms["Training (per step)"], 2);
+  const networks = fields.networks || [];
+  $("networks").textContent = networks.length > 1
+    ? networks.map((n) => `${n.label}: ${fmt(n.psnr, 2)} dB`).join(" · ")
+    : "";
   if (fields.error !== undefined) showError(fields.error || "");
   $("learning").checked = fields.running;
 }
@@ -121,52 +227,55 @@ function draw(imageData) {
   canvas.getContext("2d").putImageData(imageData, 0, 0);
 }
 
-async function chooseNetwork(index) {
-  start = await loadNetwork(site.models[index]);
-  const settings = { ...start.model.settings, ...readSettings() };
-  if (run) {
-    await run.rebuild({ ...start.model, settings }, start.weights);
-    return;
-  }
-  run = new BrowserRun({
-    kernels,
-    model: { ...start.model, settings },
-    target: image,
-    weights: start.weights,
-    hooks: {
-      report: onReport,
-      draw,
-      lost: (message) => {
-        showError(message);
-        $("resume").hidden = false;
-      },
-    },
-  });
-  await run.open();
-  $("adapter").textContent = `training on this browser's GPU: ${run.gpu.name}`;
+function onLost(message) {
+  showError(message);
+  $("resume").hidden = false;
 }
 
-function download() {
-  run.weights().then((weights) => {
-    const bytes = checkpointBytes(run.model, run.settings, weights, image, run);
+/** A fit checkpoint per network (`gfxnn render` and `gfxnn export` read them). */
+async function download() {
+  const runs = run.runs || [run];
+  for (const [i, each] of runs.entries()) {
+    const bytes = checkpointBytes(each.model, each.settings, await each.weights(), each.target, {
+      psnr: each.psnr,
+      steps: each.steps,
+      zPlane: zPlane(),
+    });
     const link = document.createElement("a");
     link.href = URL.createObjectURL(new Blob([bytes], { type: "application/octet-stream" }));
-    link.download = `gfxnn-browser-step${run.steps}.safetensors`;
+    const label = runs.length > 1 ? `-${site.four_images[i].name}` : example === "image" ? "" : `-${example}`;
+    link.download = `gfxnn-browser${label}-step${each.steps}.safetensors`;
     link.click();
     setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
-  });
+  }
+}
+
+function resetWeights() {
+  const weights = initialWeights(run.model);
+  return run.setWeights(run.runs ? run.runs.map(() => weights) : weights);
+}
+
+function showExample() {
+  $("image-fieldset").hidden = example !== "image";
+  $("z-field").hidden = example !== "bubbles";
 }
 
 function wire() {
   $("learning").addEventListener("change", (event) => run.setRunning(event.target.checked));
   $("step").addEventListener("click", () => run.step(1));
-  $("reset").addEventListener("click", () => run.setWeights(start.weights));
+  $("reset").addEventListener("click", resetWeights);
   $("save").addEventListener("click", download);
   $("resume").addEventListener("click", async () => {
     $("resume").hidden = true;
     await run.resume().catch((error) => showError(`no new device: ${error.message}`));
   });
-  $("model").addEventListener("change", (event) => chooseNetwork(Number(event.target.value)));
+  $("example").addEventListener("change", (event) => {
+    example = event.target.value;
+    showExample();
+    startRun();
+  });
+  for (const name of ["encoding", ...NETWORK]) $(`net-${name}`).addEventListener("change", startRun);
+  $("z_plane").addEventListener("input", drawReference);
   for (const name of [...LIVE, "freeze_mlp", "freeze_encoding"]) {
     $(name).addEventListener("change", () => {
       try {
@@ -194,20 +303,41 @@ function wire() {
   });
 }
 
+function options(select, values, labels = values) {
+  select.replaceChildren(...values.map((value, i) => new Option(labels[i], value)));
+}
+
 async function main() {
   site = await fetchFile("site.json", "json");
   const reason = unavailableReason();
   if (reason) throw new Error(`${reason}; this page trains only on the browser's GPU`);
-  kernels = Object.fromEntries(
-    await Promise.all(site.kernels.map(async (name) => [name, await fetchFile(name, "text")])),
+  const text = (name) => fetchFile(name, "text");
+  kernels = Object.fromEntries(await Promise.all(site.kernels.map(async (name) => [name, await text(name)])));
+  for (const [shape, files] of Object.entries(site.plans)) {
+    const entries = Object.entries(files).map(async ([name, file]) => [name, await fetchFile(file, "json")]);
+    plans[shape] = Object.fromEntries(await Promise.all(entries));
+  }
+  options($("example"), site.examples.map((e) => e.name), site.examples.map((e) => e.label));
+  options($("net-encoding"), site.encodings.map((e) => e.name), site.encodings.map((e) => e.label));
+  const activations = Object.keys(site.ids.activations);
+  options($("net-activation"), activations);
+  options($("net-output_activation"), ["", ...activations], ["as the hidden layers", ...activations]);
+  options($("net-loss"), site.ids.losses);
+  options($("net-optimizer"), site.ids.optimizers);
+  options($("bundled"), site.images.map((_, i) => String(i)), site.images.map((m) => m.name));
+  const [lo, hi] = site.ids.n_layers;
+  Object.assign($("net-n_layers"), { min: lo, max: hi });
+  $("net-n_neurons").max = site.ids.max_width;
+  fourImages = await Promise.all(
+    site.four_images.map(async ({ name, file }) => decodeImage(await fetchFile(file, "blob"), `bundled:${name}`)),
   );
-  $("model").replaceChildren(...site.models.map((m, i) => new Option(m.label, String(i))));
-  $("bundled").replaceChildren(...site.images.map((m, i) => new Option(m.name, String(i))));
   const first = site.images[0];
   await setImage(await fetchFile(first.file, "blob"), `bundled:${first.name}`);
-  writeSettings((await fetchFile(site.models[0].model, "json")).settings);
+  writeSettings(site.settings);
+  writeNetwork(site.settings, site.settings.encoding);
   wire();
-  await chooseNetwork(0);
+  showExample();
+  await startRun();
 }
 
 window.gfxnnBrowserTrainer = Object.freeze({
@@ -221,11 +351,12 @@ window.gfxnnBrowserTrainer = Object.freeze({
     },
   ),
   test: Object.freeze({
-    checkpoint: async () => {
-      const weights = await run.weights();
-      return Array.from(checkpointBytes(run.model, run.settings, weights, image, run));
+    checkpoint: async (index = 0) => {
+      const each = (run.runs || [run])[index];
+      const weights = await each.weights();
+      return Array.from(checkpointBytes(each.model, each.settings, weights, each.target, each));
     },
-    prediction: async () => Array.from(await run.prediction()),
+    prediction: async (index = 0) => Array.from(await (run.runs || [run])[index].prediction()),
     loseDevice: () => run.gpu.device.destroy(),
   }),
 });
