@@ -98,11 +98,11 @@ def _bad_response(response, errors: list[str]) -> None:
         errors.append(f"{response.status} {response.url}")
 
 
-AGREEMENT = """async ([model, sources, init, batches]) => {
+AGREEMENT = """async ([model, sources, init, batches, options]) => {
   const { requestGpu } = await import("/static/browser/device.js");
   const { BrowserTrainer } = await import("/static/browser/trainer.js");
   const gpu = await requestGpu();
-  const trainer = new BrowserTrainer(gpu, model, sources);
+  const trainer = new BrowserTrainer(gpu, model, sources, options);
   trainer.loadWeights(init);
   const losses = [];
   for (const [inputs, targets] of batches) {
@@ -110,24 +110,40 @@ AGREEMENT = """async ([model, sources, init, batches]) => {
     await trainer.update();
   }
   const weights = Array.from(await trainer.readWeights());
+  const slices = trainer._batch.nSlices;
   trainer.destroy();
   gpu.device.destroy();
-  return { adapter: gpu.name, losses, weights };
+  return { adapter: gpu.name, losses, weights, slices };
 }"""
 
 
+# Batches cut into several slices (each a pass of its own over the scratch buffers): a
+# scratch binding of 16 KiB holds 64 rows of the 16-neuron network's 64 activations, so a
+# batch of 200 takes 4 slices, the last one partly padding.
+SLICED_BINDING = 4 * 64 * 64
+
+
+@pytest.mark.parametrize("sliced", [False, True], ids=["one_slice", "four_slices"])
 @pytest.mark.parametrize("encoding", list(SETTINGS))
-def test_three_steps_in_the_page_match_the_python_webgpu_trainer(studio, encoding):
+def test_three_steps_in_the_page_match_the_python_webgpu_trainer(
+    studio, encoding, sliced, monkeypatch
+):
     require_webgpu()
-    from gfxnn.webgpu import WebGpuTrainer
+    from gfxnn.webgpu import WebGpuTrainer, layout
 
     page, _, _ = studio
     settings = SETTINGS[encoding]
+    batch = 200 if sliced else 192
+    if sliced:
+        real_plan = layout.batch_plan
+        monkeypatch.setattr(
+            layout, "batch_plan", lambda b, columns, _: real_plan(b, columns, SLICED_BINDING)
+        )
     python = WebGpuTrainer(settings.model_spec())
     start = np.concatenate([value.reshape(-1) for value in python.state_dict().values()])
     rng = np.random.default_rng(3)
     batches = [
-        (rng.random((192, 2), dtype=np.float32), rng.random((192, 3), dtype=np.float32))
+        (rng.random((batch, 2), dtype=np.float32), rng.random((batch, 3), dtype=np.float32))
         for _ in range(3)
     ]
     losses = []
@@ -137,10 +153,13 @@ def test_three_steps_in_the_page_match_the_python_webgpu_trainer(studio, encodin
     expected = np.concatenate([value.reshape(-1) for value in python.state_dict().values()])
 
     fed = [[x.reshape(-1).tolist(), t.reshape(-1).tolist()] for x, t in batches]
+    options = {"maxBinding": SLICED_BINDING} if sliced else {}
     result = page.evaluate(
-        AGREEMENT, [browser_model(settings), kernel_sources(), start.tolist(), fed]
+        AGREEMENT, [browser_model(settings), kernel_sources(), start.tolist(), fed, options]
     )
     assert "swiftshader" in result["adapter"].lower()
+    assert result["slices"] == (python._batch.n_slices if sliced else 1)
+    assert result["slices"] == (4 if sliced else 1)
     weights = np.asarray(result["weights"], np.float32)
     assert np.abs(expected - start).max() > 1e-3  # the steps moved the weights
     assert np.abs(weights - expected).max() <= WEIGHT_TOLERANCE

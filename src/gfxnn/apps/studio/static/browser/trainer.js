@@ -42,14 +42,17 @@ export class BrowserTrainer {
    * @param gpu {adapter, device, name} from device.js's requestGpu
    * @param model the studio's browser model (see the file's comment)
    * @param sources {"train.wgsl": text, ...} with includes resolved
+   * @param maxBinding the most bytes a scratch binding may hold (default: the adapter's
+   *   largest storage binding); smaller cuts a batch into more slices
    */
-  constructor(gpu, model, sources, { lossSlots = 1024, stepsPerSubmit = 64 } = {}) {
+  constructor(gpu, model, sources, { lossSlots = 1024, stepsPerSubmit = 64, maxBinding = null } = {}) {
     this.gpu = gpu;
     this.device = gpu.device;
     this.model = model;
     this.spec = structuredClone(model.spec);
     this.lossSlots = lossSlots;
     this.stepsPerSubmit = stepsPerSubmit;
+    this.maxBinding = maxBinding;
     this.nWeights = model.n_params + model.n_table;
     this.steps = 0; // steps submitted over the trainer's life
     // Adam's t of each optimizer: steps it took since the optimizer state restarted (a
@@ -224,7 +227,8 @@ export class BrowserTrainer {
     const actsColumns = sum(sizes.slice(0, -1));
     const deltaColumns = sum(sizes.slice(1));
     const limit = this.device.limits.maxStorageBufferBindingSize;
-    const plan = batchPlan(batch, Math.max(actsColumns, deltaColumns), limit);
+    const scratch = Math.min(this.maxBinding ?? limit, limit);
+    const plan = batchPlan(batch, Math.max(actsColumns, deltaColumns), scratch);
     if (4 * plan.nChunks * this.model.n_params > limit) {
       throw new Error(`batch ${batch}: the partial sums exceed the adapter's largest binding`);
     }
