@@ -65,6 +65,8 @@ export class MultiRun extends FrameLoop {
           },
         }),
     );
+    // the four previews together take at most the share one run's takes
+    for (const run of this.runs) run.showShare *= this.runs.length;
   }
 
   // What panel.js reads of a run: network 0's (the four share settings and step count).

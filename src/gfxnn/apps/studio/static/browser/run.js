@@ -83,6 +83,8 @@ export class BrowserRun extends FrameLoop {
     this.snapshot = Float32Array.from(weights);
     this.hooks = hooks;
     this.driven = driven;
+    // a preview waits SHOW_SHARE times its own cost; an owner of n runs multiplies it by n
+    this.showShare = SHOW_SHARE;
     this.n_networks = 1;
     this.running = false;
     this.steps = 0; // steps since these weights were initialised (the schedule's count)
@@ -307,7 +309,7 @@ export class BrowserRun extends FrameLoop {
     const software = this.gpu.adapter.info && this.gpu.adapter.info.isFallbackAdapter;
     const most = software ? SOFTWARE_PREVIEW_PIXELS : PREVIEW_PIXELS;
     const scale = Math.min(1, Math.sqrt(most / (width * height)));
-    const due = (last, took) => force || now - last >= Math.max(REPORT_MS, SHOW_SHARE * took);
+    const due = (last, took) => force || now - last >= Math.max(REPORT_MS, this.showShare * took);
     let pixels = null;
     const size = [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
     if (due(this._last.preview, this._times.inference || 0)) {
@@ -347,7 +349,7 @@ export class BrowserRun extends FrameLoop {
     const scale = example === "cosine" ? 1 : Math.min(1, Math.sqrt(most / (width * height)));
     const size = [Math.max(2, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
     const took = this._times.inference || 0;
-    if (force || now - this._last.preview >= Math.max(REPORT_MS, SHOW_SHARE * took)) {
+    if (force || now - this._last.preview >= Math.max(REPORT_MS, this.showShare * took)) {
       const z = this.hooks.zPlane ? this.hooks.zPlane() : 0.5;
       const start = performance.now();
       const predicted = await predictionAt(this.trainer, this.target, size, z);
@@ -392,7 +394,8 @@ export class BrowserRun extends FrameLoop {
   _rates(now) {
     const window = 2000;
     this._recent = this._recent.filter(([t]) => now - t <= window);
-    this._shown = this._shown.filter((t) => now - t <= window);
+    // frames: those of the window, or the last two when they come slower (a slow preview)
+    this._shown = this._shown.filter((t, i) => now - t <= window || i >= this._shown.length - 2);
     const steps = this._recent.reduce((n, [, count]) => n + count, 0);
     const span = (list, at) => (list.length > 1 ? (now - at(list[0])) / 1000 : null);
     const stepSpan = span(this._recent, (e) => e[0]);
