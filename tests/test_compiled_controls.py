@@ -99,7 +99,11 @@ def test_fp16_inference_and_live_controls() -> None:
 
 
 @pytest.mark.parametrize("encoding", ["frequency", "identity_scaled"])
-@pytest.mark.parametrize("activation", ["leaky_relu", "sigmoid"])
+# every activation: the render's value-only activations (activate_biased, _value) are
+# written apart from the training kernels' activate_row
+@pytest.mark.parametrize(
+    "activation", ["leaky_relu", "relu", "sigmoid", "tanh", "sine", "softplus", "none"]
+)
 def test_separable_render_matches_numpy_fused(encoding: str, activation: str) -> None:
     spec = make_spec(encoding, activation, "l2", "adam").replace(n_neurons=16)
     compiled = CompiledTrainer(spec, threads=2)

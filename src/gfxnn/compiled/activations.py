@@ -10,6 +10,7 @@ constants come from a `consts` array of the buffers' dtype so float32 stays floa
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -81,3 +82,48 @@ def activate_row(code: int, a: np.ndarray, d: np.ndarray, k: np.ndarray) -> None
             tail = math.log1p(math.exp(-abs(z)))
             a[j] = (z if z > zero else zero) + tail
             d[j] = math.tanh(z * half) * half + half
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _value(code: int, z: Any, k: np.ndarray) -> Any:
+    """act(z) by activate_row's formulas (the same rounding), without the derivative."""
+    zero, half = k[K_ZERO], k[K_HALF]
+    if code == LEAKY_RELU:
+        s = z * k[K_SLOPE]
+        return z if z > s else s
+    if code == RELU:
+        return z if z > zero else zero
+    if code == NONE:
+        return z
+    if code == SIGMOID:
+        return math.tanh(z * half) * half + half
+    if code == TANH:
+        return math.tanh(z)
+    if code == SINE:
+        return math.sin(z)
+    return (z if z > zero else zero) + math.log1p(math.exp(-abs(z)))
+
+
+@nb.njit(cache=True, error_model="numpy")
+def activate_biased(code: int, a: np.ndarray, bias: np.ndarray, k: np.ndarray) -> None:
+    """Inference: a (rows, n) holds x W^T on entry and act(x W^T + bias) on return, in one
+    pass over the tile (no derivative: nothing is trained from it). The loops are written
+    out per common activation so that the compiler can vectorise them."""
+    rows, n = a.shape
+    if code == LEAKY_RELU:
+        slope = k[K_SLOPE]
+        for t in range(rows):
+            for o in range(n):
+                z = a[t, o] + bias[o]
+                s = z * slope
+                a[t, o] = z if z > s else s
+    elif code == RELU:
+        zero = k[K_ZERO]
+        for t in range(rows):
+            for o in range(n):
+                z = a[t, o] + bias[o]
+                a[t, o] = z if z > zero else zero
+    else:
+        for t in range(rows):
+            for o in range(n):
+                a[t, o] = _value(code, a[t, o] + bias[o], k)

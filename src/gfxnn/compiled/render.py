@@ -18,8 +18,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from gfxnn.compiled import encode, network
-from gfxnn.compiled.activations import activate_row
+from gfxnn.compiled import encode
+from gfxnn.compiled.activations import _value, activate_biased
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -39,27 +39,26 @@ def _render_chunk(
         rows = stop - start
         n1 = sizes[1]
         a = mine[: rows * n1].reshape((rows, n1))
-        d = mine[rows * widest : rows * (widest + n1)].reshape((rows, n1))
+        first = act_codes[0]
         for t in range(rows):
             p = start + t
             column, row = columns[p % width], rows_part[p // width]
             for o in range(n1):
-                a[t, o] = column[o] + row[o]
-            activate_row(act_codes[0], a[t], d[t], k)
+                a[t, o] = _value(first, column[o] + row[o], k)
         inputs = a
         for layer in range(1, n_layers):
             n_in, n_out = sizes[layer], sizes[layer + 1]
-            # Ping-pong: layer l writes where layer l - 1 did not (slots 0 and 2 of widest).
-            at = 0 if layer % 2 == 0 else 2 * rows * widest
+            # Ping-pong: layer l writes where layer l - 1 did not (slots 0 and 1 of widest).
+            at = 0 if layer % 2 == 0 else rows * widest
             if layer == n_layers - 1:
                 target = out[start:stop]
             else:
                 target = mine[at : at + rows * n_out].reshape((rows, n_out))
-            d = mine[rows * widest : rows * (widest + n_out)].reshape((rows, n_out))
             w0 = w_offsets[layer]
             w_t = transposed[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
             bias = params[b_offsets[layer] : b_offsets[layer] + n_out]
-            network._layer_forward(inputs, w_t, bias, act_codes[layer], target, d, k)
+            np.dot(inputs, w_t, target)
+            activate_biased(act_codes[layer], target, bias, k)  # no derivative: inference
             inputs = target
         if n_layers == 1:
             out[start:stop] = a
@@ -73,7 +72,7 @@ def render_chunks(
     out: np.ndarray,
 ) -> None:  # fmt: skip
     """out (H W, C): the network at every pixel, from the first layer's column terms
-    (W, n_1) and row terms (H, n_1, bias included); scratch (n_chunks, 3 tile_rows widest)."""
+    (W, n_1) and row terms (H, n_1, bias included); scratch (n_chunks, 2 tile_rows widest)."""
     n_chunks = scratch.shape[0]
     n = out.shape[0]
     for c in nb.prange(n_chunks):

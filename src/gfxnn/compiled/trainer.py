@@ -437,23 +437,26 @@ class CompiledTrainer:
         """`render` of a 2-D separable encoding: the first layer's column and row terms on
         the host, every pixel in one parallel kernel (`gfxnn.compiled.render`)."""
         dtype, sizes = self.dtype, self.mlp.sizes
-        columns = render.axis_features(
-            self._kind, self._enc_values, fused_render.axis_samples(width, dtype)
-        )
-        rows = render.axis_features(
-            self._kind, self._enc_values, fused_render.axis_samples(height, dtype)
-        )
-        half = columns.shape[1]
-        weight, bias = self.mlp.weights[0], self.mlp.biases[0]
-        column_terms = np.ascontiguousarray(columns @ weight[:, :half].T)
-        row_terms = np.ascontiguousarray(rows @ weight[:, half:].T + bias)
         n = height * width
         n_chunks, tile_rows = chunking(n, max(sizes[1:]))
-        scratch = np.empty((n_chunks, 3 * tile_rows * max(sizes[1:])), dtype)
+        scratch = np.empty((n_chunks, 2 * tile_rows * max(sizes[1:])), dtype)
         out = np.empty((n, sizes[-1]), dtype)
         consts = make_consts(dtype, RELATIVE_L2_EPSILON, 0.0)
         numba.set_num_threads(self.policy.best())
+        # The host's two small products run on one BLAS thread too: a multi-threaded BLAS
+        # call leaves its workers spinning for a while after it returns, on the cores the
+        # kernel's threads then need (measured: 2 threads took 159 ms instead of 91).
         with blas_threads(1), LAUNCH:
+            columns = render.axis_features(
+                self._kind, self._enc_values, fused_render.axis_samples(width, dtype)
+            )
+            rows = render.axis_features(
+                self._kind, self._enc_values, fused_render.axis_samples(height, dtype)
+            )
+            half = columns.shape[1]
+            weight, bias = self.mlp.weights[0], self.mlp.biases[0]
+            column_terms = np.ascontiguousarray(columns @ weight[:, :half].T)
+            row_terms = np.ascontiguousarray(rows @ weight[:, half:].T + bias)
             render.render_chunks(
                 width, column_terms, row_terms, self.mlp.params, self._transposed,
                 self._sizes, self._w_offsets, self._b_offsets, self._act_codes, consts,
