@@ -18,6 +18,7 @@ import pytest
 pytest.importorskip("starlette")
 sync_api = pytest.importorskip("playwright.sync_api")
 
+from browser_support import launch, needs_chromium  # noqa: E402
 from PIL import Image  # noqa: E402
 from test_studio_support import png_bytes, running_server  # noqa: E402
 
@@ -26,24 +27,9 @@ from gfxnn.apps.studio.session import TrainingSession  # noqa: E402
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled  # noqa: E402
 from gfxnn.imagefit import FitSettings  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "images" / "studio.png"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
-# CI sets GFXNN_REQUIRE_BROWSER=1 so that a missing Chromium fails this test, not skips it.
-if os.environ.get("GFXNN_REQUIRE_BROWSER") == "1" and not CHROMIUM.exists():
-    raise RuntimeError("GFXNN_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 
 
 def _number(page, selector: str) -> float:
@@ -92,7 +78,7 @@ def test_studio_in_chromium(tmp_path):
     )
     errors: list[str] = []
     with running_server(create_app(session)) as base, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page(viewport={"width": 1180, "height": 800})
             page.on("pageerror", lambda error: errors.append(str(error)))

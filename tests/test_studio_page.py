@@ -19,7 +19,7 @@ import pytest
 pytest.importorskip("starlette")
 sync_api = pytest.importorskip("playwright.sync_api")
 
-from test_studio_browser import ARGS, CHROMIUM  # noqa: E402
+from browser_support import launch, needs_chromium  # noqa: E402
 from test_studio_support import running_server, small_image  # noqa: E402
 
 from gfxnn.apps.studio.server import create_app  # noqa: E402
@@ -28,9 +28,7 @@ from gfxnn.fields.presets import preset_settings  # noqa: E402
 from gfxnn.fields.schedule import learning_rate_at  # noqa: E402
 from gfxnn.fields.settings import FitSettings  # noqa: E402
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 
 # Small and quick: the page's behaviour, not the fit's quality.
 BASE = FitSettings(batch_size=512, n_neurons=16, n_frequencies=6)
@@ -45,7 +43,7 @@ def studio(tmp_path_factory):
         frame_interval=0.05,
     )
     with running_server(create_app(session)) as base, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(playwright)
         try:
             yield session, base, browser
         finally:

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tempfile
 import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +17,7 @@ import pytest
 pytest.importorskip("starlette")
 sync_api = pytest.importorskip("playwright.sync_api")
 
+from browser_support import launch, needs_chromium  # noqa: E402
 from test_studio_support import running_server  # noqa: E402
 from webgpu_reference import require_webgpu  # noqa: E402
 
@@ -29,23 +28,9 @@ from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled  #
 from gfxnn.fields.settings import FitSettings  # noqa: E402
 from gfxnn.io import load_checkpoint  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",  # no GPU process for WebGL/compositing; WebGPU still gets SwiftShader
-    "--enable-unsafe-webgpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 WEIGHT_TOLERANCE = 1e-5  # absolute, after 3 steps at lr 1e-2 (measured: 0.0 frequency, 7e-9 grid)
 
-if os.environ.get("GFXNN_REQUIRE_BROWSER") == "1" and not CHROMIUM.exists():
-    raise RuntimeError("GFXNN_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 
 GRID = {"n_levels": 4, "log2_hashmap_size": 7, "base_resolution": 4, "per_level_scale": 2.0}
 SETTINGS = {
@@ -74,7 +59,7 @@ def studio(tmp_path_factory):
     )
     errors: list[str] = []
     with running_server(create_app(session)) as base, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(playwright, webgpu=True)
         try:
             page = browser.new_page()
             page.on("pageerror", lambda error: errors.append(str(error)))

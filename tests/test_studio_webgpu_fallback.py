@@ -4,14 +4,12 @@ with no WebGPU at all the page works the same."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 pytest.importorskip("starlette")
 sync_api = pytest.importorskip("playwright.sync_api")
 
+from browser_support import launch, needs_chromium  # noqa: E402
 from test_studio_support import running_server  # noqa: E402
 
 from gfxnn.apps.studio.server import create_app  # noqa: E402
@@ -19,13 +17,7 @@ from gfxnn.apps.studio.session import TrainingSession  # noqa: E402
 from gfxnn.data.images import LoadedImage, bundled_image_source, load_bundled  # noqa: E402
 from gfxnn.fields.settings import FitSettings  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-if os.environ.get("GFXNN_REQUIRE_BROWSER") == "1" and not CHROMIUM.exists():
-    raise RuntimeError("GFXNN_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium"
-)
+pytestmark = needs_chromium
 
 
 NO_WEBGPU = """
@@ -44,7 +36,7 @@ def test_without_webgpu_the_page_says_why_and_trains_on_the_server(tmp_path):
     )
     errors: list[str] = []
     with running_server(create_app(session)) as base, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(playwright)
         try:
             page = browser.new_page()
             page.on("pageerror", lambda error: errors.append(str(error)))

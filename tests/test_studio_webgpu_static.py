@@ -10,7 +10,6 @@ import contextlib
 import functools
 import http.server
 import io
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,22 +19,10 @@ import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
+from browser_support import launch, needs_chromium  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from gfxnn.apps.studio.static_site import StaticSiteError, write_static_site  # noqa: E402
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--enable-unsafe-webgpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-if os.environ.get("GFXNN_REQUIRE_BROWSER") == "1" and not CHROMIUM.exists():
-    raise RuntimeError("GFXNN_REQUIRE_BROWSER=1 but /usr/bin/chromium is missing")
 
 
 def test_static_site_refuses_a_directory_it_did_not_write(tmp_path):
@@ -81,7 +68,7 @@ def _gradient_png(width: int = 24, height: int = 20) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+@needs_chromium
 def test_static_site_trains_in_the_browser_and_its_checkpoint_renders(tmp_path):
     from gfxnn.cli import main
 
@@ -90,7 +77,7 @@ def test_static_site_trains_in_the_browser_and_its_checkpoint_renders(tmp_path):
     requests: list[str] = []
     errors: list[str] = []
     with _file_server(site) as base, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = launch(playwright, webgpu=True)
         try:
             page = browser.new_page(viewport={"width": 1180, "height": 760})
             page.on("request", lambda request: requests.append(request.url))
@@ -143,7 +130,7 @@ def test_static_site_trains_in_the_browser_and_its_checkpoint_renders(tmp_path):
 
 
 def _open_site(playwright, base: str, errors: list[str]):
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    browser = launch(playwright, webgpu=True)
     page = browser.new_page(viewport={"width": 1180, "height": 900})
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(base)
@@ -172,7 +159,7 @@ def _change(page, selector: str, value: str) -> None:
     page.press(selector, "Tab")  # the change event fires on blur
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's Chromium at /usr/bin/chromium")
+@needs_chromium
 def test_static_site_builds_its_networks_and_examples_in_the_page(tmp_path):
     """The page builds the network its panel asks for (a refused one changes nothing),
     trains Learn Cosine and Learn Four Images, and its downloads are checkpoints that gfxnn
