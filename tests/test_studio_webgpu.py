@@ -151,6 +151,15 @@ def test_three_steps_in_the_page_match_the_python_webgpu_trainer(
     np.testing.assert_allclose(result["losses"], losses, rtol=1e-6)
 
 
+def _browser_mode(page, base: str) -> None:
+    """Open the studio and switch it to training in the page."""
+    page.goto(base)
+    page.wait_for_selector("#connection.online")
+    page.evaluate("window.gfxnnBrowserTrainer.probed")
+    page.select_option("#train-on-select", "browser")
+    page.wait_for_function("window.gfxnnStudio.state().trainer === 'browser'", timeout=30_000)
+
+
 def _page_state(page) -> dict:
     return page.evaluate("window.gfxnnStudio.state()")
 
@@ -383,11 +392,7 @@ def test_the_pages_cosine_and_bubbles_are_gfxnn_fields_examples(studio):
 def test_switching_the_example_in_browser_mode_rebuilds_in_the_page(studio):
     page, base, session = studio
     session.set_example("cosine")
-    page.goto(base)
-    page.wait_for_selector("#connection.online")
-    page.evaluate("window.gfxnnBrowserTrainer.probed")
-    page.select_option("#train-on-select", "browser")
-    page.wait_for_function("window.gfxnnStudio.state().trainer === 'browser'", timeout=30_000)
+    _browser_mode(page, base)
     before = session.snapshot()["steps"]
     page.evaluate("window.gfxnnStudio.send('example', {name: 'bubbles'})")
     page.wait_for_function(
@@ -429,11 +434,7 @@ def test_learn_four_images_trains_its_four_networks_in_the_page(studio):
 
     page, base, session = studio
     session.set_example("image")
-    page.goto(base)
-    page.wait_for_selector("#connection.online")
-    page.evaluate("window.gfxnnBrowserTrainer.probed")
-    page.select_option("#train-on-select", "browser")
-    page.wait_for_function("window.gfxnnStudio.state().trainer === 'browser'", timeout=30_000)
+    _browser_mode(page, base)
     # the example switch in browser mode: the page now runs four networks
     page.evaluate("window.gfxnnStudio.send('example', {name: 'four_images'})")
     page.wait_for_function(
@@ -532,11 +533,7 @@ def test_precision_fp16_in_the_page(studio):
     assert fp32["error"] is None and len(fp32["values"]) == 4 * 4 * 3
 
     session.set_example("image")
-    page.goto(base)
-    page.wait_for_selector("#connection.online")
-    page.evaluate("window.gfxnnBrowserTrainer.probed")
-    page.select_option("#train-on-select", "browser")
-    page.wait_for_function("window.gfxnnStudio.state().trainer === 'browser'", timeout=30_000)
+    _browser_mode(page, base)
     page.evaluate(
         "window.gfxnnStudio.send('apply', {settings: {...window.gfxnnStudio.settings(), precision: 'fp16'}})"
     )

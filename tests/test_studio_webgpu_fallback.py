@@ -46,7 +46,9 @@ def test_without_webgpu_the_page_says_why_and_trains_on_the_server(tmp_path):
             note = page.text_content("#train-on-note")
             assert "no adapter" in note and "stays on the server" in note, note
             assert page.is_disabled("#train-on-select option[value=browser]")
-            page.check("#learning")
+            # Learning is on from the start (no click: a click racing the first state message
+            # could turn it off again).
+            page.wait_for_function("window.gfxnnStudio.state().learning", timeout=30_000)
             page.wait_for_function("window.gfxnnStudio.state().steps > 20", timeout=30_000)
             assert page.evaluate("window.gfxnnStudio.state().trainer") == "server"
 

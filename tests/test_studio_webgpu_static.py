@@ -96,16 +96,9 @@ def test_static_site_trains_in_the_browser_and_its_checkpoint_renders(tmp_path):
             start_psnr = page.evaluate("window.gfxnnBrowserTrainer.run().psnr")
             # SwiftShader runs on this machine's CPU: small batches, a larger rate.
             for name, value in (("batch_size", "256"), ("learning_rate", "0.01")):
-                page.fill(f"#{name}", value)
-                page.press(f"#{name}", "Tab")  # the change event fires on blur
+                _change(page, f"#{name}", value)
             assert page.evaluate("window.gfxnnBrowserTrainer.run().settings.batch_size") == 256
-            page.check("#learning")
-            page.wait_for_function(
-                "Number(document.querySelector('#steps').textContent.replace(/,/g, '')) >= 40",
-                timeout=60_000,
-            )
-            page.uncheck("#learning")
-            page.wait_for_function("window.gfxnnBrowserTrainer.run().running === false")
+            _train(page, 40)
             with page.expect_download() as download_info:
                 page.click("#save")
             checkpoint = tmp_path / "browser.safetensors"

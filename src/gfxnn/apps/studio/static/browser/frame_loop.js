@@ -4,6 +4,27 @@
 // frame() once per display frame while the device is not lost.
 "use strict";
 
+/** Steps for a frame: steps_per_frame, or as many as frame_budget_ms holds at `msPerStep`
+ * (the budget itself before the first measurement; at least one, at most 1024); never past
+ * max_steps after `done` steps. */
+export function stepsThisFrame(settings, msPerStep, done) {
+  let n = settings.steps_per_frame || 1;
+  if (settings.frame_budget_ms) {
+    const perStep = msPerStep || settings.frame_budget_ms;
+    n = Math.max(1, Math.min(1024, Math.floor(settings.frame_budget_ms / perStep)));
+  }
+  if (settings.max_steps) n = Math.min(n, settings.max_steps - done);
+  return n;
+}
+
+/** What a lost device's report says (the host copy of the weights is a few seconds old). */
+export function lostMessage(message, steps) {
+  return (
+    `the browser's GPU device was lost (${message}); resuming starts a new device from ` +
+    `the weights of step ${steps} or a few seconds before`
+  );
+}
+
 export class FrameLoop {
   constructor() {
     this.lost = null; // why the device was lost, until a resume
@@ -29,6 +50,16 @@ export class FrameLoop {
     } finally {
       this._held -= 1;
     }
+  }
+
+  /** The page's single step: `n` steps now (of every network), then shown. */
+  async step(n) {
+    if (this._held || this.lost) return 0;
+    return this._do(async () => {
+      const done = await this._train(Math.max(1, n));
+      await this._showNow();
+      return done;
+    });
   }
 
   _startLoop() {

@@ -7,7 +7,7 @@
 "use strict";
 
 import { requestGpu } from "./device.js";
-import { FrameLoop } from "./frame_loop.js";
+import { FrameLoop, lostMessage, stepsThisFrame } from "./frame_loop.js";
 import { BrowserRun } from "./run.js";
 
 /** workload.combined_psnr: 10 log10(1 / mean MSE) of equal-sized parts; null until every
@@ -154,22 +154,13 @@ export class MultiRun extends FrameLoop {
   /** Steps per frame for all four: with a frame budget, what it holds at the group's time
    * per step (each network's clock runs from the first submission to its own end). */
   _stepsThisFrame() {
-    const s = this.settings;
-    if (!s.frame_budget_ms) return this.runs[0]._stepsThisFrame();
-    const perStep = Math.max(...this.runs.map((run) => run._times.step || s.frame_budget_ms));
-    let n = Math.max(1, Math.min(1024, Math.floor(s.frame_budget_ms / perStep)));
-    if (s.max_steps) n = Math.min(n, s.max_steps - this.steps);
-    return n;
+    const times = this.runs.map((run) => run._times.step);
+    const perStep = times.every((ms) => ms !== null) ? Math.max(...times) : null;
+    return stepsThisFrame(this.settings, perStep, this.steps);
   }
 
-  /** The page's single step: `n` steps of every network, then all shown. */
-  async step(n) {
-    if (this._held || this.lost) return 0;
-    return this._do(async () => {
-      const done = await this._train(Math.max(1, n));
-      for (const run of this.runs) await run._show(true);
-      return done;
-    });
+  async _showNow() {
+    for (const run of this.runs) await run._show(true);
   }
 
   async frame() {
@@ -262,10 +253,7 @@ export class MultiRun extends FrameLoop {
   _onLost(message) {
     this.lost = message;
     for (const run of this.runs) run.lost = message;
-    if (this._closed) return;
-    this.hooks.lost(
-      `the browser's GPU device was lost (${message}); resuming starts a new device from ` +
-        `the weights of step ${this.steps} or a few seconds before`,
-    );
+    if (!this._closed) this.hooks.lost(lostMessage(message, this.steps));
   }
+
 }

@@ -9,7 +9,7 @@
 
 import { requestGpu } from "./device.js";
 import { frameImage, predictionAt, referenceAt } from "./examples.js";
-import { FrameLoop } from "./frame_loop.js";
+import { FrameLoop, lostMessage, stepsThisFrame } from "./frame_loop.js";
 import { BrowserTrainer } from "./trainer.js";
 
 // Display frames at most 10 a second, the full-resolution PSNR at most once a second, and
@@ -221,27 +221,13 @@ export class BrowserRun extends FrameLoop {
     return limit !== null && limit !== undefined && this.steps >= limit;
   }
 
-  /** Steps for this frame: steps_per_frame, or what frame_budget_ms holds at the measured
-   * time per step (at least one); never past max_steps. */
+  /** Steps for this frame (frame_loop.stepsThisFrame at the measured time per step). */
   _stepsThisFrame() {
-    const s = this.settings;
-    let n = s.steps_per_frame || 1;
-    if (s.frame_budget_ms) {
-      const perStep = this._times.step || s.frame_budget_ms;
-      n = Math.max(1, Math.min(1024, Math.floor(s.frame_budget_ms / perStep)));
-    }
-    if (s.max_steps) n = Math.min(n, s.max_steps - this.steps);
-    return n;
+    return stepsThisFrame(this.settings, this._times.step, this.steps);
   }
 
-  /** Run `n` steps now (the page's single step), then show them. */
-  async step(n) {
-    if (this._held || this.lost) return 0;
-    return this._do(async () => {
-      const done = await this._train(Math.max(1, n));
-      await this._show(true);
-      return done;
-    });
+  _showNow() {
+    return this._show(true);
   }
 
   async _train(n) {
@@ -440,12 +426,9 @@ export class BrowserRun extends FrameLoop {
 
   _onLost(message) {
     this.lost = message;
-    if (this._closed) return;
-    this.hooks.lost(
-      `the browser's GPU device was lost (${message}); resuming starts a new device from ` +
-        `the weights of step ${this.steps} or a few seconds before`,
-    );
+    if (!this._closed) this.hooks.lost(lostMessage(message, this.steps));
   }
+
 }
 
 /** An image target ({values, width, height}) in examples.js's pageTarget form. */
