@@ -236,3 +236,62 @@ def test_static_site_builds_its_networks_and_examples_in_the_page(tmp_path):
     shader = tmp_path / "astronaut.glsl"
     assert main(["export", str(astronaut), "--format", "glsl", "-o", str(shader)]) == 0
     assert "vec3" in shader.read_text()
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@needs_chromium
+def test_static_site_trains_a_volume_it_is_given(tmp_path):
+    """A .npy volume chosen in the page is checked as gfxnn checks one (a value outside [0, 1]
+    is refused, naming its index), then the volume example trains it (2 channels: a 3 -> 2
+    network) and its checkpoint records the example."""
+    from gfxnn.cli import main
+    from gfxnn.fields.checkpoint import load
+
+    site = tmp_path / "site"
+    assert main(["studio", "--static", str(site)]) == 0
+    z, y, x = np.meshgrid(*(np.linspace(0, 1, n) for n in (8, 12, 16)), indexing="ij")
+    volume = np.stack([x, 0.5 + 0.5 * np.sin(3 * y + z)], axis=-1).astype(np.float32)
+    bad = volume.copy()
+    bad[1, 2, 3, 1] = 2.0
+    errors: list[str] = []
+    with _file_server(site) as base, sync_api.sync_playwright() as playwright:
+        browser, page = _open_site(playwright, base, errors)
+        try:
+            run = "window.gfxnnBrowserTrainer.run()"
+            files = [
+                {"name": "bad.npy", "mimeType": "application/octet-stream", "buffer": _npy(bad)}
+            ]
+            page.set_input_files("#volume-upload", files=files)
+            page.wait_for_function("document.querySelector('#error').textContent.includes('2')")
+            assert "index (1,2,3,1)" in page.text_content("#error"), page.text_content("#error")
+            assert page.evaluate(f"{run}.target.example") == "image"  # nothing changed
+            _change(page, "#batch_size", "256")
+            files = [
+                {
+                    "name": "ramps.npy",
+                    "mimeType": "application/octet-stream",
+                    "buffer": _npy(volume),
+                }
+            ]
+            page.set_input_files("#volume-upload", files=files)
+            page.wait_for_function(f"{run}.target.example === 'volume'")
+            assert page.evaluate(f"{run}.trainer.spec.n_output_dims") == 2
+            assert page.evaluate(f"{run}.target.grid") == [16, 12, 8]
+            _train(page, 150)
+            page.wait_for_function(f"{run}.psnr > 20", timeout=30_000)  # a constant: ~11 dB
+            with page.expect_download() as download:
+                page.click("#save")
+            checkpoint = tmp_path / "volume.safetensors"
+            download.value.save_as(checkpoint)
+        finally:
+            browser.close()
+    assert errors == [], errors
+    example = load(checkpoint).config["example"]
+    assert example["name"] == "volume" and example["grid_shape"] == [8, 12, 16]
+    assert (example["n_input_dims"], example["n_output_dims"]) == (3, 2)
+    assert example["source"] == "upload:ramps.npy"

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from gfxnn.fields.examples import FOUR_IMAGES, four_images
+from gfxnn.fields.examples import FOUR_IMAGES, MAX_VOLUME_VALUES, four_images
 from gfxnn.fields.settings import FitSettings, settings_fields
 
 __all__ = [
@@ -62,13 +62,16 @@ SITE_ENCODINGS: dict[str, tuple[str, dict[str, Any]]] = {
     "trianglewave": ("Triangle wave, 8", {"encoding": "trianglewave", "n_frequencies": 8}),
     "identity": ("None (the inputs as they are)", {"encoding": "identity"}),
 }
-# The examples the static page trains: (label, input dims, output channels).
+# The examples the static page trains: (label, input dims, output channels; 0: the channels of
+# the volume the user drops in, 1 to 4).
 SITE_EXAMPLES: dict[str, tuple[str, int, int]] = {
     "image": ("Learn Image", 2, 3),
     "four_images": ("Learn Four Images", 2, 3),
     "cosine": ("Learn Cosine", 1, 1),
     "bubbles": ("Bubbles 3-D", 3, 3),
+    "volume": ("Volume (a .npy you drop in)", 3, 0),
 }
+VOLUME_CHANNELS = (1, 2, 3, 4)
 # The settings the page starts with: a network SwiftShader (a CPU) also trains at a few
 # steps a second.
 SITE_START: dict[str, Any] = {"n_neurons": 32, "batch_size": 1024, "learning_rate": 0.01}
@@ -166,10 +169,12 @@ def _site_files(images: list[tuple[str, np.ndarray]]) -> dict[str, bytes]:
         # Learn Four Images' images at their one size (gfxnn.fields.examples.four_images)
         "four_images": [{"name": name, "file": f"four-{name}.png"} for name in FOUR_IMAGES],
         "settings": FitSettings(**SITE_START).to_dict(),
+        "max_volume_values": MAX_VOLUME_VALUES,
         "ids": _ids(),
         "images": [],
     }
-    for d, c in sorted({(d, c) for _, d, c in SITE_EXAMPLES.values()}):
+    shapes = {(d, c) for _, d, c in SITE_EXAMPLES.values() if c} | {(3, c) for c in VOLUME_CHANNELS}
+    for d, c in sorted(shapes):
         shape = f"{d}x{c}"
         site["plans"][shape] = {}
         for name, (_, changes) in SITE_ENCODINGS.items():

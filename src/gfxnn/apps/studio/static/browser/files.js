@@ -50,6 +50,7 @@ export function checkpointBytes(model, settings, weights, image, { psnr, steps, 
       n_output_dims: model.spec.n_output_dims,
       grid_shape: image.grid.slice(0, model.spec.n_input_dims).reverse(),
       ...(example === "bubbles" || example === "volume" ? { z_plane: zPlane } : {}),
+      ...(example === "volume" ? { source: image.source } : {}),
     };
   }
   const finite = Number.isFinite(psnr) ? psnr : null;
@@ -106,6 +107,14 @@ export function flatWeights(tensors, names) {
 
 /** {shape, values} of a little-endian float32, C-ordered .npy file (format 1.0 to 3.0). */
 export function readNpy(buffer) {
+  const { descr, shape, data } = npyHeader(buffer);
+  if (descr !== "<f4") throw new Error(`the .npy array must be float32 in C order, got dtype ${descr}`);
+  return { shape, values: npyValues(data, descr, shape) };
+}
+
+/** The header of a C-order .npy file: {descr, shape, data (a DataView of the values)}; an
+ * Error naming what is wrong. */
+function npyHeader(buffer) {
   const bytes = new Uint8Array(buffer);
   const magic = String.fromCharCode(...bytes.subarray(0, 6));
   if (magic !== "\x93NUMPY") throw new Error("not a .npy file");
@@ -117,14 +126,61 @@ export function readNpy(buffer) {
   const descr = /'descr':\s*'([^']*)'/.exec(header);
   const fortran = /'fortran_order':\s*(True|False)/.exec(header);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!descr || descr[1] !== "<f4" || !fortran || fortran[1] !== "False" || !shapeText) {
-    throw new Error(`the .npy array must be float32 in C order, got ${header.trim()}`);
+  if (!descr || !fortran || fortran[1] !== "False" || !shapeText) {
+    throw new Error(`the .npy array must be in C order with a plain header, got ${header.trim()}`);
   }
   const shape = shapeText[1].split(",").filter((s) => s.trim()).map(Number);
   const size = shape.reduce((a, b) => a * b, 1);
-  if (start + length + 4 * size > bytes.length) throw new Error("the .npy file is truncated");
+  const itemsize = NPY_SIZES[descr[1]];
+  if (!itemsize) throw new Error(`the .npy dtype ${descr[1]} is not read here`);
+  if (start + length + itemsize * size > bytes.length) throw new Error("the .npy file is truncated");
+  const data = new DataView(bytes.buffer, bytes.byteOffset + start + length, itemsize * size);
+  return { descr: descr[1], shape, data };
+}
+
+const NPY_SIZES = { "<f4": 4, "<f8": 8, "|u1": 1, "<u2": 2, "|b1": 1 };
+
+function npyValues(data, descr, shape) {
+  const size = shape.reduce((a, b) => a * b, 1);
   const values = new Float32Array(size);
-  const data = new DataView(bytes.buffer, bytes.byteOffset + start + length, 4 * size);
-  for (let i = 0; i < size; i++) values[i] = data.getFloat32(4 * i, true);
-  return { shape, values };
+  const read = {
+    "<f4": (i) => data.getFloat32(4 * i, true),
+    "<f8": (i) => data.getFloat64(8 * i, true),
+    "|u1": (i) => data.getUint8(i) / 255, // gfxnn.fields.examples: integers scaled to [0, 1]
+    "<u2": (i) => data.getUint16(2 * i, true) / 65535,
+    "|b1": (i) => (data.getUint8(i) ? 1 : 0),
+  }[descr];
+  for (let i = 0; i < size; i++) values[i] = read(i);
+  return values;
+}
+
+/** A volume of a .npy file, checked as gfxnn.fields.examples.check_volume checks one:
+ * {shape: [D, H, W, C], values} with (D, H, W) or (D, H, W, C <= 4), at most `maxValues`
+ * values, float32/float64 in [0, 1] (the first bad value named by its index), uint8, uint16
+ * (scaled to [0, 1]) or bool. */
+export function readVolume(buffer, maxValues) {
+  const { descr, shape, data } = npyHeader(buffer);
+  const full = shape.length === 3 ? [...shape, 1] : shape;
+  if (full.length !== 4 || full[3] < 1 || full[3] > 4 || Math.min(...full) < 1) {
+    throw new Error(`a volume has shape (D, H, W) or (D, H, W, C) with C in 1..4 and every size >= 1, got (${shape})`);
+  }
+  const size = full.reduce((a, b) => a * b, 1);
+  if (size > maxValues) throw new Error(`the volume (${shape}) holds ${size} values; at most ${maxValues} are fitted`);
+  if (!(descr in NPY_SIZES)) throw new Error(`volume dtype ${descr} is not fitted (float32/64 in [0, 1], uint8, uint16 or bool)`);
+  const values = npyValues(data, descr, full);
+  if (descr[1] === "f") {
+    const bad = values.findIndex((v) => !(v >= 0 && v <= 1)); // NaN fails both
+    if (bad >= 0) {
+      const index = [];
+      let rest = bad;
+      for (let k = full.length - 1; k >= 0; k--) {
+        index.unshift(rest % full[k]);
+        rest = Math.floor(rest / full[k]);
+      }
+      throw new Error(
+        `a volume value is NaN, infinite or outside [0, 1] (the first ${values[bad]} at index (${index.slice(0, shape.length)})); scale the volume to [0, 1]`,
+      );
+    }
+  }
+  return { shape: full, values };
 }

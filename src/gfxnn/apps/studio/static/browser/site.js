@@ -11,7 +11,7 @@
 
 import { unavailableReason } from "./device.js";
 import { pageTarget, referenceImage } from "./examples.js";
-import { checkpointBytes } from "./files.js";
+import { checkpointBytes, readVolume } from "./files.js";
 import { MultiRun, twoByTwo } from "./multi_run.js";
 import { composeModel, initialWeights } from "./plans.js";
 import { BrowserRun, toImageData } from "./run.js";
@@ -31,6 +31,7 @@ let run = null;
 let example = "image";
 let fourImages = null; // the four bundled images of Learn Four Images, decoded
 const image = { values: null, width: 0, height: 0, source: "" };
+let volume = null; // {shape: [D, H, W, C], values, source} of the dropped .npy
 
 function showError(text) {
   $("error").textContent = text;
@@ -79,6 +80,27 @@ async function setImage(blob, source) {
   }
 }
 
+/** A chosen .npy volume: checked (files.readVolume: the rules of gfxnn's check_volume), then
+ * the volume example trains it (a new run: its channels shape the network). */
+async function setVolume(file) {
+  try {
+    if (file.size > site.limits.max_upload_bytes) {
+      throw new Error(`the file is ${file.size} bytes; the limit is ${site.limits.max_upload_bytes}`);
+    }
+    const read = readVolume(await file.arrayBuffer(), site.max_volume_values);
+    volume = { ...read, source: `upload:${file.name}` };
+    $("volume-info").textContent = `${file.name}: ${read.shape.join(" × ")}`;
+    $("volume-info").hidden = false;
+    showError("");
+    example = "volume";
+    $("example").value = example;
+    showExample();
+    await startRun();
+  } catch (error) {
+    showError(`volume refused: ${error.message}`);
+  }
+}
+
 function zPlane() {
   return Number($("z_plane").value);
 }
@@ -87,6 +109,10 @@ function zPlane() {
 function exampleTargets(model) {
   if (example === "image") return [image];
   if (example === "four_images") return fourImages;
+  if (example === "volume") {
+    if (!volume) throw new Error("choose a .npy volume first (the field under Example)");
+    return [pageTarget({ ...model, example }, volume, volume.source)];
+  }
   const target = pageTarget({ ...model, example }, { values: null, shape: FUNCTION_SHAPES[example] }, example);
   return [{ ...target, width: FUNCTION_DISPLAY, height: FUNCTION_DISPLAY }];
 }
@@ -95,7 +121,10 @@ function drawReference() {
   let frame;
   if (example === "image") frame = image.values && toImageData(image.values, image.width, image.height);
   else if (example === "four_images") frame = twoByTwo(fourImages.map((t) => toImageData(t.values, t.width, t.height)));
-  else if (run && run.target.example === example) frame = referenceImage(run.target, [FUNCTION_DISPLAY, FUNCTION_DISPLAY], zPlane());
+  else if (run && run.target.example === example) {
+    const { width, height } = run.target; // the volume's own size, the functions' 256 x 256
+    frame = referenceImage(run.target, [width, height], zPlane());
+  }
   if (!frame) return;
   const canvas = $("reference");
   canvas.width = frame.width;
@@ -152,7 +181,8 @@ function writeNetwork(settings, encoding) {
 /** The browser model the panel describes, for the example's input and output sizes. */
 function panelModel() {
   const info = site.examples.find((e) => e.name === example);
-  const plan = plans[`${info.n_input_dims}x${info.n_output_dims}`][$("net-encoding").value];
+  const channels = example === "volume" && volume ? volume.shape[3] : info.n_output_dims || 1;
+  const plan = plans[`${info.n_input_dims}x${channels}`][$("net-encoding").value];
   return composeModel(plan, { ...site.settings, ...readSettings(), ...readNetwork() }, site.ids);
 }
 
@@ -257,7 +287,7 @@ function resetWeights() {
 
 function showExample() {
   $("image-fieldset").hidden = example !== "image";
-  $("z-field").hidden = example !== "bubbles";
+  $("z-field").hidden = example !== "bubbles" && example !== "volume";
 }
 
 function wire() {
@@ -289,6 +319,10 @@ function wire() {
   $("bundled").addEventListener("change", async (event) => {
     const entry = site.images[Number(event.target.value)];
     await setImage(await fetchFile(entry.file, "blob"), `bundled:${entry.name}`);
+  });
+  $("volume-upload").addEventListener("change", (event) => {
+    const file = event.target.files[0];
+    if (file) setVolume(file);
   });
   $("upload").addEventListener("change", (event) => {
     const file = event.target.files[0];
