@@ -10,6 +10,7 @@ import contextlib
 import functools
 import http.server
 import io
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -295,3 +296,56 @@ def test_static_site_trains_a_volume_it_is_given(tmp_path):
     assert example["name"] == "volume" and example["grid_shape"] == [8, 12, 16]
     assert (example["n_input_dims"], example["n_output_dims"]) == (3, 2)
     assert example["source"] == "upload:ramps.npy"
+
+
+@needs_chromium
+def test_static_site_presets_and_live_controls(tmp_path):
+    """The panel's presets build gfxnn.fields.presets' network for the example (plans.js's
+    model equals static_site.browser_model of preset_settings), and the schedule and clip
+    fields reach the run live; a bad one is refused with its name."""
+    from gfxnn.apps.studio.static_site import browser_model
+    from gfxnn.cli import main
+    from gfxnn.fields.presets import preset_settings
+
+    site = tmp_path / "site"
+    assert main(["studio", "--static", str(site)]) == 0
+    errors: list[str] = []
+    with _file_server(site) as base, sync_api.sync_playwright() as playwright:
+        browser, page = _open_site(playwright, base, errors)
+        try:
+            run = "window.gfxnnBrowserTrainer.run()"
+            for example, d, c in (("image", 2, 3), ("cosine", 1, 1), ("bubbles", 3, 3)):
+                page.select_option("#example", example)
+                page.wait_for_function(f"{run}.target.example === '{example}'")
+                for preset in ("mlpzen", "dx12nn"):
+                    page.click(f"#preset-{preset}")
+                    settings = preset_settings(preset, example)
+                    page.wait_for_function(
+                        f"{run}.settings.batch_size === {settings.batch_size}"
+                        f" && {run}.settings.encoding === '{settings.encoding}'"
+                    )
+                    got = page.evaluate(f"{run}.model")
+                    expected = browser_model(settings, d, c)
+                    for key in ("sizes", "n_table", "constants", "choices", "meta_levels", "names"):
+                        assert json.loads(json.dumps(expected[key])) == got[key], (
+                            example,
+                            preset,
+                            key,
+                        )
+                    assert got["settings"]["lr_schedule"] == settings.lr_schedule
+            # live: the schedule's parameters and the clip reach the running network
+            for name, value in (("lr_schedule", "cosine"), ("gradient_clip", "norm")):
+                page.select_option(f"#{name}", value)
+            _change(page, "#base_period", "7")
+            _change(page, "#clip_value", "0.25")
+            page.wait_for_function(f"{run}.trainer.controls.clip === 'norm'")
+            assert page.evaluate(f"{run}.settings.base_period") == 7
+            assert page.evaluate(f"{run}.trainer.controls.clipValue") == 0.25
+            _change(page, "#decay_steps", "0")
+            page.wait_for_function(
+                "document.querySelector('#error').textContent.includes('decay_steps')"
+            )
+            assert "decay_steps must be an integer >= 1" in page.text_content("#error")
+        finally:
+            browser.close()
+    assert errors == [], errors

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from gfxnn.fields.examples import FOUR_IMAGES, MAX_VOLUME_VALUES, four_images
+from gfxnn.fields.presets import preset_settings
 from gfxnn.fields.settings import FitSettings, settings_fields
 
 __all__ = [
@@ -61,7 +62,12 @@ SITE_ENCODINGS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "trianglewave": ("Triangle wave, 8", {"encoding": "trianglewave", "n_frequencies": 8}),
     "identity": ("None (the inputs as they are)", {"encoding": "identity"}),
+    # MLPZen's encoding of the example (gfxnn.fields.presets): per input count, below
+    "mlpzen": ("MLPZen's for this example", {}),
 }
+# MLPZen's preset example for each input count (its encodings differ by example: cosine's
+# one-blob, the image's 2^12 grid, the 3-D examples' 2^15 grid).
+MLPZEN_EXAMPLE_OF_DIMS = {1: "cosine", 2: "image", 3: "bubbles"}
 # The examples the static page trains: (label, input dims, output channels; 0: the channels of
 # the volume the user drops in, 1 to 4).
 SITE_EXAMPLES: dict[str, tuple[str, int, int]] = {
@@ -130,6 +136,11 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def _encoding_fields(settings: FitSettings) -> dict[str, Any]:
+    """The settings that shape an encoding plan (plans.js takes the rest from the page)."""
+    return {k: getattr(settings, k) for k in ("encoding", "encoding_params", "n_frequencies")}
+
+
 def _ids() -> dict[str, Any]:
     """What the page's plans.js needs to build an MLP as layout.model_plan does."""
     from gfxnn.webgpu import layout
@@ -171,6 +182,18 @@ def _site_files(images: list[tuple[str, np.ndarray]]) -> dict[str, bytes]:
         "settings": FitSettings(**SITE_START).to_dict(),
         "max_volume_values": MAX_VOLUME_VALUES,
         "ids": _ids(),
+        # the panel's "Load the defaults of" buttons: each preset's settings for each example,
+        # and which encoding plan they train with
+        "presets": {
+            example: {
+                "dx12nn": {"settings": FitSettings().to_dict(), "encoding": "frequency"},
+                "mlpzen": {
+                    "settings": preset_settings("mlpzen", example).to_dict(),
+                    "encoding": "mlpzen",
+                },
+            }
+            for example in SITE_EXAMPLES
+        },
         "images": [],
     }
     shapes = {(d, c) for _, d, c in SITE_EXAMPLES.values() if c} | {(3, c) for c in VOLUME_CHANNELS}
@@ -178,6 +201,8 @@ def _site_files(images: list[tuple[str, np.ndarray]]) -> dict[str, bytes]:
         shape = f"{d}x{c}"
         site["plans"][shape] = {}
         for name, (_, changes) in SITE_ENCODINGS.items():
+            if name == "mlpzen":
+                changes = _encoding_fields(preset_settings("mlpzen", MLPZEN_EXAMPLE_OF_DIMS[d]))
             model_file = f"plan-{shape}-{name}.json"
             model = browser_model(FitSettings(**SITE_START, **changes), d, c)
             files[model_file] = json.dumps(model).encode("utf-8")

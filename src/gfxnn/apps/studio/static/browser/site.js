@@ -17,7 +17,10 @@ import { composeModel, initialWeights } from "./plans.js";
 import { BrowserRun, toImageData } from "./run.js";
 
 const $ = (id) => document.getElementById(id);
-const LIVE = ["learning_rate", "lr_schedule", "batch_size", "steps_per_frame", "frame_budget_ms", "max_steps"];
+const LIVE = [
+  "learning_rate", "lr_schedule", "max_learning_rate", "decay_steps", "base_period", "min_learning_rate",
+  "batch_size", "steps_per_frame", "frame_budget_ms", "max_steps", "gradient_clip", "clip_value",
+];
 const NETWORK = ["n_neurons", "n_layers", "activation", "output_activation", "loss", "optimizer", "initialization", "precision"];
 // The sample grids of the function examples (gfxnn.fields.examples: CosineTarget.grid_shape,
 // BubblesTarget.grid_shape), with their channels: what a checkpoint records.
@@ -142,10 +145,18 @@ function readSettings() {
   }
   for (const name of ["freeze_mlp", "freeze_encoding"]) values[name] = $(name).checked;
   const problems = [];
-  if (!(values.learning_rate > 0)) problems.push("the learning rate must be > 0");
-  for (const [name, low, high] of [["batch_size", 1, site.limits.max_batch_size], ["steps_per_frame", 1, 1024]]) {
+  for (const name of ["learning_rate", "max_learning_rate", "min_learning_rate", "clip_value"]) {
+    if (!(values[name] > 0)) problems.push(`${name} must be > 0`);
+  }
+  const integers = [
+    ["batch_size", 1, site.limits.max_batch_size],
+    ["steps_per_frame", 1, 1024],
+    ["decay_steps", 1, Infinity],
+    ["base_period", 1, Infinity],
+  ];
+  for (const [name, low, high] of integers) {
     if (!Number.isInteger(values[name]) || values[name] < low || values[name] > high) {
-      problems.push(`${name} must be an integer in ${low}..${high}`);
+      problems.push(`${name} must be an integer ${high === Infinity ? `>= ${low}` : `in ${low}..${high}`}`);
     }
   }
   if (values.max_steps !== null && !(Number.isInteger(values.max_steps) && values.max_steps >= 1)) {
@@ -224,6 +235,7 @@ async function startRun() {
     if (run) {
       example = run.target.example === "image" && run.n_networks > 1 ? "four_images" : run.target.example;
       $("example").value = example;
+      writeSettings(run.settings);
       writeNetwork(run.settings, $("net-encoding").dataset.current);
       showExample();
       return false;
@@ -280,6 +292,15 @@ async function download() {
   }
 }
 
+/** "Load the defaults of": the preset's settings for this example, live and network alike
+ * (gfxnn.fields.presets, written into site.json), then a new run. */
+function loadPreset(name) {
+  const { settings, encoding } = site.presets[example][name];
+  writeSettings(settings);
+  writeNetwork(settings, encoding);
+  return startRun();
+}
+
 function resetWeights() {
   const weights = initialWeights(run.model);
   return run.setWeights(run.runs ? run.runs.map(() => weights) : weights);
@@ -299,6 +320,7 @@ function wire() {
     $("resume").hidden = true;
     await run.resume().catch((error) => showError(`no new device: ${error.message}`));
   });
+  for (const name of ["dx12nn", "mlpzen"]) $(`preset-${name}`).addEventListener("click", () => loadPreset(name));
   $("example").addEventListener("change", (event) => {
     example = event.target.value;
     showExample();
