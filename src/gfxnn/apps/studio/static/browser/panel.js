@@ -275,7 +275,12 @@ resume.addEventListener("click", async () => {
   }
 });
 select.addEventListener("change", () => (select.value === "browser" ? toBrowser() : toServer()));
-studio.on("reply", follow);
+// One reply followed at a time: two quick example switches would otherwise open two runs, the
+// first never closed.
+let following = Promise.resolve();
+studio.on("reply", (reply) => {
+  following = following.then(() => follow(reply)).catch(() => {});
+});
 studio.on("state", followImage);
 
 // For scripts and tests: the current run, and host-fed steps for the agreement test.

@@ -197,9 +197,18 @@ function panelModel() {
   return composeModel(plan, { ...site.settings, ...readSettings(), ...readNetwork() }, site.ids);
 }
 
+/** A new run of the panel's network on the example (buildRun), after any still starting: two
+ * quick changes build in the order made, and each closes the one before it. */
+let starting = Promise.resolve();
+function startRun() {
+  const next = starting.then(buildRun);
+  starting = next.catch(() => {});
+  return next;
+}
+
 /** A new run of the panel's network on the example, from first weights; the current one
  * stays when the new one cannot start (the panel then shows the current one's settings). */
-async function startRun() {
+async function buildRun() {
   const learning = run ? run.running : false;
   let next = null;
   try {
