@@ -212,13 +212,13 @@ function handle(type, fields) {
  * weights when it rebuilt the network). */
 async function follow(reply) {
   if (!run || reply.type !== "ok" || !FOLLOW.has(reply.request)) return;
+  const learning = run.running; // kept across a new run, or back on the server
   try {
     const first = await fetchModel();
     const count = first.n_networks || 1;
     if (reply.request === "example" || first.example !== run.model.example || count !== run.n_networks) {
       // another example: a new run (one network or several) on its own targets
       const current = run;
-      const learning = current.running;
       current.setRunning(false);
       const next = await openRun(await fetchPageNetworks(first));
       current.close();
@@ -235,7 +235,6 @@ async function follow(reply) {
     }
   } catch (error) {
     say(`training goes back to the server: ${error.message}`);
-    const learning = run.running;
     run.close();
     run = null;
     studio.setTrainer(null);
