@@ -14,6 +14,7 @@ import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -133,6 +134,24 @@ def _open_site(playwright, base: str, errors: list[str]):
     return browser, page
 
 
+@contextlib.contextmanager
+def _static_page(tmp_path: Path) -> Iterator[Any]:
+    """The static studio written to tmp_path/site, served and opened: its page, and no page
+    error by the end."""
+    from gfxnn.cli import main
+
+    site = tmp_path / "site"
+    assert main(["studio", "--static", str(site)]) == 0
+    errors: list[str] = []
+    with _file_server(site) as base, sync_api.sync_playwright() as playwright:
+        browser, page = _open_site(playwright, base, errors)
+        try:
+            yield page
+        finally:
+            browser.close()
+    assert errors == [], errors
+
+
 def _steps(page) -> int:
     return int((page.text_content("#steps") or "0").replace(",", ""))
 
@@ -164,63 +183,53 @@ def test_static_site_builds_its_networks_and_examples_in_the_page(tmp_path):
     from gfxnn.fields.examples import FOUR_IMAGES
     from gfxnn.fused import make_trainer
 
-    site = tmp_path / "site"
-    assert main(["studio", "--static", str(site)]) == 0
-    errors: list[str] = []
-    with _file_server(site) as base, sync_api.sync_playwright() as playwright:
-        browser, page = _open_site(playwright, base, errors)
-        try:
-            run = "window.gfxnnBrowserTrainer.run()"
-            # another width: a new network of that shape
-            _change(page, "#net-n_neurons", "16")
-            page.wait_for_function(f"{run}.model.sizes[1] === 16")
-            assert "32 → 16 → 16 → 3" in page.text_content("#network-info")
-            # one the kernels cannot hold: said, and the running network and panel stay
-            _change(page, "#net-n_neurons", "500")
-            page.wait_for_function("document.querySelector('#error').textContent.includes('500')")
-            assert "n_neurons must be an integer in 1..128" in page.text_content("#error")
-            assert page.evaluate(f"{run}.model.sizes[1]") == 16
-            assert page.input_value("#net-n_neurons") == "16"
-            _change(page, "#batch_size", "256")
+    with _static_page(tmp_path) as page:
+        run = "window.gfxnnBrowserTrainer.run()"
+        # another width: a new network of that shape
+        _change(page, "#net-n_neurons", "16")
+        page.wait_for_function(f"{run}.model.sizes[1] === 16")
+        assert "32 → 16 → 16 → 3" in page.text_content("#network-info")
+        # one the kernels cannot hold: said, and the running network and panel stay
+        _change(page, "#net-n_neurons", "500")
+        page.wait_for_function("document.querySelector('#error').textContent.includes('500')")
+        assert "n_neurons must be an integer in 1..128" in page.text_content("#error")
+        assert page.evaluate(f"{run}.model.sizes[1]") == 16
+        assert page.input_value("#net-n_neurons") == "16"
+        _change(page, "#batch_size", "256")
 
-            # Learn Cosine: 1 -> 1, trained past what any constant reaches (9 dB)
-            page.select_option("#example", "cosine")
-            page.wait_for_function(f"{run}.target.example === 'cosine'")
-            assert page.evaluate(f"{run}.trainer.spec.n_input_dims") == 1
-            _train(page, 150)
-            page.wait_for_function(f"{run}.psnr > 20", timeout=30_000)
-            with page.expect_download() as cosine_download:
-                page.click("#save")
-            cosine = tmp_path / "cosine.safetensors"
-            cosine_download.value.save_as(cosine)
-            cosine_prediction = np.asarray(
-                page.evaluate("window.gfxnnBrowserTrainer.test.prediction()"), np.float32
-            )
+        # Learn Cosine: 1 -> 1, trained past what any constant reaches (9 dB)
+        page.select_option("#example", "cosine")
+        page.wait_for_function(f"{run}.target.example === 'cosine'")
+        assert page.evaluate(f"{run}.trainer.spec.n_input_dims") == 1
+        _train(page, 150)
+        page.wait_for_function(f"{run}.psnr > 20", timeout=30_000)
+        with page.expect_download() as cosine_download:
+            page.click("#save")
+        cosine = tmp_path / "cosine.safetensors"
+        cosine_download.value.save_as(cosine)
+        cosine_prediction = np.asarray(
+            page.evaluate("window.gfxnnBrowserTrainer.test.prediction()"), np.float32
+        )
 
-            # Learn Four Images: four networks, each learning its own image
-            page.select_option("#example", "four_images")
-            page.wait_for_function(f"{run}.n_networks === 4 && {run}.psnr !== null")
-            starts = page.evaluate(f"{run}.runs.map((r) => r.psnr)")
-            _train(page, 60)
-            page.wait_for_function(
-                f"{run}.runs.every((r, i) => r.psnr > [{','.join(map(str, starts))}][i] + 1.5)",
-                timeout=30_000,
-            )
-            psnrs = page.evaluate(f"{run}.runs.map((r) => r.psnr)")
-            assert page.evaluate(f"{run}.psnr") == pytest.approx(combined_psnr(psnrs), abs=1e-9)
-            shown = page.text_content("#networks")
-            assert all(name in shown for name in FOUR_IMAGES), shown
-            frame = page.evaluate(
-                "(c => [c.width, c.height])(document.querySelector('#prediction'))"
-            )
-            assert frame[0] % 2 == 0 and frame[1] % 2 == 0 and frame[0] >= 4
-            with page.expect_download() as four_download:
-                page.click("#save")  # four files; the first is network 0's
-            astronaut = tmp_path / "astronaut.safetensors"
-            four_download.value.save_as(astronaut)
-        finally:
-            browser.close()
-    assert errors == [], errors
+        # Learn Four Images: four networks, each learning its own image
+        page.select_option("#example", "four_images")
+        page.wait_for_function(f"{run}.n_networks === 4 && {run}.psnr !== null")
+        starts = page.evaluate(f"{run}.runs.map((r) => r.psnr)")
+        _train(page, 60)
+        page.wait_for_function(
+            f"{run}.runs.every((r, i) => r.psnr > [{','.join(map(str, starts))}][i] + 1.5)",
+            timeout=30_000,
+        )
+        psnrs = page.evaluate(f"{run}.runs.map((r) => r.psnr)")
+        assert page.evaluate(f"{run}.psnr") == pytest.approx(combined_psnr(psnrs), abs=1e-9)
+        shown = page.text_content("#networks")
+        assert all(name in shown for name in FOUR_IMAGES), shown
+        frame = page.evaluate("(c => [c.width, c.height])(document.querySelector('#prediction'))")
+        assert frame[0] % 2 == 0 and frame[1] % 2 == 0 and frame[0] >= 4
+        with page.expect_download() as four_download:
+            page.click("#save")  # four files; the first is network 0's
+        astronaut = tmp_path / "astronaut.safetensors"
+        four_download.value.save_as(astronaut)
 
     # The cosine checkpoint is a 1 -> 1 network: the CPU trainer predicts what the page showed.
     loaded = load(cosine)
@@ -250,48 +259,37 @@ def test_static_site_trains_a_volume_it_is_given(tmp_path):
     """A .npy volume chosen in the page is checked as gfxnn checks one (a value outside [0, 1]
     is refused, naming its index), then the volume example trains it (2 channels: a 3 -> 2
     network) and its checkpoint records the example."""
-    from gfxnn.cli import main
     from gfxnn.fields.checkpoint import load
 
-    site = tmp_path / "site"
-    assert main(["studio", "--static", str(site)]) == 0
     z, y, x = np.meshgrid(*(np.linspace(0, 1, n) for n in (8, 12, 16)), indexing="ij")
     volume = np.stack([x, 0.5 + 0.5 * np.sin(3 * y + z)], axis=-1).astype(np.float32)
     bad = volume.copy()
     bad[1, 2, 3, 1] = 2.0
-    errors: list[str] = []
-    with _file_server(site) as base, sync_api.sync_playwright() as playwright:
-        browser, page = _open_site(playwright, base, errors)
-        try:
-            run = "window.gfxnnBrowserTrainer.run()"
-            files = [
-                {"name": "bad.npy", "mimeType": "application/octet-stream", "buffer": _npy(bad)}
-            ]
-            page.set_input_files("#volume-upload", files=files)
-            page.wait_for_function("document.querySelector('#error').textContent.includes('2')")
-            assert "index (1,2,3,1)" in page.text_content("#error"), page.text_content("#error")
-            assert page.evaluate(f"{run}.target.example") == "image"  # nothing changed
-            _change(page, "#batch_size", "256")
-            files = [
-                {
-                    "name": "ramps.npy",
-                    "mimeType": "application/octet-stream",
-                    "buffer": _npy(volume),
-                }
-            ]
-            page.set_input_files("#volume-upload", files=files)
-            page.wait_for_function(f"{run}.target.example === 'volume'")
-            assert page.evaluate(f"{run}.trainer.spec.n_output_dims") == 2
-            assert page.evaluate(f"{run}.target.grid") == [16, 12, 8]
-            _train(page, 150)
-            page.wait_for_function(f"{run}.psnr > 20", timeout=30_000)  # a constant: ~11 dB
-            with page.expect_download() as download:
-                page.click("#save")
-            checkpoint = tmp_path / "volume.safetensors"
-            download.value.save_as(checkpoint)
-        finally:
-            browser.close()
-    assert errors == [], errors
+    with _static_page(tmp_path) as page:
+        run = "window.gfxnnBrowserTrainer.run()"
+        files = [{"name": "bad.npy", "mimeType": "application/octet-stream", "buffer": _npy(bad)}]
+        page.set_input_files("#volume-upload", files=files)
+        page.wait_for_function("document.querySelector('#error').textContent.includes('2')")
+        assert "index (1,2,3,1)" in page.text_content("#error"), page.text_content("#error")
+        assert page.evaluate(f"{run}.target.example") == "image"  # nothing changed
+        _change(page, "#batch_size", "256")
+        files = [
+            {
+                "name": "ramps.npy",
+                "mimeType": "application/octet-stream",
+                "buffer": _npy(volume),
+            }
+        ]
+        page.set_input_files("#volume-upload", files=files)
+        page.wait_for_function(f"{run}.target.example === 'volume'")
+        assert page.evaluate(f"{run}.trainer.spec.n_output_dims") == 2
+        assert page.evaluate(f"{run}.target.grid") == [16, 12, 8]
+        _train(page, 150)
+        page.wait_for_function(f"{run}.psnr > 20", timeout=30_000)  # a constant: ~11 dB
+        with page.expect_download() as download:
+            page.click("#save")
+        checkpoint = tmp_path / "volume.safetensors"
+        download.value.save_as(checkpoint)
     example = load(checkpoint).config["example"]
     assert example["name"] == "volume" and example["grid_shape"] == [8, 12, 16]
     assert (example["n_input_dims"], example["n_output_dims"]) == (3, 2)
@@ -304,48 +302,39 @@ def test_static_site_presets_and_live_controls(tmp_path):
     model equals static_site.browser_model of preset_settings), and the schedule and clip
     fields reach the run live; a bad one is refused with its name."""
     from gfxnn.apps.studio.static_site import browser_model
-    from gfxnn.cli import main
     from gfxnn.fields.presets import preset_settings
 
-    site = tmp_path / "site"
-    assert main(["studio", "--static", str(site)]) == 0
-    errors: list[str] = []
-    with _file_server(site) as base, sync_api.sync_playwright() as playwright:
-        browser, page = _open_site(playwright, base, errors)
-        try:
-            run = "window.gfxnnBrowserTrainer.run()"
-            for example, d, c in (("image", 2, 3), ("cosine", 1, 1), ("bubbles", 3, 3)):
-                page.select_option("#example", example)
-                page.wait_for_function(f"{run}.target.example === '{example}'")
-                for preset in ("mlpzen", "dx12nn"):
-                    page.click(f"#preset-{preset}")
-                    settings = preset_settings(preset, example)
-                    page.wait_for_function(
-                        f"{run}.settings.batch_size === {settings.batch_size}"
-                        f" && {run}.settings.encoding === '{settings.encoding}'"
+    with _static_page(tmp_path) as page:
+        run = "window.gfxnnBrowserTrainer.run()"
+        for example, d, c in (("image", 2, 3), ("cosine", 1, 1), ("bubbles", 3, 3)):
+            page.select_option("#example", example)
+            page.wait_for_function(f"{run}.target.example === '{example}'")
+            for preset in ("mlpzen", "dx12nn"):
+                page.click(f"#preset-{preset}")
+                settings = preset_settings(preset, example)
+                page.wait_for_function(
+                    f"{run}.settings.batch_size === {settings.batch_size}"
+                    f" && {run}.settings.encoding === '{settings.encoding}'"
+                )
+                got = page.evaluate(f"{run}.model")
+                expected = browser_model(settings, d, c)
+                for key in ("sizes", "n_table", "constants", "choices", "meta_levels", "names"):
+                    assert json.loads(json.dumps(expected[key])) == got[key], (
+                        example,
+                        preset,
+                        key,
                     )
-                    got = page.evaluate(f"{run}.model")
-                    expected = browser_model(settings, d, c)
-                    for key in ("sizes", "n_table", "constants", "choices", "meta_levels", "names"):
-                        assert json.loads(json.dumps(expected[key])) == got[key], (
-                            example,
-                            preset,
-                            key,
-                        )
-                    assert got["settings"]["lr_schedule"] == settings.lr_schedule
-            # live: the schedule's parameters and the clip reach the running network
-            for name, value in (("lr_schedule", "cosine"), ("gradient_clip", "norm")):
-                page.select_option(f"#{name}", value)
-            _change(page, "#base_period", "7")
-            _change(page, "#clip_value", "0.25")
-            page.wait_for_function(f"{run}.trainer.controls.clip === 'norm'")
-            assert page.evaluate(f"{run}.settings.base_period") == 7
-            assert page.evaluate(f"{run}.trainer.controls.clipValue") == 0.25
-            _change(page, "#decay_steps", "0")
-            page.wait_for_function(
-                "document.querySelector('#error').textContent.includes('decay_steps')"
-            )
-            assert "decay_steps must be an integer >= 1" in page.text_content("#error")
-        finally:
-            browser.close()
-    assert errors == [], errors
+                assert got["settings"]["lr_schedule"] == settings.lr_schedule
+        # live: the schedule's parameters and the clip reach the running network
+        for name, value in (("lr_schedule", "cosine"), ("gradient_clip", "norm")):
+            page.select_option(f"#{name}", value)
+        _change(page, "#base_period", "7")
+        _change(page, "#clip_value", "0.25")
+        page.wait_for_function(f"{run}.trainer.controls.clip === 'norm'")
+        assert page.evaluate(f"{run}.settings.base_period") == 7
+        assert page.evaluate(f"{run}.trainer.controls.clipValue") == 0.25
+        _change(page, "#decay_steps", "0")
+        page.wait_for_function(
+            "document.querySelector('#error').textContent.includes('decay_steps')"
+        )
+        assert "decay_steps must be an integer >= 1" in page.text_content("#error")
