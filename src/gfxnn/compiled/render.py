@@ -19,7 +19,7 @@ import numba as nb
 import numpy as np
 
 from gfxnn.compiled import encode
-from gfxnn.compiled.activations import _value, activate_biased
+from gfxnn.compiled.activations import activate_biased, activation_value
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -44,7 +44,7 @@ def _render_chunk(
             p = start + t
             column, row = columns[p % width], rows_part[p // width]
             for o in range(n1):
-                a[t, o] = _value(first, column[o] + row[o], k)
+                a[t, o] = activation_value(first, column[o] + row[o], k)
         inputs = a
         for layer in range(1, n_layers):
             n_in, n_out = sizes[layer], sizes[layer + 1]
