@@ -548,7 +548,7 @@ def _plan_cases() -> list[tuple[dict, int, int]]:
     """(settings changes, n_input_dims, n_output_dims): every encoding the static site offers
     on every example shape, with MLPs of other widths, depths, activations, losses and
     optimizers than the plan's."""
-    from gfxnn.apps.studio.static_site import SITE_ENCODINGS
+    from gfxnn.apps.studio.static_site import SITE_ENCODINGS, plan_changes
 
     rng = np.random.default_rng(5)
     mlps = [
@@ -560,10 +560,10 @@ def _plan_cases() -> list[tuple[dict, int, int]]:
         {"freeze_mlp": True, "gradient_clip": "norm", "clip_value": 0.1, "precision": "fp16"},
     ]
     cases = []
-    for _, changes in SITE_ENCODINGS.values():
+    for name in SITE_ENCODINGS:
         for d, c in ((1, 1), (2, 3), (3, 3)):
             for mlp in rng.permutation(len(mlps))[:3]:
-                cases.append(({**changes, **mlps[mlp]}, d, c))
+                cases.append(({**plan_changes(name, d), **mlps[mlp]}, d, c))
     return cases
 
 

@@ -11,6 +11,7 @@ are the ones the Python backend computes. Weights travel as fit checkpoints
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import io
 import json
@@ -30,6 +31,7 @@ __all__ = [
     "StaticSiteError",
     "browser_model",
     "kernel_sources",
+    "plan_changes",
     "run_static",
     "state_names",
     "write_static_site",
@@ -62,7 +64,7 @@ SITE_ENCODINGS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "trianglewave": ("Triangle wave, 8", {"encoding": "trianglewave", "n_frequencies": 8}),
     "identity": ("None (the inputs as they are)", {"encoding": "identity"}),
-    # MLPZen's encoding of the example (gfxnn.fields.presets): per input count, below
+    # MLPZen's encoding of the example (gfxnn.fields.presets): per input count, plan_changes
     "mlpzen": ("MLPZen's for this example", {}),
 }
 # MLPZen's preset example for each input count (its encodings differ by example: cosine's
@@ -136,8 +138,12 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _encoding_fields(settings: FitSettings) -> dict[str, Any]:
-    """The settings that shape an encoding plan (plans.js takes the rest from the page)."""
+def plan_changes(encoding: str, n_input_dims: int) -> dict[str, Any]:
+    """The settings that shape the encoding plan `encoding` (a SITE_ENCODINGS name) of a
+    network of `n_input_dims` inputs; plans.js takes every other setting from the page."""
+    if encoding != "mlpzen":
+        return copy.deepcopy(SITE_ENCODINGS[encoding][1])  # never the table's own dicts
+    settings = preset_settings("mlpzen", MLPZEN_EXAMPLE_OF_DIMS[n_input_dims])
     return {k: getattr(settings, k) for k in ("encoding", "encoding_params", "n_frequencies")}
 
 
@@ -146,12 +152,13 @@ def _ids() -> dict[str, Any]:
     from gfxnn.webgpu import layout
 
     layers = next(f.range for f in settings_fields() if f.name == "n_layers")
+    assert layers is not None and layers[1] is not None  # FitSettings bounds it
     return {
         "activations": dict(layout.ACTIVATION_IDS),
         "losses": list(layout.LOSSES),
         "optimizers": list(layout.OPTIMIZERS),
         "max_width": layout.MAX_WIDTH,
-        "n_layers": list(layers) if layers else [3, 8],
+        "n_layers": list(layers),
     }
 
 
@@ -200,11 +207,9 @@ def _site_files(images: list[tuple[str, np.ndarray]]) -> dict[str, bytes]:
     for d, c in sorted(shapes):
         shape = f"{d}x{c}"
         site["plans"][shape] = {}
-        for name, (_, changes) in SITE_ENCODINGS.items():
-            if name == "mlpzen":
-                changes = _encoding_fields(preset_settings("mlpzen", MLPZEN_EXAMPLE_OF_DIMS[d]))
+        for name in SITE_ENCODINGS:
             model_file = f"plan-{shape}-{name}.json"
-            model = browser_model(FitSettings(**SITE_START, **changes), d, c)
+            model = browser_model(FitSettings(**SITE_START, **plan_changes(name, d)), d, c)
             files[model_file] = json.dumps(model).encode("utf-8")
             site["plans"][shape][name] = model_file
     for name, pixels in zip(FOUR_IMAGES, four_images(), strict=True):
