@@ -101,10 +101,7 @@ def test_static_site_trains_in_the_browser_and_its_checkpoint_renders(tmp_path):
                 _change(page, f"#{name}", value)
             assert page.evaluate("window.gfxnnBrowserTrainer.run().settings.batch_size") == 256
             _train(page, 40)
-            with page.expect_download() as download_info:
-                page.click("#save")
-            checkpoint = tmp_path / "browser.safetensors"
-            download_info.value.save_as(checkpoint)
+            checkpoint = _download(page, tmp_path / "browser.safetensors")
             prediction = np.asarray(
                 page.evaluate("window.gfxnnBrowserTrainer.test.prediction()"), np.float32
             )
@@ -150,6 +147,14 @@ def _static_page(tmp_path: Path) -> Iterator[Any]:
         finally:
             browser.close()
     assert errors == [], errors
+
+
+def _download(page, path: Path) -> Path:
+    """Click Save checkpoint and keep the (first) file the page downloads at `path`."""
+    with page.expect_download() as download:
+        page.click("#save")
+    download.value.save_as(path)
+    return path
 
 
 def _steps(page) -> int:
@@ -203,10 +208,7 @@ def test_static_site_builds_its_networks_and_examples_in_the_page(tmp_path):
         assert page.evaluate(f"{run}.trainer.spec.n_input_dims") == 1
         _train(page, 150)
         page.wait_for_function(f"{run}.psnr > 20", timeout=30_000)
-        with page.expect_download() as cosine_download:
-            page.click("#save")
-        cosine = tmp_path / "cosine.safetensors"
-        cosine_download.value.save_as(cosine)
+        cosine = _download(page, tmp_path / "cosine.safetensors")
         cosine_prediction = np.asarray(
             page.evaluate("window.gfxnnBrowserTrainer.test.prediction()"), np.float32
         )
@@ -226,10 +228,8 @@ def test_static_site_builds_its_networks_and_examples_in_the_page(tmp_path):
         assert all(name in shown for name in FOUR_IMAGES), shown
         frame = page.evaluate("(c => [c.width, c.height])(document.querySelector('#prediction'))")
         assert frame[0] % 2 == 0 and frame[1] % 2 == 0 and frame[0] >= 4
-        with page.expect_download() as four_download:
-            page.click("#save")  # four files; the first is network 0's
-        astronaut = tmp_path / "astronaut.safetensors"
-        four_download.value.save_as(astronaut)
+        # four files; the first is network 0's
+        astronaut = _download(page, tmp_path / "astronaut.safetensors")
 
     # The cosine checkpoint is a 1 -> 1 network: the CPU trainer predicts what the page showed.
     loaded = load(cosine)
@@ -286,10 +286,7 @@ def test_static_site_trains_a_volume_it_is_given(tmp_path):
         assert page.evaluate(f"{run}.target.grid") == [16, 12, 8]
         _train(page, 150)
         page.wait_for_function(f"{run}.psnr > 20", timeout=30_000)  # a constant: ~11 dB
-        with page.expect_download() as download:
-            page.click("#save")
-        checkpoint = tmp_path / "volume.safetensors"
-        download.value.save_as(checkpoint)
+        checkpoint = _download(page, tmp_path / "volume.safetensors")
     example = load(checkpoint).config["example"]
     assert example["name"] == "volume" and example["grid_shape"] == [8, 12, 16]
     assert (example["n_input_dims"], example["n_output_dims"]) == (3, 2)

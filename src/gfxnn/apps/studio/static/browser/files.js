@@ -132,7 +132,9 @@ function npyHeader(buffer) {
   const shape = shapeText[1].split(",").filter((s) => s.trim()).map(Number);
   const size = shape.reduce((a, b) => a * b, 1);
   const itemsize = NPY_SIZES[descr[1]];
-  if (!itemsize) throw new Error(`the .npy dtype ${descr[1]} is not read here`);
+  if (!itemsize) {
+    throw new Error(`the .npy dtype ${descr[1]} is not read here (float32/64, uint8, uint16 or bool)`);
+  }
   if (start + length + itemsize * size > bytes.length) throw new Error("the .npy file is truncated");
   const data = new DataView(bytes.buffer, bytes.byteOffset + start + length, itemsize * size);
   return { descr: descr[1], shape, data };
@@ -166,7 +168,6 @@ export function readVolume(buffer, maxValues) {
   }
   const size = full.reduce((a, b) => a * b, 1);
   if (size > maxValues) throw new Error(`the volume (${shape}) holds ${size} values; at most ${maxValues} are fitted`);
-  if (!(descr in NPY_SIZES)) throw new Error(`volume dtype ${descr} is not fitted (float32/64 in [0, 1], uint8, uint16 or bool)`);
   const values = npyValues(data, descr, full);
   if (descr[1] === "f") {
     const bad = values.findIndex((v) => !(v >= 0 && v <= 1)); // NaN fails both

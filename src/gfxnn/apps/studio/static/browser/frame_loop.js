@@ -1,7 +1,9 @@
 // What a training run in the page (run.js) and a group of runs (multi_run.js) share: one
 // piece of work at a time (a frame, a step, a change: results of a frame in flight belong
 // to what a change replaces, so a change waits for it), and the animation loop that runs
-// frame() once per display frame while the device is not lost.
+// frame() once per display frame while the device is not lost. A subclass gives _train(n)
+// (steps, resolving to how many ran), _stepsThisFrame(), _showAll(force) (what is due to
+// be shown, or everything when forced), _stopped(message), `running` and `limitReached`.
 "use strict";
 
 /** Steps for a frame: steps_per_frame, or as many as frame_budget_ms holds at `msPerStep`
@@ -57,9 +59,15 @@ export class FrameLoop {
     if (this._held || this.lost) return 0;
     return this._do(async () => {
       const done = await this._train(Math.max(1, n));
-      await this._showNow();
+      await this._showAll(true);
       return done;
     });
+  }
+
+  /** One display frame's work: its steps (when learning), then what is due to be shown. */
+  async frame() {
+    if (this.running && !this.limitReached) await this._train(this._stepsThisFrame());
+    await this._showAll(false);
   }
 
   _startLoop() {

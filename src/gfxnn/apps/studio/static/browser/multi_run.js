@@ -159,13 +159,8 @@ export class MultiRun extends FrameLoop {
     return stepsThisFrame(this.settings, perStep, this.steps);
   }
 
-  async _showNow() {
-    for (const run of this.runs) await run._show(true);
-  }
-
-  async frame() {
-    if (this.running && !this.limitReached) await this._train(this._stepsThisFrame());
-    for (const run of this.runs) await run._show(false);
+  async _showAll(force) {
+    for (const run of this.runs) await run._show(force);
   }
 
   /** `n` steps of each network, all submitted before any is waited for (so the device works
@@ -255,5 +250,4 @@ export class MultiRun extends FrameLoop {
     for (const run of this.runs) run.lost = message;
     if (!this._closed) this.hooks.lost(lostMessage(message, this.steps));
   }
-
 }

@@ -15,6 +15,7 @@ import {
   checkpointBytes,
   fetchKernels,
   fetchModel,
+  fetchModels,
   fetchNetworks,
   fetchWeights,
   postWeights,
@@ -226,8 +227,7 @@ async function follow(reply) {
       run.setRunning(learning);
       return;
     }
-    const models = [first];
-    for (let i = 1; i < count; i++) models.push(await fetchModel(i));
+    const models = await fetchModels(first);
     const one = (list) => (count === 1 ? list[0] : list); // a BrowserRun takes one of each
     const rebuilt = REBUILDS.has(reply.request) || reply.rebuilt === true;
     if (rebuilt || !run.update(one(models))) {

@@ -71,8 +71,8 @@ export class BrowserRun extends FrameLoop {
    *   examples.js's pageTarget (volume, cosine, bubbles)
    * @param weights Float32Array, the flat weights to start from
    * @param hooks {report(fields), draw(imageData), lost(message), zPlane() (optional)}
-   * @param driven true when an owner (multi_run.js) calls frame() and shares its device:
-   *   then this run has no animation loop of its own
+   * @param driven true when an owner (multi_run.js) drives it and shares its device: then
+   *   this run has no animation loop of its own
    */
   constructor({ kernels, model, target, weights, hooks, driven = false }) {
     super();
@@ -226,8 +226,8 @@ export class BrowserRun extends FrameLoop {
     return stepsThisFrame(this.settings, this._times.step, this.steps);
   }
 
-  _showNow() {
-    return this._show(true);
+  _showAll(force) {
+    return this._show(force);
   }
 
   async _train(n) {
@@ -267,16 +267,9 @@ export class BrowserRun extends FrameLoop {
     return count;
   }
 
-
   _stepsLeft(n) {
     const limit = this.settings.max_steps;
     return limit ? Math.min(n, limit - this.steps) : n;
-  }
-
-  /** One display frame's work: its steps (when learning), then what is due to be shown. */
-  async frame() {
-    if (this.running && !this.limitReached) await this._train(this._stepsThisFrame());
-    await this._show(false);
   }
 
   _stopped(message) {
@@ -292,9 +285,8 @@ export class BrowserRun extends FrameLoop {
     this._last.report = now;
     if (this.target.example !== "image") return this._showExample(force, now);
     const { width, height } = this.target;
-    const software = this.gpu.adapter.info && this.gpu.adapter.info.isFallbackAdapter;
-    const most = software ? SOFTWARE_PREVIEW_PIXELS : PREVIEW_PIXELS;
-    const scale = Math.min(1, Math.sqrt(most / (width * height)));
+    const software = this._software();
+    const scale = this._previewScale();
     const due = (last, took) => force || now - last >= Math.max(REPORT_MS, this.showShare * took);
     let pixels = null;
     const size = [Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
@@ -318,21 +310,36 @@ export class BrowserRun extends FrameLoop {
       this._times.psnr = this._last.psnr - start;
       this.history.psnr.add(this.steps, this.psnr);
     }
+    await this._keepSnapshot(now);
+    this._report({});
+  }
+
+  _software() {
+    return Boolean(this.gpu.adapter.info && this.gpu.adapter.info.isFallbackAdapter);
+  }
+
+  /** The preview's scale: at most PREVIEW_PIXELS (SOFTWARE_PREVIEW_PIXELS on a software
+   * adapter) for the target's display size. */
+  _previewScale() {
+    const most = this._software() ? SOFTWARE_PREVIEW_PIXELS : PREVIEW_PIXELS;
+    return Math.min(1, Math.sqrt(most / (this.target.width * this.target.height)));
+  }
+
+  /** The host's copy of the weights, every SNAPSHOT_MS while training (a lost device
+   * resumes from it). */
+  async _keepSnapshot(now) {
     if (this.running && now - this._last.snapshot >= SNAPSHOT_MS) {
       this._last.snapshot = now;
       this.snapshot = await this.trainer.readWeights();
     }
-    this._report({});
   }
 
   /** _show for volume, cosine, bubbles: the slice z = z_plane (or the cosine plot), and
    * the PSNR of what is shown (gfxnn.fields.display.render_frames), scaled down as images
    * are on a software adapter. */
   async _showExample(force, now) {
-    const software = this.gpu.adapter.info && this.gpu.adapter.info.isFallbackAdapter;
     const { width, height, example } = this.target;
-    const most = software ? SOFTWARE_PREVIEW_PIXELS : PREVIEW_PIXELS;
-    const scale = example === "cosine" ? 1 : Math.min(1, Math.sqrt(most / (width * height)));
+    const scale = example === "cosine" ? 1 : this._previewScale();
     const size = [Math.max(2, Math.round(width * scale)), Math.max(1, Math.round(height * scale))];
     const took = this._times.inference || 0;
     if (force || now - this._last.preview >= Math.max(REPORT_MS, this.showShare * took)) {
@@ -347,10 +354,7 @@ export class BrowserRun extends FrameLoop {
       this.hooks.draw(frameImage(this.target, predicted, size));
       this._shown.push(this._last.preview);
     }
-    if (this.running && now - this._last.snapshot >= SNAPSHOT_MS) {
-      this._last.snapshot = now;
-      this.snapshot = await this.trainer.readWeights();
-    }
+    await this._keepSnapshot(now);
     this._report({});
   }
 
@@ -428,7 +432,6 @@ export class BrowserRun extends FrameLoop {
     this.lost = message;
     if (!this._closed) this.hooks.lost(lostMessage(message, this.steps));
   }
-
 }
 
 /** An image target ({values, width, height}) in examples.js's pageTarget form. */

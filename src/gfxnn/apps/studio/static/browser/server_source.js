@@ -52,12 +52,19 @@ export async function postWeights(bytes, steps, network = 0) {
   return (await fetchOk(`/api/weights?network=${network}&steps=${steps}`, options)).json();
 }
 
-/** The models, targets' samples and weights of every network of the server's example
- * (four for Learn Four Images): {models, targets: [{values, shape}], weights}. */
-export async function fetchNetworks(first = null) {
+/** The model of every network of the server's example (four for Learn Four Images);
+ * `first`: network 0's, when fetched already. */
+export async function fetchModels(first = null) {
   const model = first || (await fetchModel());
   const indices = Array.from({ length: model.n_networks || 1 }, (_, i) => i);
-  const models = await Promise.all(indices.map((i) => (i === 0 ? model : fetchModel(i))));
-  const targets = await Promise.all(indices.map((i) => fetchTarget(i)));
+  return Promise.all(indices.map((i) => (i === 0 ? model : fetchModel(i))));
+}
+
+/** The models and targets' samples of every network of the server's example:
+ * {models, targets: [{values, shape}]} (their weights: fetchWeights, once the server is
+ * paused). */
+export async function fetchNetworks(first = null) {
+  const models = await fetchModels(first);
+  const targets = await Promise.all(models.map((_, i) => fetchTarget(i)));
   return { models, targets };
 }

@@ -31,6 +31,7 @@ let site = null;
 let kernels = null;
 let plans = {}; // "2x3" -> {encoding: browser model of a default MLP}
 let run = null;
+let built = null; // {example, encoding} the running run was built for: what a refusal restores
 let example = "image";
 let fourImages = null; // the four bundled images of Learn Four Images, decoded
 const image = { values: null, width: 0, height: 0, source: "" };
@@ -242,16 +243,16 @@ async function buildRun() {
     if (next) next.close();
     showError(`not changed: ${error.message}`);
     if (run) {
-      example = run.target.example === "image" && run.n_networks > 1 ? "four_images" : run.target.example;
+      example = built.example;
       $("example").value = example;
       writeSettings(run.settings);
-      writeNetwork(run.settings, $("net-encoding").dataset.current);
+      writeNetwork(run.settings, built.encoding);
       showExample();
       return false;
     }
     throw error;
   }
-  $("net-encoding").dataset.current = $("net-encoding").value;
+  built = { example, encoding: $("net-encoding").value };
   return true;
 }
 
