@@ -172,9 +172,10 @@ def test_same_bits_at_every_thread_count(encoding: str) -> None:
 
 
 def test_chunking_depends_on_sizes_only() -> None:
-    assert chunking(2048, 64) == (16, 128)
-    assert chunking(100, 64) == (1, 128)
-    assert chunking(2**16, 256) == (16, 32)
+    assert chunking(2048, 64) == (6, 342)  # one tile per chunk
+    assert chunking(100, 64) == (1, 100)
+    assert chunking(2**14, 64) == (16, 342)  # 1024-row chunks: three tiles, the last 340
+    assert chunking(2**16, 256) == (16, 96)  # 4096 rows in 43 tiles of at most 96
 
 
 def test_render_matches_numpy_fused_and_infer() -> None:

@@ -100,7 +100,7 @@ def test_fp16_inference_and_live_controls() -> None:
 
 @pytest.mark.parametrize("encoding", ["frequency", "identity_scaled"])
 # every activation: the render's value-only activations (activate_biased, _value) are
-# written apart from the training kernels' activate_row
+# written apart from the training kernels' activate_tile
 @pytest.mark.parametrize(
     "activation", ["leaky_relu", "relu", "sigmoid", "tanh", "sine", "softplus", "none"]
 )

@@ -56,10 +56,32 @@ def frequency_rows(x: np.ndarray, lo: int, hi: int, values: np.ndarray, out: np.
 
     As `gfxnn.encodings.sincos` (every backend's formula): the phase is reduced exactly to
     f = fract(2^(k-1) x) turns; in float32 the same polynomial, operation for operation; in
-    float64 `sincos.sincos` of 2 pi (f - rint(f)) (NumPy's sin/cos there, to ~1 ulp)."""
+    float64 `sincos.sincos` of 2 pi (f - rint(f)) (NumPy's sin/cos there, to ~1 ulp).
+
+    Two passes over the tile so that LLVM vectorises the second: the phases u = f - rint(f),
+    one per (row, dimension, octave), in the features' order; then (sin, cos) of each, stored
+    as the pair out.flat[2 i], out.flat[2 i + 1] (feature 2 (k F + j) of row t is flat index
+    2 ((t d + k) F + j)). Row by row with the octave loop inside, the same work ran 5x slower
+    (0.66 against 0.13 ms for a 2048-row batch of 2 -> 32 features)."""
     n_freq = values.shape[0] - N_FREQUENCY_CONSTANTS
+    d = x.shape[1]
+    phases = np.empty((hi - lo) * d * n_freq, values.dtype)
+    i = 0
+    for t in range(lo, hi):
+        for k in range(d):
+            xk = x[t, k]
+            for j in range(n_freq):
+                v = xk * values[j]
+                f = v - np.floor(v)
+                phases[i] = f - np.rint(f)
+                i += 1
+    flat = out.reshape(-1)
     c = n_freq
     two_pi, quarter, four, one = values[c], values[c + 1], values[c + 2], values[c + 3]
+    if values[c + 13] != one:  # float64: the accurate sincos
+        for i in range(phases.shape[0]):
+            flat[2 * i], flat[2 * i + 1] = sincos(np.float64(two_pi * phases[i]))
+        return
     s0, s1, s2, s3 = values[c + 4], values[c + 5], values[c + 6], values[c + 7]
     c0, c1, c2, c3, c4 = (
         values[c + 8],
@@ -68,32 +90,21 @@ def frequency_rows(x: np.ndarray, lo: int, hi: int, values: np.ndarray, out: np.
         values[c + 11],
         values[c + 12],
     )
-    polynomial = values[c + 13] == one
-    for t in range(lo, hi):
-        for k in range(x.shape[1]):
-            base = 2 * n_freq * k
-            for j in range(n_freq):
-                v = x[t, k] * values[j]
-                f = v - np.floor(v)
-                u = f - np.rint(f)
-                if polynomial:
-                    q = np.rint(u * four)
-                    r = (u - q * quarter) * two_pi
-                    r2 = r * r
-                    hs = ((s3 * r2 + s2) * r2 + s1) * r2 + s0
-                    hc = (((c4 * r2 + c3) * r2 + c2) * r2 + c1) * r2 + c0
-                    sv = r + r * r2 * hs
-                    cv = one + r2 * hc
-                    quadrant = np.int64(q) & 3
-                    odd = (quadrant & 1) == 1
-                    a = cv if odd else sv
-                    b = sv if odd else cv
-                    sin_x = -a if (quadrant & 2) == 2 else a
-                    cos_x = -b if ((quadrant + 1) & 2) == 2 else b
-                else:
-                    sin_x, cos_x = sincos(np.float64(two_pi * u))
-                out[t - lo, base + 2 * j] = sin_x
-                out[t - lo, base + 2 * j + 1] = cos_x
+    for i in range(phases.shape[0]):
+        u = phases[i]
+        q = np.rint(u * four)
+        r = (u - q * quarter) * two_pi
+        r2 = r * r
+        hs = ((s3 * r2 + s2) * r2 + s1) * r2 + s0
+        hc = (((c4 * r2 + c3) * r2 + c2) * r2 + c1) * r2 + c0
+        sv = r + r * r2 * hs
+        cv = one + r2 * hc
+        quadrant = np.int32(q) & 3  # int32: AVX2 has no vector float -> int64 conversion
+        odd = (quadrant & 1) == 1
+        a = cv if odd else sv
+        b = sv if odd else cv
+        flat[2 * i] = -a if (quadrant & 2) == 2 else a
+        flat[2 * i + 1] = -b if ((quadrant + 1) & 2) == 2 else b
 
 
 class GridArrays:

@@ -28,7 +28,7 @@ from gfxnn import registry
 from gfxnn.compiled import cache, encode, network, optim, render
 from gfxnn.compiled.activations import CODES, make_consts
 from gfxnn.compiled.optimizer import FlatOptimizer
-from gfxnn.compiled.threads import ThreadPolicy
+from gfxnn.compiled.threads import ThreadPolicy, max_threads
 from gfxnn.fused import render as fused_render
 from gfxnn.fused import state as fused_state
 from gfxnn.fused.controls import TrainingControls, clip_gradients
@@ -49,16 +49,35 @@ if TYPE_CHECKING:  # the contract's types only: gfxnn.fields sits above the back
 # found) aborts the process on two concurrent launches. A render waits at most one step.
 LAUNCH = threading.RLock()
 MAX_CHUNKS = 16  # a batch splits into at most this many chunks (the most threads that help)
-CHUNK_ROWS = 128  # ... of at least this many rows
-TILE_VALUES = 8192  # rows per tile = this / the widest layer: a tile's buffers stay in L2
+CHUNK_ROWS = 320  # ... of at least this many rows
+TILE_VALUES = 384 * 64  # a tile holds at most this many values of its widest layer
 ROUND_STEPS = 8  # steps per thread-policy round inside train()
+# The render's pixel tiles (forward only): 128 rows of a 64-wide network, in L2.
+RENDER_CHUNK_ROWS, RENDER_TILE_VALUES = 128, 8192
 
 
 def chunking(batch_size: int, widest: int) -> tuple[int, int]:
-    """(n_chunks, tile_rows) of a batch: fixed by the sizes alone, never by the threads."""
+    """(n_chunks, tile_rows) of a training batch: fixed by the sizes alone, never by the
+    threads. A chunk is split into equal tiles of at most TILE_VALUES / widest rows.
+
+    Why these sizes (one core of the 2-core EPYC VM, OpenBLAS 0.3.30's Haswell kernels): a
+    weight gradient is a product with K = the tile's rows, and its speed depends on K
+    unevenly: a 64 x 64 one ran 0.49 ms per 2048 rows at K = 257-300 and 342-512 in
+    isolation, 0.69 at K = 128, 1.1-1.7 at K = 224-256 and 320. In the kernel, 2048 rows
+    as 6 chunks of 341 took 2.86-2.90 ms a step against 2.95-3.37 for 16 x 128 and 4.4 for
+    4 x 512 (2^14 rows: 16 x 3 tiles of 342, 23.0-23.4 ms, against 24.3-26.0 for tiles of
+    128). 6 chunks still split evenly over 2 or 3 threads."""
     n_chunks = max(1, min(MAX_CHUNKS, batch_size // CHUNK_ROWS))
-    tile_rows = max(8, min(256, TILE_VALUES // max(widest, 1)))
-    return n_chunks, tile_rows
+    longest = -(-batch_size // n_chunks)
+    most = max(8, TILE_VALUES // max(widest, 1))
+    n_tiles = -(-longest // most)
+    return n_chunks, max(1, -(-longest // n_tiles))
+
+
+def render_chunking(n_pixels: int, widest: int) -> tuple[int, int]:
+    """(n_chunks, tile_rows) of a render: forward products only, 128-row tiles measured best."""
+    n_chunks = max(1, min(MAX_CHUNKS, n_pixels // RENDER_CHUNK_ROWS))
+    return n_chunks, max(8, min(256, RENDER_TILE_VALUES // max(widest, 1)))
 
 
 class CompiledTrainer:
@@ -183,13 +202,17 @@ class CompiledTrainer:
         optim.transpose_weights(self.mlp.params, self._sizes, self._w_offsets, self._transposed)
 
     def _chunk_buffers(self, batch: int, n_grads: int) -> tuple[int, int, np.ndarray, np.ndarray]:
-        """(n_chunks, tile_rows, scratch, partial gradients) for a kernel call on `batch` rows."""
+        """(n_chunks, tile_rows, scratch, partial gradients) for a kernel call on `batch` rows.
+
+        The tile buffers are one scratch row per thread, not per chunk (a chunk writes only
+        its own gradient row): on one thread 16 chunks' rows took 16 x 230 KB of cache."""
         sizes = self.mlp.sizes
         widest = max(sizes[1:])
         n_chunks, rows = chunking(batch, widest)
         weight_tmp = max(o * i for i, o in zip(sizes[:-1], sizes[1:], strict=True))
-        per_chunk = rows * (sizes[0] + 2 * sum(sizes[1:]) + 2 * widest) + weight_tmp
-        scratch = np.zeros((n_chunks, per_chunk), self.dtype)
+        per_thread = rows * (sizes[0] + 2 * sum(sizes[1:]) + 2 * widest) + weight_tmp
+        # get_thread_id() is below the threads in use (any of them may run any chunk)
+        scratch = np.zeros((max_threads(), per_thread), self.dtype)
         return n_chunks, rows, scratch, np.zeros((n_chunks, n_grads), self.dtype)
 
     def _allocate(self, batch: int) -> None:
@@ -438,7 +461,7 @@ class CompiledTrainer:
         the host, every pixel in one parallel kernel (`gfxnn.compiled.render`)."""
         dtype, sizes = self.dtype, self.mlp.sizes
         n = height * width
-        n_chunks, tile_rows = chunking(n, max(sizes[1:]))
+        n_chunks, tile_rows = render_chunking(n, max(sizes[1:]))
         scratch = np.empty((n_chunks, 2 * tile_rows * max(sizes[1:])), dtype)
         out = np.empty((n, sizes[-1]), dtype)
         consts = make_consts(dtype, RELATIVE_L2_EPSILON, 0.0)
