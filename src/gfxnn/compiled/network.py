@@ -23,9 +23,9 @@ import numpy as np
 
 from gfxnn.compiled import encode
 from gfxnn.compiled.activations import K_LOSS_SCALE, K_REL_EPS, activate_tile
+from gfxnn.compiled.narrow import NARROW, layer_product, narrow_backward
 
 L2, RELATIVE_L2, L1 = range(3)
-NARROW = 8  # a layer at most this wide (the output layer) runs its backward by hand
 LOSS_CODES = {"l2": L2, "relative_l2": RELATIVE_L2, "l1": L1}
 
 
@@ -91,10 +91,10 @@ def _encode_rows(
 
 @nb.njit(cache=True, error_model="numpy")
 def _layer_forward(
-    inputs: np.ndarray, transposed: np.ndarray, bias: np.ndarray, code: int, a: np.ndarray,
-    d: np.ndarray, k: np.ndarray,
+    inputs: np.ndarray, weight: np.ndarray, transposed: np.ndarray, bias: np.ndarray,
+    code: int, a: np.ndarray, d: np.ndarray, k: np.ndarray,
 ) -> None:  # fmt: skip
-    np.dot(inputs, transposed, a)
+    layer_product(inputs, weight, transposed, a)
     activate_tile(code, a, bias, d, k)
 
 
@@ -141,9 +141,11 @@ def _train_chunk(
             d = mine[at + rows * n_out : at + 2 * rows * n_out].reshape((rows, n_out))
             at += 2 * rows * n_out
             inputs = features if layer == 0 else _rows(mine, a_at[layer - 1], rows, n_in)
-            w_t = transposed[w_offsets[layer] : w_offsets[layer] + n_in * n_out]
+            w0 = w_offsets[layer]
+            w_t = transposed[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
+            weight = params[w0 : w0 + n_out * n_in].reshape((n_out, n_in))
             bias = params[b_offsets[layer] : b_offsets[layer] + n_out]
-            _layer_forward(inputs, w_t.reshape((n_in, n_out)), bias, act_codes[layer], a, d, k)
+            _layer_forward(inputs, weight, w_t, bias, act_codes[layer], a, d, k)
         if out.shape[0] > 0:
             out[start:stop] = _rows(mine, a_at[n_layers - 1], rows, sizes[n_layers])
             continue
@@ -170,7 +172,7 @@ def _train_chunk(
             else:
                 below = feature_grads  # no rows: the features' gradient is not wanted
             if n_out <= NARROW:
-                _narrow_backward(grad, inputs, weight, weight_grad, start > lo, below)
+                narrow_backward(grad, inputs, weight, weight_grad, start > lo, below)
             else:
                 if start == lo:
                     np.dot(grad.T, inputs, weight_grad)
@@ -194,36 +196,6 @@ def _through_activation(grad: np.ndarray, d: np.ndarray, bias_grad: np.ndarray) 
             g = grad[t, o] * d[t, o]
             grad[t, o] = g
             bias_grad[o] += g
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _narrow_backward(
-    grad: np.ndarray, inputs: np.ndarray, weight: np.ndarray, weight_grad: np.ndarray,
-    accumulate: bool, below: np.ndarray,
-) -> None:  # fmt: skip
-    """The products of a narrow layer's backward (weight (n_out, n_in), n_out <= NARROW), by
-    hand: weight_grad (+)= grad^T inputs and, when `below` has rows, below = grad weight.
-    Both loops run along n_in, which LLVM vectorises; BLAS runs these shapes (K = 3 for the
-    input gradient) at a third of its speed on the square ones."""
-    rows, n_in = inputs.shape
-    n_out = weight.shape[0]
-    if not accumulate:
-        weight_grad[:, :] = 0
-    for t in range(rows):
-        for c in range(n_out):
-            g = grad[t, c]
-            for o in range(n_in):
-                weight_grad[c, o] += g * inputs[t, o]
-    if below.shape[0] == 0:
-        return
-    for t in range(rows):
-        g = grad[t, 0]
-        for o in range(n_in):
-            below[t, o] = g * weight[0, o]
-        for c in range(1, n_out):
-            g = grad[t, c]
-            for o in range(n_in):
-                below[t, o] += g * weight[c, o]
 
 
 @nb.njit(cache=True, error_model="numpy")

@@ -20,6 +20,7 @@ import numpy as np
 
 from gfxnn.compiled import encode
 from gfxnn.compiled.activations import activate_biased, activation_value
+from gfxnn.compiled.narrow import layer_product
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -57,7 +58,8 @@ def _render_chunk(
             w0 = w_offsets[layer]
             w_t = transposed[w0 : w0 + n_in * n_out].reshape((n_in, n_out))
             bias = params[b_offsets[layer] : b_offsets[layer] + n_out]
-            np.dot(inputs, w_t, target)
+            weight = params[w0 : w0 + n_out * n_in].reshape((n_out, n_in))
+            layer_product(inputs, weight, w_t, target)
             activate_biased(act_codes[layer], target, bias, k)  # no derivative: inference
             inputs = target
         if n_layers == 1:
