@@ -155,7 +155,7 @@ def _corner(
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _corners_2d(
+def corners_2d(
     u: float, v: float, level: int, scales: np.ndarray, sizes: np.ndarray,
     resolutions: np.ndarray, hashed: bool, interpolation: int, k_consts: np.ndarray,
 ) -> tuple[int, int, int, int, float, float, float, float]:  # fmt: skip
@@ -184,9 +184,19 @@ def _corners_2d(
     size, r = sizes[level], resolutions[level]
     base = iu + iv * r
     return (
-        base % size, (base + 1) % size, (base + r) % size, (base + r + 1) % size,
-        w0, w1, w2, w3,
+        _wrap(base, size), _wrap(base + 1, size), _wrap(base + r, size),
+        _wrap(base + r + 1, size), w0, w1, w2, w3,
     )  # fmt: skip
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _wrap(index: int, size: int) -> int:
+    """index % size, the division skipped where it changes nothing: a dense level's corners
+    lie inside the level but for its last row and column, and four 64-bit divisions per
+    point and level were most of the dense levels' gather and scatter time."""
+    if 0 <= index < size:
+        return index
+    return index % size
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -212,11 +222,11 @@ def grid_rows(
     """out[t - lo, l F + f] = sum_c w_c table[offsets[l] + row_c, f] for t in [lo, hi)."""
     n_corners = 1 if interpolation == NEAREST else 1 << x.shape[1]
     if x.shape[1] == 2 and interpolation != NEAREST:
-        # 2-D inputs: the four corners of each level from one `_corners_2d`.
+        # 2-D inputs: the four corners of each level from one `corners_2d`.
         for t in range(lo, hi):
             u, v = x[t, 0], x[t, 1]
             for level in range(scales.shape[0]):
-                r0, r1, r2, r3, w0, w1, w2, w3 = _corners_2d(
+                r0, r1, r2, r3, w0, w1, w2, w3 = corners_2d(
                     u, v, level, scales, sizes, resolutions, hashed[level], interpolation, k_consts
                 )
                 b0, b1 = (offsets[level] + r0) * n_features, (offsets[level] + r1) * n_features
@@ -254,16 +264,10 @@ def grid_scatter(
     """grad_table (flat, zero on entry) += dL/dtable for dL/dfeatures = grad_features (B, L F).
 
     Levels own disjoint table slices, so one task per level needs no atomics and sums each
-    entry in batch order whatever the thread count (bit-identical results)."""
+    entry in batch order whatever the thread count (bit-identical results). 2-D inputs have
+    their own, faster scatter: `gfxnn.compiled.grid2d.scatter`."""
     n_corners = 1 if interpolation == NEAREST else 1 << x.shape[1]
-    fast = x.shape[1] == 2 and interpolation != NEAREST
     for level in nb.prange(scales.shape[0]):
-        if fast:
-            _scatter_level_2d(
-                x, grad_features, level, scales, offsets, sizes, resolutions, hashed[level],
-                n_features, interpolation, k_consts, grad_table,
-            )  # fmt: skip
-            continue
         for t in range(x.shape[0]):
             for corner in range(n_corners):
                 base, w = _corner_entry(
@@ -272,22 +276,3 @@ def grid_scatter(
                 )  # fmt: skip
                 for f in range(n_features):
                     grad_table[base + f] += w * grad_features[t, level * n_features + f]
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _scatter_level_2d(
-    x: np.ndarray, grad_features: np.ndarray, level: int, scales: np.ndarray,
-    offsets: np.ndarray, sizes: np.ndarray, resolutions: np.ndarray, hashed: bool,
-    n_features: int, interpolation: int, k_consts: np.ndarray, grad_table: np.ndarray,
-) -> None:  # fmt: skip
-    """One level of `grid_scatter` for 2-D inputs (same order: batch, then corners)."""
-    for t in range(x.shape[0]):
-        r0, r1, r2, r3, w0, w1, w2, w3 = _corners_2d(
-            x[t, 0], x[t, 1], level, scales, sizes, resolutions, hashed, interpolation, k_consts
-        )
-        for f in range(n_features):
-            g = grad_features[t, level * n_features + f]
-            grad_table[(offsets[level] + r0) * n_features + f] += w0 * g
-            grad_table[(offsets[level] + r1) * n_features + f] += w1 * g
-            grad_table[(offsets[level] + r2) * n_features + f] += w2 * g
-            grad_table[(offsets[level] + r3) * n_features + f] += w3 * g

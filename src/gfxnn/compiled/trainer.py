@@ -25,7 +25,7 @@ import numba
 import numpy as np
 
 from gfxnn import registry
-from gfxnn.compiled import cache, encode, network, optim, render
+from gfxnn.compiled import cache, encode, grid2d, network, optim, render
 from gfxnn.compiled.activations import CODES, make_consts
 from gfxnn.compiled.optimizer import FlatOptimizer
 from gfxnn.compiled.threads import ThreadPolicy, max_threads
@@ -281,7 +281,9 @@ class CompiledTrainer:
             if not self._grid_grads_zero:
                 self._grid.grads[:] = 0
             scales, offsets, sizes, resolutions, hashed = self._grid_arrays
-            encode.grid_scatter(
+            plane = self.spec.n_input_dims == 2 and self._table.size < 2**31  # int32 indices
+            scatter = grid2d.scatter if plane else encode.grid_scatter
+            scatter(
                 self._inputs, self._feature_grads, scales, offsets, sizes, resolutions, hashed,
                 int(self._grid_ints[0]), int(self._grid_ints[1]), self._consts, self._grid.grads,
             )  # fmt: skip
