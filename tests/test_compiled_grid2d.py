@@ -80,3 +80,25 @@ def test_corners_of_a_block_are_the_exact_corners() -> None:
             rows = (index[:, t] // 2 - grid.offsets[level]).tolist()
             assert rows == list(exact[:4])
             assert weight[:, t].tolist() == [np.float32(w) for w in exact[4:]]
+
+
+@pytest.mark.parametrize("interpolation", ["Linear", "Smoothstep", "Nearest"])
+@pytest.mark.parametrize("hashed", [True, False])
+@pytest.mark.parametrize("kind", ["unit", "outside", "huge"])
+def test_gather_equals_the_general_gather(kind, hashed, interpolation) -> None:
+    dtype = np.float32
+    grid = encode.GridArrays(layout(hashed), interpolation, np.dtype(dtype))
+    rng = np.random.default_rng(11)
+    x = points(kind, rng, dtype)
+    n_entries = int(grid.offsets[-1] + grid.sizes[-1]) * 2
+    table = rng.standard_normal(n_entries).astype(dtype)
+    k = make_consts(np.dtype(dtype), 1e-2, 1.0)
+    arrays = (grid.scales, grid.offsets, grid.sizes, grid.resolutions, grid.hashed)
+    expected = np.zeros((len(x), 5 * grid.n_features), dtype)
+    got = np.zeros_like(expected)
+    # the general path, one corner at a time (what grid_rows does for every dimension but 2)
+    encode.grid_rows(x, 0, len(x), table, *arrays, 2, grid.interpolation, k, expected)
+    for lo in range(0, len(x), 1000):  # tiles, as the training kernel calls it
+        hi = min(lo + 1000, len(x))
+        grid2d.gather_rows(x, lo, hi, table, *arrays, 2, grid.interpolation, k, got[lo:hi])
+    np.testing.assert_array_equal(got.view(np.int32), expected.view(np.int32))

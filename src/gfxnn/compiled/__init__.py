@@ -44,9 +44,11 @@ def cpu_trainer_factory(backend: str = "auto", threads: int | str = "auto") -> A
     "compiled" runs with `threads` ("auto": measured, see `gfxnn.compiled.threads`; or a
     count). "numpy" is the NumPy fused trainer (its BLAS threads are the controller's
     `blas_threads`; `threads` does not apply). "auto" takes the one measured faster for the
-    model (docs/flagship.md): the compiled trainer, except for the trainable grids, whose
-    NumPy kernels are still faster than the compiled scatter/gather; and NumPy whenever Numba
-    is not installed ("compiled" then raises ImportError).
+    model (docs/flagship.md): the compiled trainer, except for trainable grids of other than
+    2 inputs, whose compiled gather/scatter go one point and corner at a time (2-D grids have
+    their own, `gfxnn.compiled.grid2d`: tcnn's image config 41 ms a step on one core against
+    NumPy's 58); and NumPy whenever Numba is not installed ("compiled" then raises
+    ImportError).
     """
     from gfxnn.checks import check_choice
     from gfxnn.fused import make_trainer
@@ -64,8 +66,8 @@ def cpu_trainer_factory(backend: str = "auto", threads: int | str = "auto") -> A
     def cpu_trainer(spec: Any, target: Any) -> Any:
         chosen = backend
         if chosen == "auto":
-            grid = spec.encoding.get("otype") in GRID_OTYPES
-            chosen = "compiled" if available() and not grid else "numpy"
+            slow_grid = spec.encoding.get("otype") in GRID_OTYPES and spec.n_input_dims != 2
+            chosen = "compiled" if available() and not slow_grid else "numpy"
         if chosen == "numpy":
             return make_trainer(spec, target, blas_threads=None)
         return compiled_trainer(spec, target, threads=threads)

@@ -42,30 +42,28 @@ def make_consts(dtype: np.dtype, relative_l2_epsilon: float, loss_scale: float) 
 @nb.njit(cache=True, error_model="numpy")
 def activate_tile(code: int, a: np.ndarray, bias: np.ndarray, d: np.ndarray, k: np.ndarray) -> None:
     """Training: a (rows, n) holds x W^T on entry and act(z) on return, z = x W^T + bias;
-    d = act'(z). One branch on the activation for the whole tile, then a loop over the tile
-    that LLVM vectorises (a branch per row, or per value, cost 4x on a 128 x 64 tile)."""
+    d = act'(z), except for ReLU, leaky ReLU and none, whose derivative `backward_tile` reads
+    off a (one buffer less in cache per layer). One branch on the activation for the whole
+    tile, then a loop over the tile that LLVM vectorises (a branch per row, or per value,
+    cost 4x on a 128 x 64 tile)."""
     rows, n = a.shape
     zero, one, half = k[K_ZERO], k[K_ONE], k[K_HALF]
-    if code == LEAKY_RELU:
+    if code == LEAKY_RELU:  # these three write no d: `backward_tile` reads it off a
         slope = k[K_SLOPE]
         for t in range(rows):
             for j in range(n):
                 z = a[t, j] + bias[j]
                 s = z * slope
                 a[t, j] = z if z > s else s  # max(z, s z), as np.maximum
-                d[t, j] = one if z > zero else slope
     elif code == RELU:
         for t in range(rows):
             for j in range(n):
                 z = a[t, j] + bias[j]
-                positive = z > zero
-                a[t, j] = z if positive else zero
-                d[t, j] = one if positive else zero
+                a[t, j] = z if z > zero else zero
     elif code == NONE:
         for t in range(rows):
             for j in range(n):
                 a[t, j] = a[t, j] + bias[j]
-                d[t, j] = one
     elif code == SIGMOID:
         for t in range(rows):
             for j in range(n):
@@ -91,6 +89,42 @@ def activate_tile(code: int, a: np.ndarray, bias: np.ndarray, d: np.ndarray, k: 
                 tail = math.log1p(math.exp(-abs(z)))
                 a[t, j] = (z if z > zero else zero) + tail
                 d[t, j] = math.tanh(z * half) * half + half
+
+
+@nb.njit(cache=True, error_model="numpy")
+def backward_tile(
+    code: int, grad: np.ndarray, a: np.ndarray, d: np.ndarray, k: np.ndarray,
+    bias_grad: np.ndarray,
+) -> None:  # fmt: skip
+    """grad holds dL/da on entry and dL/dz = dL/da * act'(z) on return; its column sums are
+    added to bias_grad. ReLU and leaky ReLU take act'(z) from a: a > 0 exactly where z > 0
+    (the slope is positive; z = 0 and NaN give a <= 0 or NaN, and the x <= 0 slope, as
+    activate_tile's d did), so the bits are those of grad * d."""
+    rows, n = grad.shape
+    one, zero = k[K_ONE], k[K_ZERO]
+    if code == LEAKY_RELU:
+        slope = k[K_SLOPE]
+        for t in range(rows):
+            for j in range(n):
+                g = grad[t, j] * (one if a[t, j] > zero else slope)
+                grad[t, j] = g
+                bias_grad[j] += g
+    elif code == RELU:
+        for t in range(rows):
+            for j in range(n):
+                g = grad[t, j] * (one if a[t, j] > zero else zero)
+                grad[t, j] = g
+                bias_grad[j] += g
+    elif code == NONE:  # act' = 1: dL/dz = dL/da
+        for t in range(rows):
+            for j in range(n):
+                bias_grad[j] += grad[t, j]
+    else:
+        for t in range(rows):
+            for j in range(n):
+                g = grad[t, j] * d[t, j]
+                grad[t, j] = g
+                bias_grad[j] += g
 
 
 @nb.njit(cache=True, error_model="numpy", inline="always")

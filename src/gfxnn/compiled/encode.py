@@ -219,25 +219,10 @@ def grid_rows(
     sizes: np.ndarray, resolutions: np.ndarray, hashed: np.ndarray, n_features: int,
     interpolation: int, k_consts: np.ndarray, out: np.ndarray,
 ) -> None:  # fmt: skip
-    """out[t - lo, l F + f] = sum_c w_c table[offsets[l] + row_c, f] for t in [lo, hi)."""
+    """out[t - lo, l F + f] = sum_c w_c table[offsets[l] + row_c, f] for t in [lo, hi), one
+    point and corner at a time (2-D inputs have their own, faster gather:
+    `gfxnn.compiled.grid2d.gather_rows`)."""
     n_corners = 1 if interpolation == NEAREST else 1 << x.shape[1]
-    if x.shape[1] == 2 and interpolation != NEAREST:
-        # 2-D inputs: the four corners of each level from one `corners_2d`.
-        for t in range(lo, hi):
-            u, v = x[t, 0], x[t, 1]
-            for level in range(scales.shape[0]):
-                r0, r1, r2, r3, w0, w1, w2, w3 = corners_2d(
-                    u, v, level, scales, sizes, resolutions, hashed[level], interpolation, k_consts
-                )
-                b0, b1 = (offsets[level] + r0) * n_features, (offsets[level] + r1) * n_features
-                b2, b3 = (offsets[level] + r2) * n_features, (offsets[level] + r3) * n_features
-                for f in range(n_features):
-                    value = w0 * table[b0 + f]
-                    value += w1 * table[b1 + f]
-                    value += w2 * table[b2 + f]
-                    value += w3 * table[b3 + f]
-                    out[t - lo, level * n_features + f] = value
-        return
     for t in range(lo, hi):
         for level in range(scales.shape[0]):
             for f in range(n_features):

@@ -1,19 +1,18 @@
-"""The 2-D grid's scatter with its corners found level by level, in vectorised loops.
+"""The 2-D grid's gather and scatter, corners found level by level in vectorised loops.
 
-A 2-D (u, v) grid touches four table rows per point and level (nearest: one, the other
-three with weight 0, as `encode.corners_2d`). Finding them (position, floor, fraction, hash
-or dense index) one point at a time cost as much as the table traffic: the scatter of
-tiny-cuda-nn's image config (2^14 points, 16 levels) took 12.2 ms on one core. Here each
-level task first writes a block of points' corners (flat table index and weight of each of
-the four) with the points innermost, which LLVM vectorises: the hash in 32-bit integers (the
-low 32 bits of the 64-bit product are the same, and every mask is below 2^32), a dense
-level's wrap-around as one conditional subtraction. Where that shortcut could differ from the
-exact formula (a point outside [0, 1], or so far out that 32 bits overflow) the block is
-redone by `encode.corners_2d`. The scatter then adds in batch order, then corner order, as
-`encode.grid_scatter`: the same bits (tests compare the two), in 3.3 + 4.7 ms instead of 12.2.
-
-(The gather keeps `encode.grid_rows`: writing the corners there for the scatter to reuse
-measured faster alone and slower inside the training kernel, 23.0 against 20.3 ms a step.)
+A 2-D (u, v) grid touches four table rows per point and level (nearest: one). Finding them
+(position, floor, fraction, hash or dense index) one point at a time cost as much as the
+table traffic: the scatter of tiny-cuda-nn's image config (2^14 points, 16 levels) took 12.2
+ms on one core. Here a block of points' corners (flat table index and weight of each of the
+four) is written one level at a time with the points innermost, which LLVM vectorises: the
+hash in 32-bit integers (the low 32 bits of the 64-bit product are the same, and every mask
+is below 2^32), a dense level's wrap-around as one conditional subtraction. Where that
+shortcut could differ from the exact formula (a point outside [0, 1], or so far out that 32
+bits overflow) the block is redone by `encode.corners_2d`. Gather and scatter then sum in
+the order of `encode.grid_rows` / `encode.grid_scatter`: the same bits (tests compare them).
+One core, 2^14 points: scatter 12.2 -> 7.2 ms. (Writing all levels' corners in the gather
+for the scatter to reuse measured faster alone and slower inside the training kernel, 23.0
+against 20.3 ms a step, so each finds its own.)
 """
 
 from __future__ import annotations
@@ -119,6 +118,39 @@ def _exact_level(
         weight[0, j], weight[1, j], weight[2, j], weight[3, j] = w0, w1, w2, w3
 
 
+@nb.njit(cache=True, error_model="numpy")
+def gather_rows(
+    x: np.ndarray, lo: int, hi: int, table: np.ndarray, scales: np.ndarray,
+    offsets: np.ndarray, sizes: np.ndarray, resolutions: np.ndarray, hashed: np.ndarray,
+    n_features: int, interpolation: int, k: np.ndarray, out: np.ndarray,
+) -> None:  # fmt: skip
+    """out[t - lo, l F + f] = sum_c w_c table[index_c + f] for t in [lo, hi) (2-D inputs),
+    level by level: the tile's corners of one level (`level_corners`), then its reads; the
+    sum runs over the corners in order, as `encode.grid_rows` forms it."""
+    n = hi - lo
+    nearest = interpolation == NEAREST
+    index = np.empty((4, n), np.int32)
+    weight = np.empty((4, n), table.dtype)
+    for level in range(scales.shape[0]):
+        level_corners(
+            x, lo, hi, level, scales, offsets, sizes, resolutions, hashed[level], n_features,
+            interpolation, k, index, weight,
+        )  # fmt: skip
+        at = level * n_features
+        for j in range(n):
+            b0, b1, b2, b3 = index[0, j], index[1, j], index[2, j], index[3, j]
+            w0, w1, w2, w3 = weight[0, j], weight[1, j], weight[2, j], weight[3, j]
+            for f in range(n_features):
+                value = w0 * table[b0 + f]
+                if nearest:  # one corner, as `encode.grid_rows`
+                    out[j, at + f] = value
+                    continue
+                value += w1 * table[b1 + f]
+                value += w2 * table[b2 + f]
+                value += w3 * table[b3 + f]
+                out[j, at + f] = value
+
+
 @nb.njit(cache=True, error_model="numpy", parallel=True)
 def scatter(
     x: np.ndarray, grad_features: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
@@ -130,7 +162,13 @@ def scatter(
     entry summed in batch order, then corner order, as `encode.grid_scatter`: the same bits
     on any number of threads."""
     batch = x.shape[0]
-    for level in nb.prange(scales.shape[0]):
+    nearest = interpolation == NEAREST
+    n_levels = scales.shape[0]
+    half = (n_levels + 1) // 2
+    for task in nb.prange(n_levels):
+        # Coarse and fine levels interleaved: prange gives each thread a contiguous range of
+        # tasks, and the fine levels (hashed, missing the cache) cost more than the dense ones.
+        level = task // 2 + (half if task % 2 else 0)
         index = np.empty((4, BLOCK), np.int32)
         weight = np.empty((4, BLOCK), grad_table.dtype)
         at = level * n_features
@@ -146,6 +184,8 @@ def scatter(
                 for f in range(n_features):
                     g = grad_features[lo + j, at + f]
                     grad_table[b0 + f] += w0 * g
+                    if nearest:  # one corner, as `encode.grid_scatter`
+                        continue
                     grad_table[b1 + f] += w1 * g
                     grad_table[b2 + f] += w2 * g
                     grad_table[b3 + f] += w3 * g

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from gfxnn.compiled import encode
-from gfxnn.compiled.activations import K_LOSS_SCALE, K_REL_EPS, activate_tile
+from gfxnn.compiled import encode, grid2d
+from gfxnn.compiled.activations import K_LOSS_SCALE, K_REL_EPS, activate_tile, backward_tile
 from gfxnn.compiled.narrow import NARROW, layer_product, narrow_backward
 
 L2, RELATIVE_L2, L1 = range(3)
@@ -81,10 +81,16 @@ def _encode_rows(
         encode.identity_rows(x, lo, hi, enc_values, out)
     elif kind == encode.GRID:
         scales, offsets, sizes, resolutions, hashed = grid_levels
-        encode.grid_rows(
-            x, lo, hi, table, scales, offsets, sizes, resolutions, hashed,
-            grid_ints[0], grid_ints[1], k, out,
-        )  # fmt: skip
+        if x.shape[1] == 2 and table.shape[0] < 2**31:  # int32 corner indices
+            grid2d.gather_rows(
+                x, lo, hi, table, scales, offsets, sizes, resolutions, hashed,
+                grid_ints[0], grid_ints[1], k, out,
+            )  # fmt: skip
+        else:
+            encode.grid_rows(
+                x, lo, hi, table, scales, offsets, sizes, resolutions, hashed,
+                grid_ints[0], grid_ints[1], k, out,
+            )  # fmt: skip
     else:
         out[:, :] = host_features[lo:hi]
 
@@ -160,7 +166,8 @@ def _train_chunk(
             n_in, n_out = sizes[layer], sizes[layer + 1]
             d = _rows(mine, a_at[layer] + rows * n_out, rows, n_out)
             bias_grad = grads[b_offsets[layer] : b_offsets[layer] + n_out]
-            _through_activation(grad, d, bias_grad)
+            values = _rows(mine, a_at[layer], rows, n_out)  # act(z): the derivative of ReLUs
+            backward_tile(act_codes[layer], grad, values, d, k, bias_grad)
             inputs = features if layer == 0 else _rows(mine, a_at[layer - 1], rows, n_in)
             w0 = w_offsets[layer]
             weight_grad = grads[w0 : w0 + n_out * n_in].reshape((n_out, n_in))
@@ -186,16 +193,6 @@ def _train_chunk(
                 grad = below
                 ping, pong = pong, ping
     return loss
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _through_activation(grad: np.ndarray, d: np.ndarray, bias_grad: np.ndarray) -> None:
-    """dL/dz = dL/da * act'(z) in place, and its column sums added to the bias gradient."""
-    for t in range(grad.shape[0]):
-        for o in range(grad.shape[1]):
-            g = grad[t, o] * d[t, o]
-            grad[t, o] = g
-            bias_grad[o] += g
 
 
 @nb.njit(cache=True, error_model="numpy")

@@ -54,8 +54,8 @@ class ImageFitter(ImageFitController):
             `gfxnn.fused.threads`); None leaves the process's BLAS setting alone. Needs
             `threadpoolctl`, otherwise ignored.
         backend: the CPU trainer: "numpy" (default: the NumPy fused path), "compiled" (Numba
-            kernels, `gfxnn.compiled`) or "auto" (compiled, but NumPy for the grid encodings or
-            without Numba; `gfxnn.compiled.cpu_trainer_factory`). NumPy stays the default
+            kernels, `gfxnn.compiled`) or "auto" (compiled, but NumPy for grids of other than 2
+            inputs or without Numba; `gfxnn.compiled.cpu_trainer_factory`). NumPy stays the default
             until the compiled trainer beats it at one thread on a quiet machine and its
             first-run compile (37-90 s measured) fits the quickstart's minute; see
             docs/flagship.md.
