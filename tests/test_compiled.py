@@ -231,13 +231,23 @@ def test_bad_arguments_name_the_value() -> None:
 def test_thread_policy_keeps_the_faster_and_remeasures_the_other() -> None:
     policy = ThreadPolicy("auto")
     policy.candidates = [4, 1]
-    first, second = policy.choose(), (policy.record(4, 2.0, 1), policy.choose())[1]
+    first, second = policy.choose(), (policy.record(4, 1.2, 1), policy.choose())[1]
     assert (first, second) == (4, 1)  # each measured once
     policy.record(1, 1.0, 1)
     choices = []
     for _ in range(32):
         choices.append(policy.choose())
     assert choices.count(1) >= 30 and 4 in choices  # mostly the faster, the other re-measured
+    # a far slower other count (2x here) is re-timed four times less often
+    far = ThreadPolicy("auto")
+    far.candidates = [4, 1]
+    far.choose(), far.record(4, 2.0, 1), far.choose(), far.record(1, 1.0, 1)
+    far_choices = [far.choose() for _ in range(128)]
+    assert far_choices.count(4) == 2  # rounds 64 and 128 of the 130
+    # when the best slows down (load), the policy switches without exploring
+    for _ in range(3):
+        far.record(1, 5.0, 1)
+    assert far.best() == 4 and far.choose() == 4
     assert ThreadPolicy(3).candidates == [min(3, max_threads())]
 
 

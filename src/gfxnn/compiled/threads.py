@@ -3,9 +3,10 @@
 A step's result does not depend on the thread count (the batch is split into a fixed number of
 chunks, reduced in a fixed order), so the count is purely a speed choice, and "auto" can change
 it at any time: it times rounds of steps with every core and with one thread, keeps using the
-faster, and re-measures the other one round in `EXPLORE_EVERY`, so it backs off to one thread
-when other processes take the cores (spinning worker threads then cost more than they give) and
-returns to all cores when they are free again.
+faster, and re-measures the other one round in `EXPLORE_EVERY` (in `FAR_EXPLORE_EVERY` when it
+was 1.5x slower or more), so it backs off to one thread when other processes take the cores
+(the best count's own rounds slow down: no exploring needed to notice; spinning worker threads
+then cost more than they give) and returns to all cores when they are free again.
 
 Each choice's estimate is the median of its last `WINDOW` rounds, so one disturbed round (a
 compile, another process's burst) is forgotten after two more: an exponential average started
@@ -23,6 +24,10 @@ import numba
 from gfxnn.checks import check_int
 
 EXPLORE_EVERY = 16  # rounds between two measurements of the slower choice
+# ... and when it measured at least FAR_SLOWER times the best: four times fewer such rounds.
+# On an idle 2-core VM one thread is 1.9-2.1x slower, and re-timing it one round in 16 cost
+# 7% of a run (tcnn's image config: 25.2 against 23.4 ms a step at a fixed two threads).
+FAR_SLOWER, FAR_EXPLORE_EVERY = 1.5, 64
 WINDOW = 3  # rounds in each choice's median estimate
 
 
@@ -61,8 +66,12 @@ class ThreadPolicy:
         if unmeasured:
             return unmeasured[0]
         best = self.best()
-        if len(self.candidates) > 1 and self._rounds % EXPLORE_EVERY == 0:
-            return next(n for n in self.candidates if n != best)
+        if len(self.candidates) == 1:
+            return best
+        other = next(n for n in self.candidates if n != best)
+        far = self.seconds_per_step[other] >= FAR_SLOWER * self.seconds_per_step[best]
+        if self._rounds % (FAR_EXPLORE_EVERY if far else EXPLORE_EVERY) == 0:
+            return other
         return best
 
     def best(self) -> int:
