@@ -65,3 +65,44 @@ def test_convolution_gives_the_same_bits_at_any_thread_count(restore_threads, mo
 def test_set_threads_refuses_what_is_not_a_positive_count(bad, restore_threads):
     with pytest.raises((ValueError, TypeError), match="n_threads"):
         parallel.set_threads(bad)
+
+
+def test_blas_choice_keeps_the_faster_and_backs_off_from_a_far_slower_count():
+    choice = parallel.BlasChoice((2, 1))
+    assert choice.choose() == 2
+    choice.record(2, 1.0)
+    assert choice.choose() == 1  # each count timed once first
+    choice.record(1, 1.2)  # near: re-timed one call in 16
+    picks = [choice.choose() for _ in range(32)]
+    assert picks.count(1) == 2 and choice.best() == 2
+    for _ in range(3):
+        choice.record(1, 5.0)  # far slower (a loaded machine's other count)
+    assert choice.every == 8 * parallel.EXPLORE_EVERY  # doubled at each timing
+    for _ in range(20):
+        choice.record(1, 5.0)
+    assert choice.every == parallel.MAX_EXPLORE_EVERY
+    for _ in range(3):
+        choice.record(2, 9.0)  # the best slows down: the other wins at once, no exploring
+    assert choice.best() == 1 and choice.choose() == 1
+
+
+def test_products_are_the_same_at_every_blas_setting():
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal((128, 300)), rng.standard_normal((300, 64))
+    expected = a @ b
+    before = parallel.blas_setting()
+    try:
+        for setting in ("auto", 1, 2):
+            parallel.set_blas_threads(setting)
+            for _ in range(40):  # auto: both counts timed, then the faster
+                np.testing.assert_allclose(parallel.product(a, b), expected, rtol=1e-12)
+    finally:
+        parallel.set_blas_threads(before)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 1.5, "fast"])
+def test_set_blas_threads_refuses_what_is_not_auto_or_a_count(bad):
+    before = parallel.blas_setting()
+    with pytest.raises((ValueError, TypeError), match="n_threads"):
+        parallel.set_blas_threads(bad)
+    assert parallel.blas_setting() == before  # a refused change changes nothing
