@@ -29,9 +29,11 @@ from gfxnn import parallel
 
 IntPairT = tuple[int, int]
 
-# Values in one chunk of im2col's matrix (512 KiB in float32): the size that ran fastest on
-# the project's VM (L2 512 KiB per core) for a 64 -> 64 3x3 layer, between 1/4 and 4x it.
-CHUNK_VALUES = 1 << 17
+# Values in one chunk of im2col's matrix (1 MiB in float32). Measured on the project's VM (L2
+# 512 KiB per core), 64 -> 64 3x3 layer on 16 64x64 images, forward + backward, idle: 2^18
+# ran 341-370 ms, 2^17 373-433, 2^16 520, 2^19 352, 1.5 x 2^18 380 (alternating processes,
+# 2026-12-01). 2^17 had been chosen on the machine under load, where a smaller chunk wins.
+CHUNK_VALUES = 1 << 18
 # Chunks per task of the weight gradient (its partial sums are added in this fixed grouping).
 GROUP = 8
 
