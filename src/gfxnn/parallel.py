@@ -113,26 +113,35 @@ def _prime_blas() -> None:
     np.ones((64, 576), np.float32) @ np.ones((576, 1024), np.float32)
 
 
-@contextlib.contextmanager
-def blas_threads_at(n_threads: int) -> Iterator[list[int]]:
-    """BLAS on `n_threads` inside the block, then as before; yields the counts it had before
-    (one per BLAS library; about 6 us to enter and leave when it changes them)."""
+def _blas_counts() -> tuple[list[Any], list[int]]:
+    """The BLAS libraries loaded now and their thread counts (primes BLAS on first use)."""
     if not _primed:
         _prime_blas()
     libraries = _blas_libraries()
-    before = [lib.get_num_threads() for lib in libraries]
+    return libraries, [lib.get_num_threads() for lib in libraries]
+
+
+@contextlib.contextmanager
+def _counts_at(libraries: list[Any], before: list[int], n_threads: int) -> Iterator[None]:
+    """`libraries` (at the counts `before`) on `n_threads` inside the block, then back."""
     for lib, n in zip(libraries, before, strict=True):
         if n != n_threads:
             lib.set_num_threads(n_threads)
     try:
-        yield before
+        yield
     finally:
         for lib, n in zip(libraries, before, strict=True):
             if n != n_threads:
                 lib.set_num_threads(n)
 
 
-def one_blas_thread() -> contextlib.AbstractContextManager[list[int]]:
+def blas_threads_at(n_threads: int) -> contextlib.AbstractContextManager[None]:
+    """BLAS on `n_threads` inside the block, then as before (about 6 us to enter and leave
+    when it changes the count)."""
+    return _counts_at(*_blas_counts(), n_threads)
+
+
+def one_blas_thread() -> contextlib.AbstractContextManager[None]:
     """BLAS on one thread inside the block, then as before."""
     return blas_threads_at(1)
 
@@ -203,20 +212,19 @@ def product(a: Any, b: Any) -> Any:
     if _blas_setting != "auto":
         with blas_threads_at(int(_blas_setting)):
             return a @ b
-    if not _primed:
-        _prime_blas()
-    outside = max((lib.get_num_threads() for lib in _blas_libraries()), default=1)
+    libraries, before = _blas_counts()  # read once: the count outside, and what to restore
+    outside = max(before, default=1)
     if outside == 1:
         return a @ b
     key = (np.shape(a), np.shape(b), getattr(a, "dtype", None), outside)
     choice = _choices.get(key)
     if choice is None:
         if len(_choices) >= MAX_SHAPES:
-            with blas_threads_at(1):
+            with _counts_at(libraries, before, 1):
                 return a @ b
         choice = _choices[key] = BlasChoice((outside, 1))
     n_threads = choice.choose()
-    with blas_threads_at(n_threads):
+    with _counts_at(libraries, before, n_threads):
         start = time.perf_counter()
         result = a @ b
         choice.record(n_threads, time.perf_counter() - start)

@@ -184,19 +184,9 @@ def corners_2d(
     size, r = sizes[level], resolutions[level]
     base = iu + iv * r
     return (
-        _wrap(base, size), _wrap(base + 1, size), _wrap(base + r, size),
-        _wrap(base + r + 1, size), w0, w1, w2, w3,
+        base % size, (base + 1) % size, (base + r) % size, (base + r + 1) % size,
+        w0, w1, w2, w3,
     )  # fmt: skip
-
-
-@nb.njit(cache=True, error_model="numpy", inline="always")
-def _wrap(index: int, size: int) -> int:
-    """index % size, the division skipped where it changes nothing: a dense level's corners
-    lie inside the level but for its last row and column, and four 64-bit divisions per
-    point and level were most of the dense levels' gather and scatter time."""
-    if 0 <= index < size:
-        return index
-    return index % size
 
 
 @nb.njit(cache=True, error_model="numpy")

@@ -32,6 +32,13 @@ SAFE_POSITION = 2.0**30  # |u scale + 1/2| below this: the int32 corners cannot 
 BLOCK = 1024  # points per block of corners (4 x 1024 indices and weights: 32 KB)
 
 
+@nb.njit(cache=True)
+def covers(n_input_dims: int, n_table_values: int) -> bool:
+    """Whether this module's gather and scatter serve a grid: 2-D inputs, and flat table
+    indices that fit in int32 (the training kernel and the trainer ask the same question)."""
+    return n_input_dims == 2 and n_table_values < 2**31
+
+
 @nb.njit(cache=True, error_model="numpy")
 def level_corners(
     x: np.ndarray, lo: int, hi: int, level: int, scales: np.ndarray, offsets: np.ndarray,

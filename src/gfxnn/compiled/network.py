@@ -81,7 +81,7 @@ def _encode_rows(
         encode.identity_rows(x, lo, hi, enc_values, out)
     elif kind == encode.GRID:
         scales, offsets, sizes, resolutions, hashed = grid_levels
-        if x.shape[1] == 2 and table.shape[0] < 2**31:  # int32 corner indices
+        if grid2d.covers(x.shape[1], table.shape[0]):
             grid2d.gather_rows(
                 x, lo, hi, table, scales, offsets, sizes, resolutions, hashed,
                 grid_ints[0], grid_ints[1], k, out,

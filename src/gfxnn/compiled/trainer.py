@@ -281,8 +281,8 @@ class CompiledTrainer:
             if not self._grid_grads_zero:
                 self._grid.grads[:] = 0
             scales, offsets, sizes, resolutions, hashed = self._grid_arrays
-            plane = self.spec.n_input_dims == 2 and self._table.size < 2**31  # int32 indices
-            scatter = grid2d.scatter if plane else encode.grid_scatter
+            covered = grid2d.covers(self.spec.n_input_dims, self._table.size)
+            scatter = grid2d.scatter if covered else encode.grid_scatter
             scatter(
                 self._inputs, self._feature_grads, scales, offsets, sizes, resolutions, hashed,
                 int(self._grid_ints[0]), int(self._grid_ints[1]), self._consts, self._grid.grads,
