@@ -37,18 +37,24 @@ def adam_range(
     p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, lo: int, hi: int,
     c: np.ndarray, use_l2: bool, zero_grads: bool,
 ) -> None:  # fmt: skip
-    # c (the dtype): l2_reg, b1, 1 - b1, b2, 1 - b2, sqrt(1 - b2^t), eps, lr / (1 - b1^t)
-    l2, b1, one_b1, b2, one_b2, correction, eps, step = (
-        c[0],
-        c[1],
-        c[2],
-        c[3],
-        c[4],
-        c[5],
-        c[6],
-        c[7],
-    )
-    for j in range(lo, hi):
+    """Adam on elements [lo, hi); c (the dtype): l2_reg, b1, 1 - b1, b2, 1 - b2,
+    sqrt(1 - b2^t), eps, lr / (1 - b1^t)."""
+    _adam_elements(p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], c, use_l2)
+    if zero_grads:
+        g[lo:hi] = 0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _adam_elements(
+    p: np.ndarray, g: np.ndarray, m: np.ndarray, v: np.ndarray, c: np.ndarray, use_l2: bool
+) -> None:
+    # Why the slices and the separate function: indexed from lo to hi in the caller's arrays,
+    # with the gradient cleared in the same loop, LLVM kept this loop scalar (6.9 ns an
+    # element, the sqrt and the two divisions one at a time); over whole slices it vectorises
+    # (1.7 ns, float32, one core), and each element still rounds the same way: the same bits.
+    l2, b1, one_b1, b2, one_b2 = c[0], c[1], c[2], c[3], c[4]
+    correction, eps, step = c[5], c[6], c[7]
+    for j in range(p.shape[0]):
         grad = g[j]
         if use_l2:
             grad = grad + p[j] * l2
@@ -57,8 +63,6 @@ def adam_range(
         m[j] = mj
         v[j] = vj
         p[j] = p[j] - (mj / (np.sqrt(vj) / correction + eps)) * step
-        if zero_grads:
-            g[j] = 0
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -66,14 +70,20 @@ def sgd_range(
     p: np.ndarray, g: np.ndarray, lo: int, hi: int, c: np.ndarray, use_l2: bool,
     zero_grads: bool,
 ) -> None:  # fmt: skip
-    l2, lr = c[0], c[1]
-    for j in range(lo, hi):
+    """SGD on elements [lo, hi); c = [l2_reg, lr] in the dtype."""
+    _sgd_elements(p[lo:hi], g[lo:hi], c, use_l2)
+    if zero_grads:
+        g[lo:hi] = 0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _sgd_elements(p: np.ndarray, g: np.ndarray, c: np.ndarray, use_l2: bool) -> None:
+    l2, lr = c[0], c[1]  # whole slices, as `_adam_elements`, so that LLVM vectorises
+    for j in range(p.shape[0]):
         grad = g[j]
         if use_l2:
             grad = grad + p[j] * l2
         p[j] = p[j] - grad * lr
-        if zero_grads:
-            g[j] = 0
 
 
 @nb.njit(cache=True, error_model="numpy", parallel=True)
