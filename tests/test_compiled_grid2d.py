@@ -69,8 +69,8 @@ def test_corners_of_a_block_are_the_exact_corners() -> None:
         index = np.zeros((4, 100), np.int32)
         weight = np.zeros((4, 100), np.float32)
         grid2d.level_corners(
-            x, 0, 100, level, *arrays, bool(grid.hashed[level]), 2, grid.interpolation, k,
-            index, weight,
+            x[:, 0].copy(), x[:, 1].copy(), level, *arrays, bool(grid.hashed[level]), 2,
+            grid.interpolation, k, index, weight,
         )  # fmt: skip
         for t in (0, 1, 4, 99):
             exact = encode.corners_2d(
@@ -98,7 +98,10 @@ def test_gather_equals_the_general_gather(kind, hashed, interpolation) -> None:
     got = np.zeros_like(expected)
     # the general path, one corner at a time (what grid_rows does for every dimension but 2)
     encode.grid_rows(x, 0, len(x), table, *arrays, 2, grid.interpolation, k, expected)
-    for lo in range(0, len(x), 1000):  # tiles, as the training kernel calls it
-        hi = min(lo + 1000, len(x))
-        grid2d.gather_rows(x, lo, hi, table, *arrays, 2, grid.interpolation, k, got[lo:hi])
-    np.testing.assert_array_equal(got.view(np.int32), expected.view(np.int32))
+    assert len(x) > grid2d.BLOCK  # more than one block of corners per level
+    for threads in sorted({1, min(2, max_threads())}):
+        numba.set_num_threads(threads)
+        got[:] = 0
+        grid2d.gather(x, table, *arrays, 2, grid.interpolation, k, got)
+        np.testing.assert_array_equal(got.view(np.int32), expected.view(np.int32))
+    numba.set_num_threads(max_threads())

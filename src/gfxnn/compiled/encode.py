@@ -210,8 +210,8 @@ def grid_rows(
     interpolation: int, k_consts: np.ndarray, out: np.ndarray,
 ) -> None:  # fmt: skip
     """out[t - lo, l F + f] = sum_c w_c table[offsets[l] + row_c, f] for t in [lo, hi), one
-    point and corner at a time (2-D inputs have their own, faster gather:
-    `gfxnn.compiled.grid2d.gather_rows`)."""
+    point and corner at a time (2-D inputs have their own, faster gather, run before the
+    training kernel: `gfxnn.compiled.grid2d.gather`)."""
     n_corners = 1 if interpolation == NEAREST else 1 << x.shape[1]
     for t in range(lo, hi):
         for level in range(scales.shape[0]):

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from gfxnn.compiled import encode, grid2d
+from gfxnn.compiled import encode
 from gfxnn.compiled.activations import K_LOSS_SCALE, K_REL_EPS, activate_tile, backward_tile
 from gfxnn.compiled.narrow import NARROW, layer_product, narrow_backward
 
@@ -80,17 +80,12 @@ def _encode_rows(
     elif kind == encode.IDENTITY:
         encode.identity_rows(x, lo, hi, enc_values, out)
     elif kind == encode.GRID:
+        # (a 2-D grid is gathered before this kernel, by `grid2d.gather`: kind FEATURES)
         scales, offsets, sizes, resolutions, hashed = grid_levels
-        if grid2d.covers(x.shape[1], table.shape[0]):
-            grid2d.gather_rows(
-                x, lo, hi, table, scales, offsets, sizes, resolutions, hashed,
-                grid_ints[0], grid_ints[1], k, out,
-            )  # fmt: skip
-        else:
-            encode.grid_rows(
-                x, lo, hi, table, scales, offsets, sizes, resolutions, hashed,
-                grid_ints[0], grid_ints[1], k, out,
-            )  # fmt: skip
+        encode.grid_rows(
+            x, lo, hi, table, scales, offsets, sizes, resolutions, hashed,
+            grid_ints[0], grid_ints[1], k, out,
+        )  # fmt: skip
     else:
         out[:, :] = host_features[lo:hi]
 

@@ -151,6 +151,7 @@ class CompiledTrainer:
         self._table = np.zeros(0, dtype)
         self._grid_arrays: tuple = tuple(np.zeros(0, t) for t in (dtype, int, int, int, bool))
         self._grid_ints = np.zeros(2, np.int64)
+        self._gathered = False  # a 2-D grid: gathered before the training kernel (grid2d)
         if otype == "Frequency":
             n_frequencies = params.get("n_frequencies", 12)
             self._kind = encode.FREQUENCY
@@ -176,6 +177,7 @@ class CompiledTrainer:
                 arrays.hashed,
             )
             self._grid_ints = np.array([arrays.n_features, arrays.interpolation], np.int64)
+            self._gathered = grid2d.covers(d, self._table.size)
             self._enc_values = np.zeros(0, dtype)
             self.n_features = self._grid.n_output_dims
         else:
@@ -225,7 +227,7 @@ class CompiledTrainer:
         self._targets = np.zeros((batch, self.spec.n_output_dims), dtype)
         grid_rows = batch if self._grid is not None else 0
         self._feature_grads = np.zeros((grid_rows, self.n_features), dtype)
-        host_rows = batch if self._host_encoder is not None else 0
+        host_rows = batch if self._host_encoder is not None or self._gathered else 0
         self._host_features = np.zeros((host_rows, self.n_features), dtype)
         self._consts = make_consts(dtype, RELATIVE_L2_EPSILON, self._loss_scale(batch))
         self._no_outputs = np.zeros((0, self.spec.n_output_dims), dtype)
@@ -257,16 +259,31 @@ class CompiledTrainer:
         if self._grid_optimizer is not None and encoding is not None:
             self._grid_optimizer.lr = encoding
 
+    def _encode_on_host(self, inputs: np.ndarray, features: np.ndarray, k: np.ndarray) -> int:
+        """The encoding code the training kernel is to run on `inputs` (k: its constants):
+        FEATURES after writing `features` here (a host encoder's, or a 2-D grid's
+        `grid2d.gather`, level by level over the whole batch), else the encoding's own."""
+        if self._host_encoder is not None:
+            self._host_encoder.encode(inputs, features, self._no_scratch)
+            return encode.FEATURES
+        if self._gathered:
+            scales, offsets, sizes, resolutions, hashed = self._grid_arrays
+            grid2d.gather(
+                inputs, self._table, scales, offsets, sizes, resolutions, hashed,
+                int(self._grid_ints[0]), int(self._grid_ints[1]), k, features,
+            )  # fmt: skip
+            return encode.FEATURES
+        return self._kind
+
     def _gradients(self, sample_in_kernel: bool, reduce: bool = True) -> float:
         """The loss of the batch in the input buffers; the gradients into the chunks' rows
         (and reduced into mlp.grads when `reduce`) and the grid's grads (only meaningful when
         the loss is finite)."""
-        if self._host_encoder is not None:
-            self._host_encoder.encode(self._inputs, self._host_features, self._no_scratch)
+        kind = self._encode_on_host(self._inputs, self._host_features, self._consts)
         image_size = self._image_size if sample_in_kernel else np.zeros(2, np.int64)
         network.train_chunks(
             self._inputs, self._targets, self._texels, image_size, self._image_scale,
-            self._kind, self._enc_values, self._table, self._grid_arrays, self._grid_ints,
+            kind, self._enc_values, self._table, self._grid_arrays, self._grid_ints,
             self._host_features, self.mlp.params, self._transposed, self._sizes,
             self._w_offsets, self._b_offsets, self._act_codes, network.LOSS_CODES[self.spec.loss],
             self._consts, self._n_chunks, self._tile_rows, self._scratch, self._partial,
@@ -281,8 +298,7 @@ class CompiledTrainer:
             if not self._grid_grads_zero:
                 self._grid.grads[:] = 0
             scales, offsets, sizes, resolutions, hashed = self._grid_arrays
-            covered = grid2d.covers(self.spec.n_input_dims, self._table.size)
-            scatter = grid2d.scatter if covered else encode.grid_scatter
+            scatter = grid2d.scatter if self._gathered else encode.grid_scatter
             scatter(
                 self._inputs, self._feature_grads, scales, offsets, sizes, resolutions, hashed,
                 int(self._grid_ints[0]), int(self._grid_ints[1]), self._consts, self._grid.grads,
@@ -422,17 +438,17 @@ class CompiledTrainer:
         if self.mlp.half_inference:
             return fused_render.infer(self._numpy_encoder(), self.mlp, inputs)
         host = np.zeros((0, self.n_features), self.dtype)
-        if self._host_encoder is not None:
+        if self._host_encoder is not None or self._gathered:
             host = np.empty((n, self.n_features), self.dtype)
-            self._host_encoder.encode(inputs, host, self._no_scratch)
         consts = make_consts(self.dtype, RELATIVE_L2_EPSILON, 0.0)
         n_chunks, tile_rows, scratch, no_grads = self._chunk_buffers(n, 0)
         empty = np.zeros((0, self.spec.n_output_dims), self.dtype)
         numba.set_num_threads(self.policy.best())
         with blas_threads(1), LAUNCH:
+            kind = self._encode_on_host(inputs, host, consts)
             network.train_chunks(
                 inputs, empty, self._texels, np.zeros(2, np.int64), self._image_scale,
-                self._kind, self._enc_values, self._table, self._grid_arrays, self._grid_ints,
+                kind, self._enc_values, self._table, self._grid_arrays, self._grid_ints,
                 host, self.mlp.params, self._transposed, self._sizes, self._w_offsets,
                 self._b_offsets, self._act_codes, 0, consts, n_chunks, tile_rows, scratch,
                 no_grads, np.zeros(n_chunks), np.zeros((0, self.n_features), self.dtype), out,
