@@ -95,13 +95,13 @@ def test_gather_equals_the_general_gather(kind, hashed, interpolation) -> None:
     k = make_consts(np.dtype(dtype), 1e-2, 1.0)
     arrays = (grid.scales, grid.offsets, grid.sizes, grid.resolutions, grid.hashed)
     expected = np.zeros((len(x), 5 * grid.n_features), dtype)
-    got = np.zeros_like(expected)
     # the general path, one corner at a time (what grid_rows does for every dimension but 2)
     encode.grid_rows(x, 0, len(x), table, *arrays, 2, grid.interpolation, k, expected)
     assert len(x) > grid2d.BLOCK  # more than one block of corners per level
     for threads in sorted({1, min(2, max_threads())}):
         numba.set_num_threads(threads)
-        got[:] = 0
-        grid2d.gather(x, table, *arrays, 2, grid.interpolation, k, got)
+        levels = np.zeros((5 * len(x), grid.n_features), dtype)  # level-major
+        grid2d.gather(x, table, *arrays, 2, grid.interpolation, k, levels)
+        got = levels.reshape(5, len(x), grid.n_features).transpose(1, 0, 2).reshape(len(x), -1)
         np.testing.assert_array_equal(got.view(np.int32), expected.view(np.int32))
     numba.set_num_threads(max_threads())

@@ -21,7 +21,9 @@ from gfxnn.compiled.sincos import sincos
 from gfxnn.encodings import sincos as sincos_ref
 from gfxnn.encodings.grid_kernels import PRIMES, GridLayout
 
-FEATURES, IDENTITY, FREQUENCY, GRID = range(4)  # FEATURES: encoded on the host (NumPy)
+# FEATURES: encoded on the host (NumPy), (B, n_features); LEVELS: a 2-D grid's features
+# gathered before the kernel (`grid2d.gather`), level-major: (n_levels B, n_features / n_levels)
+FEATURES, IDENTITY, FREQUENCY, GRID, LEVELS = range(5)
 NEAREST, LINEAR, SMOOTHSTEP = range(3)
 INTERPOLATION_CODES = {"Nearest": NEAREST, "Linear": LINEAR, "Smoothstep": SMOOTHSTEP}
 PRIME_ARRAY = np.array(PRIMES, np.int64)

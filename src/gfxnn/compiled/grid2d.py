@@ -180,8 +180,9 @@ def gather(
     sizes: np.ndarray, resolutions: np.ndarray, hashed: np.ndarray, n_features: int,
     interpolation: int, k: np.ndarray, out: np.ndarray,
 ) -> None:  # fmt: skip
-    """out[t, l F + f] = sum_c w_c table[index_c + f] of 2-D inputs x (B, 2): one task per
-    level over the whole batch (levels interleaved coarse/fine, as `scatter`), block by
+    """out[l B + t, f] = sum_c w_c table[index_c + f] of 2-D inputs x (B, 2), feature f of
+    level l, level-major (each level writes its own rows): one task per level over the whole
+    batch (levels interleaved coarse/fine, as `scatter`), block by
     block: the block's corners (`level_corners`), then its reads; the sum runs over the
     corners in order, as `encode.grid_rows` forms it (the same bits).
 
@@ -189,7 +190,8 @@ def gather(
     the table (2.8 MB for tcnn's image config) between the tile's matrix products, which
     pushed the table out of L2, and most of the 4 corner reads of each point and level missed;
     one level at a time over the whole batch reads its slice (256 KB) from L2 after the first
-    touch."""
+    touch. Level-major, because with (B, L F) rows every level's pass rewrote 8 bytes of
+    each 128-byte row: the whole 2 MB array streamed through the cache once per level."""
     batch = x.shape[0]
     nearest = interpolation == NEAREST
     n_levels = scales.shape[0]
@@ -199,9 +201,9 @@ def gather(
         level = task // 2 + (half if task % 2 else 0)
         index = np.empty((4, BLOCK), np.int32)
         weight = np.empty((4, BLOCK), table.dtype)
-        at = level * n_features
         for lo in range(0, batch, BLOCK):
             hi = min(lo + BLOCK, batch)
+            row = level * batch + lo
             level_corners(
                 uv[0, lo:hi], uv[1, lo:hi], level, scales, offsets, sizes, resolutions,
                 hashed[level], n_features, interpolation, k, index, weight,
@@ -212,12 +214,12 @@ def gather(
                 for f in range(n_features):
                     value = w0 * table[b0 + f]
                     if nearest:  # one corner, as `encode.grid_rows`
-                        out[lo + j, at + f] = value
+                        out[row + j, f] = value
                         continue
                     value += w1 * table[b1 + f]
                     value += w2 * table[b2 + f]
                     value += w3 * table[b3 + f]
-                    out[lo + j, at + f] = value
+                    out[row + j, f] = value
 
 
 @nb.njit(cache=True, error_model="numpy", parallel=True)

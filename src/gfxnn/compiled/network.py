@@ -79,8 +79,13 @@ def _encode_rows(
         encode.frequency_rows(x, lo, hi, enc_values, out)
     elif kind == encode.IDENTITY:
         encode.identity_rows(x, lo, hi, enc_values, out)
-    elif kind == encode.GRID:
-        # (a 2-D grid is gathered before this kernel, by `grid2d.gather`: kind FEATURES)
+    elif kind == encode.LEVELS:  # row t of level l is host_features[l B + t]
+        per_level = host_features.shape[1]
+        batch = x.shape[0]
+        for level in range(out.shape[1] // per_level):
+            rows = host_features[level * batch + lo : level * batch + hi]
+            out[:, level * per_level : (level + 1) * per_level] = rows
+    elif kind == encode.GRID:  # (2-D grids come gathered: kind LEVELS)
         scales, offsets, sizes, resolutions, hashed = grid_levels
         encode.grid_rows(
             x, lo, hi, table, scales, offsets, sizes, resolutions, hashed,

@@ -227,8 +227,7 @@ class CompiledTrainer:
         self._targets = np.zeros((batch, self.spec.n_output_dims), dtype)
         grid_rows = batch if self._grid is not None else 0
         self._feature_grads = np.zeros((grid_rows, self.n_features), dtype)
-        host_rows = batch if self._host_encoder is not None or self._gathered else 0
-        self._host_features = np.zeros((host_rows, self.n_features), dtype)
+        self._host_features = self._host_buffer(batch)
         self._consts = make_consts(dtype, RELATIVE_L2_EPSILON, self._loss_scale(batch))
         self._no_outputs = np.zeros((0, self.spec.n_output_dims), dtype)
         self._batch = batch
@@ -259,10 +258,20 @@ class CompiledTrainer:
         if self._grid_optimizer is not None and encoding is not None:
             self._grid_optimizer.lr = encoding
 
+    def _host_buffer(self, batch: int) -> np.ndarray:
+        """The features `_encode_on_host` writes for `batch` rows: (B, n_features) of a host
+        encoder, (n_levels B, n_features per level) of a gathered grid, else no rows."""
+        if self._gathered:
+            per_level = int(self._grid_ints[0])
+            n_levels = self.n_features // per_level
+            return np.zeros((n_levels * batch, per_level), self.dtype)
+        rows = batch if self._host_encoder is not None else 0
+        return np.zeros((rows, self.n_features), self.dtype)
+
     def _encode_on_host(self, inputs: np.ndarray, features: np.ndarray, k: np.ndarray) -> int:
         """The encoding code the training kernel is to run on `inputs` (k: its constants):
-        FEATURES after writing `features` here (a host encoder's, or a 2-D grid's
-        `grid2d.gather`, level by level over the whole batch), else the encoding's own."""
+        FEATURES after a host encoder wrote `features`, LEVELS after a 2-D grid's
+        `grid2d.gather` did (level by level over the whole batch), else the encoding's own."""
         if self._host_encoder is not None:
             self._host_encoder.encode(inputs, features, self._no_scratch)
             return encode.FEATURES
@@ -272,7 +281,7 @@ class CompiledTrainer:
                 inputs, self._table, scales, offsets, sizes, resolutions, hashed,
                 int(self._grid_ints[0]), int(self._grid_ints[1]), k, features,
             )  # fmt: skip
-            return encode.FEATURES
+            return encode.LEVELS
         return self._kind
 
     def _gradients(self, sample_in_kernel: bool, reduce: bool = True) -> float:
@@ -437,9 +446,7 @@ class CompiledTrainer:
             return out
         if self.mlp.half_inference:
             return fused_render.infer(self._numpy_encoder(), self.mlp, inputs)
-        host = np.zeros((0, self.n_features), self.dtype)
-        if self._host_encoder is not None or self._gathered:
-            host = np.empty((n, self.n_features), self.dtype)
+        host = self._host_buffer(n)
         consts = make_consts(self.dtype, RELATIVE_L2_EPSILON, 0.0)
         n_chunks, tile_rows, scratch, no_grads = self._chunk_buffers(n, 0)
         empty = np.zeros((0, self.spec.n_output_dims), self.dtype)
