@@ -754,3 +754,37 @@ def test_a_closed_stdout_is_not_a_failed_run(tmp_path: Path, image_path: Path) -
     )
     assert done.returncode == 0, done.stderr  # was 1, "diverged or could not write"
     assert "Traceback" not in done.stderr and (out / "checkpoint.safetensors").exists()
+
+
+def test_a_slow_first_evaluation_does_not_pace_the_next() -> None:
+    # The first PSNR evaluation may compile the renderer (seconds); later ones are fast. The
+    # pacing (at most PSNR_MAX_OVERHEAD of the time) must not be set by the compile, or a cold
+    # run shows step 0's PSNR to the end and snapshots no weights after step 0.
+    from gfxnn.apps import fit as fit_app
+
+    class SlowFirstPsnr:
+        steps, calls = 0, 0
+
+        def psnr(self) -> float:
+            self.calls += 1
+            if self.calls == 1:
+                time.sleep(0.3)  # 0.3 s / 0.1 overhead would put the next one 3 s away
+            return 20.0 + self.calls
+
+        def state_dict(self) -> dict[str, np.ndarray]:
+            return {"w": np.full(2, float(self.steps))}
+
+    fitter, history = SlowFirstPsnr(), fit_app._History()
+    fit_app._evaluate(fitter, history)  # type: ignore[arg-type]
+    fitter.steps = 100
+    history.last_eval_end -= fit_app.PSNR_EVERY_SECONDS  # a second of training later
+    fit_app._maybe_evaluate(fitter, history)  # type: ignore[arg-type]
+    assert [step for step, _ in history.psnr_points] == [0, 100]
+    assert history.good_step == 100
+    # a slow evaluation after the first does pace the next one
+    fitter.calls = 0
+    fit_app._evaluate(fitter, history)  # type: ignore[arg-type]  # slow again: counted now
+    fitter.steps = 200
+    history.last_eval_end -= fit_app.PSNR_EVERY_SECONDS
+    fit_app._maybe_evaluate(fitter, history)  # type: ignore[arg-type]
+    assert [step for step, _ in history.psnr_points] == [0, 100, 100]
