@@ -174,6 +174,14 @@ def _exact_level(
         weight[0, j], weight[1, j], weight[2, j], weight[3, j] = w0, w1, w2, w3
 
 
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _interleaved(task: int, n_levels: int) -> int:
+    """The level of parallel task `task`: coarse and fine levels alternate, because prange
+    gives each thread a contiguous range of tasks, and the fine levels (hashed, missing the
+    cache) cost more than the dense ones."""
+    return task // 2 + ((n_levels + 1) // 2 if task % 2 else 0)
+
+
 @nb.njit(cache=True, error_model="numpy", parallel=True)
 def gather(
     x: np.ndarray, table: np.ndarray, scales: np.ndarray, offsets: np.ndarray,
@@ -195,10 +203,9 @@ def gather(
     batch = x.shape[0]
     nearest = interpolation == NEAREST
     n_levels = scales.shape[0]
-    half = (n_levels + 1) // 2
     uv = np.ascontiguousarray(x.T)  # u and v contiguous: the corner loops vectorise
     for task in nb.prange(n_levels):
-        level = task // 2 + (half if task % 2 else 0)
+        level = _interleaved(task, n_levels)
         index = np.empty((4, BLOCK), np.int32)
         weight = np.empty((4, BLOCK), table.dtype)
         for lo in range(0, batch, BLOCK):
@@ -235,12 +242,9 @@ def scatter(
     batch = x.shape[0]
     nearest = interpolation == NEAREST
     n_levels = scales.shape[0]
-    half = (n_levels + 1) // 2
     uv = np.ascontiguousarray(x.T)  # u and v contiguous: the corner loops vectorise
     for task in nb.prange(n_levels):
-        # Coarse and fine levels interleaved: prange gives each thread a contiguous range of
-        # tasks, and the fine levels (hashed, missing the cache) cost more than the dense ones.
-        level = task // 2 + (half if task % 2 else 0)
+        level = _interleaved(task, n_levels)
         index = np.empty((4, BLOCK), np.int32)
         weight = np.empty((4, BLOCK), grad_table.dtype)
         at = level * n_features
