@@ -114,7 +114,9 @@ def speed(image: np.ndarray, steps: int, repeats: int, threads: int | None) -> d
         }
         runs["torch"] = lambda: reference.step(steps)
         times = alternate(runs, repeats)
-        training_blas = blas_threads()
+        # what the NumPy trainer's steps run on: its controller's setting (None: the process's)
+        numpy_blas = fitters["numpy"].blas_threads
+        training_blas = blas_threads() if numpy_blas is None else numpy_blas
         predicts: dict[str, Callable[[], Any]] = {
             name: (lambda f=fitter: f.predict(512, 512)) for name, fitter in fitters.items()
         }
