@@ -14,6 +14,8 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from gfxnn.compiled import blocked
+
 NARROW = 8  # a layer at most this wide runs its products here
 
 
@@ -51,9 +53,13 @@ def narrow_forward(inputs: np.ndarray, weight: np.ndarray, out: np.ndarray) -> N
 def layer_product(
     inputs: np.ndarray, weight: np.ndarray, transposed: np.ndarray, out: np.ndarray
 ) -> None:
-    """out = inputs W^T: by hand for a narrow layer, else BLAS on `transposed` (W^T)."""
-    if weight.shape[0] <= NARROW:
+    """out = inputs W^T: by hand for a narrow layer, `blocked.product` where it serves (float32,
+    a multiple of 16 wide), else BLAS on `transposed` (W^T)."""
+    n_out, n_in = weight.shape
+    if n_out <= NARROW:
         narrow_forward(inputs, weight, out)
+    elif blocked.serves(out.itemsize, n_out):
+        blocked.product(inputs, n_in, 1, transposed, n_out, out, out.shape[0], n_out, n_in)
     else:
         np.dot(inputs, transposed, out)
 

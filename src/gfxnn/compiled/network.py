@@ -103,11 +103,7 @@ def _layer_forward(
     inputs: np.ndarray, weight: np.ndarray, transposed: np.ndarray, bias: np.ndarray,
     code: int, a: np.ndarray, d: np.ndarray, k: np.ndarray,
 ) -> None:  # fmt: skip
-    n_out, n_in = weight.shape
-    if n_out > NARROW and blocked.serves(a.itemsize, n_out):  # a = inputs W^T
-        blocked.product(inputs, n_in, 1, transposed, n_out, a, a.shape[0], n_out, n_in)
-    else:
-        layer_product(inputs, weight, transposed, a)
+    layer_product(inputs, weight, transposed, a)
     activate_tile(code, a, bias, d, k)
 
 
