@@ -1,15 +1,11 @@
-"""Probe: a register-blocked FMA micro-kernel (Numba + LLVM IR) against OpenBLAS on the
-flagship's matrix products, one thread, side by side in one run.
+"""The training kernel's register-blocked products (`gfxnn.compiled.blocked`) against
+OpenBLAS on the flagship's tile shapes, one thread each, side by side in one run.
 
-Why this exists (issue 17): at one thread the compiled trainer's step is ~80% matrix
-products, which OpenBLAS runs at its full rate in isolation but ~30% slower inside the
-training kernel. Plain Numba loops reach ~15 GFLOP/s on these shapes (LLVM keeps the
-accumulators in memory); this probe writes the inner block as LLVM IR through
-`numba.extending.intrinsic` (4 rows x 16 columns of accumulators in 8 vector registers,
-`llvm.fma.v8f32` along K, no packing), to measure whether such a kernel could replace BLAS
-in the training kernel. It sums each output sequentially along K with FMA, which is not
-OpenBLAS's order: the bits differ (the fraction printed), so adopting it would move the
-5000-step PSNR like any change of summation order (docs/flagship.md, "the drift").
+Why (issue 17): at one thread the compiled trainer's step was ~80% OpenBLAS products, 13-34
+GFLOP/s on these small shapes; `compiled.blocked` (4 x 16 FMA blocks in LLVM IR, no packing)
+replaced them for float32 widths that are multiples of 16. It sums each output along K in
+order, which is not OpenBLAS's order: the fraction of outputs whose bits differ is printed
+(docs/flagship.md, "the drift").
 
 The three products of a 64-wide layer on a 342-row tile (the trainer's tile), each as
 C[r, c] = sum_k A[r, k] B[k, c] with A and B read through strides:
@@ -25,102 +21,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Any
 
 import numba as nb
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.core import cgutils
-from numba.extending import intrinsic
 from threadpoolctl import threadpool_limits
 
-ROWS, VECTORS, LANES = 4, 2, 8  # a block of 4 x 16 float32 outputs: 8 ymm accumulators
+from gfxnn.compiled import blocked
+
 TILE = 342  # rows per tile in the compiled trainer (gfxnn.compiled.trainer.chunking)
-
-
-@intrinsic
-def _block(
-    typingctx: Any, a: Any, a_rows: Any, a_k: Any, b: Any, b_k: Any, out: Any, out_rows: Any,
-    r0: Any, c0: Any, depth: Any,
-) -> Any:  # fmt: skip
-    """out[r0 + r, c0 + c] = sum_k a[(r0 + r) a_rows + k a_k] b[k b_k + c0 + c] for the
-    4 x 16 block (flat float32 arrays, strides in elements), k = 0 .. depth - 1 in order."""
-    sig = types.void(a, a_rows, a_k, b, b_k, out, out_rows, r0, c0, depth)
-
-    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        a_arr = context.make_array(signature.args[0])(context, builder, args[0])
-        b_arr = context.make_array(signature.args[3])(context, builder, args[3])
-        o_arr = context.make_array(signature.args[5])(context, builder, args[5])
-        a_rows_v, a_k_v, b_k_v, o_rows_v, r0_v, c0_v, depth_v = (
-            args[1], args[2], args[4], args[6], args[7], args[8], args[9],
-        )  # fmt: skip
-        i64, i32 = ir.IntType(64), ir.IntType(32)
-        vec = ir.VectorType(ir.FloatType(), LANES)
-        fma = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vec, [vec, vec, vec]), "llvm.fma.v8f32"
-        )
-        undef = ir.Constant(vec, ir.Undefined)
-        splat = ir.Constant(ir.VectorType(i32, LANES), [0] * LANES)
-        zero = ir.Constant(vec, [0.0] * LANES)
-        accumulators = [cgutils.alloca_once_value(builder, zero) for _ in range(ROWS * VECTORS)]
-
-        def vector_at(base: Any, index: Any) -> Any:
-            return builder.bitcast(builder.gep(base, [index]), vec.as_pointer())
-
-        with cgutils.for_range(builder, depth_v) as loop:
-            k = loop.index
-            b_row = builder.add(builder.mul(k, b_k_v), c0_v)
-            columns = []
-            for v in range(VECTORS):
-                load = builder.load(
-                    vector_at(b_arr.data, builder.add(b_row, ir.Constant(i64, LANES * v)))
-                )
-                load.align = 4
-                columns.append(load)
-            for r in range(ROWS):
-                row = builder.mul(builder.add(r0_v, ir.Constant(i64, r)), a_rows_v)
-                scalar = builder.load(
-                    builder.gep(a_arr.data, [builder.add(row, builder.mul(k, a_k_v))])
-                )
-                broadcast = builder.shuffle_vector(
-                    builder.insert_element(undef, scalar, ir.Constant(i32, 0)), undef, splat
-                )
-                for v in range(VECTORS):
-                    slot = accumulators[r * VECTORS + v]
-                    builder.store(
-                        builder.call(fma, [broadcast, columns[v], builder.load(slot)]), slot
-                    )
-        for r in range(ROWS):
-            row = builder.mul(builder.add(r0_v, ir.Constant(i64, r)), o_rows_v)
-            for v in range(VECTORS):
-                at = builder.add(row, builder.add(c0_v, ir.Constant(i64, LANES * v)))
-                store = builder.store(
-                    builder.load(accumulators[r * VECTORS + v]), vector_at(o_arr.data, at)
-                )
-                store.align = 4
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@nb.njit
-def blocked_product(
-    a: np.ndarray, a_rows: int, a_k: int, b: np.ndarray, b_k: int, out: np.ndarray,
-    n_rows: int, n_cols: int, depth: int,
-) -> None:  # fmt: skip
-    """out (n_rows, n_cols), flat, = A B with A, B read through the strides; n_cols a multiple
-    of 16; the rows left over after blocks of 4 go one output at a time (the same order)."""
-    full = n_rows - n_rows % ROWS
-    for r0 in range(0, full, ROWS):
-        for c0 in range(0, n_cols, LANES * VECTORS):
-            _block(a, a_rows, a_k, b, b_k, out, n_cols, r0, c0, depth)
-    for r in range(full, n_rows):
-        for c in range(n_cols):
-            total = np.float32(0)
-            for k in range(depth):
-                total = np.float32(total + a[r * a_rows + k * a_k] * b[k * b_k + c])
-            out[r * n_cols + c] = total
 
 
 @nb.njit
@@ -129,7 +37,7 @@ def _repeat_blocked(
     n_rows: int, n_cols: int, depth: int, calls: int,
 ) -> None:  # fmt: skip
     for _ in range(calls):
-        blocked_product(a, a_rows, a_k, b, b_k, out, n_rows, n_cols, depth)
+        blocked.product(a, a_rows, a_k, b, b_k, out, n_rows, n_cols, depth)
 
 
 @nb.njit
