@@ -60,3 +60,13 @@ def test_other_dtypes_are_refused() -> None:
     a = np.ones((4, 4), np.int32)
     with pytest.raises(Exception, match="float32"):
         blocked.product(a, 4, 1, a, 16, a, 4, 16, 4)
+
+
+def test_widths_that_are_not_multiples_of_16_are_refused() -> None:
+    a = np.ones((4, 4), np.float32)
+    out = np.zeros((4, 24), np.float32)
+    with pytest.raises(ValueError, match="multiple of 16"):
+        blocked.product(a, 4, 1, np.ones((4, 24), np.float32), 24, out, 4, 24, 4)
+    assert not out.any()  # nothing written
+    with pytest.raises(ValueError, match="n_rows n_cols"):  # out too small
+        blocked.product(a, 4, 1, np.ones((4, 16), np.float32), 16, out[:1], 4, 16, 4)

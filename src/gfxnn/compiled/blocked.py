@@ -135,6 +135,8 @@ def product(
 ) -> None:  # fmt: skip
     """out (n_rows, n_cols, C-contiguous float32) = A B, A[r, k] = a[r a_rows + k a_k] and
     B[k, c] = b[k b_k + c] from the arrays' first elements; n_cols a multiple of 16."""
+    if n_cols % COLUMNS != 0 or n_rows * n_cols > out.size:  # the blocks write 16 columns
+        raise ValueError("blocked.product needs n_cols a multiple of 16 and out of n_rows n_cols")
     full = n_rows - n_rows % ROWS
     for r0 in range(0, full, ROWS):
         for c0 in range(0, n_cols, COLUMNS):
