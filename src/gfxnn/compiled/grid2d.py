@@ -36,7 +36,7 @@ BLOCK = 1024  # points per block of corners (4 x 1024 indices and weights: 32 KB
 @nb.njit(cache=True)
 def covers(n_input_dims: int, n_table_values: int) -> bool:
     """Whether this module's gather and scatter serve a grid: 2-D inputs, and flat table
-    indices that fit in int32 (the training kernel and the trainer ask the same question)."""
+    indices that fit in int32 (the trainer asks it once, when it sets up the grid)."""
     return n_input_dims == 2 and n_table_values < 2**31
 
 

@@ -65,6 +65,30 @@ def layer_product(
 
 
 @nb.njit(cache=True, error_model="numpy")
+def weight_grad_product(grad: np.ndarray, inputs: np.ndarray, out: np.ndarray) -> None:
+    """out = grad^T inputs (a layer wider than NARROW): `blocked.product` where it serves,
+    else BLAS."""
+    rows, n_out = grad.shape
+    n_in = inputs.shape[1]
+    if blocked.serves(out.itemsize, n_in):
+        blocked.product(grad, 1, n_out, inputs, n_in, out, n_out, n_in, rows)
+    else:
+        np.dot(grad.T, inputs, out)
+
+
+@nb.njit(cache=True, error_model="numpy")
+def input_grad_product(grad: np.ndarray, weight: np.ndarray, below: np.ndarray) -> None:
+    """below = grad W (a layer wider than NARROW): `blocked.product` where it serves, else
+    BLAS."""
+    rows, n_out = grad.shape
+    n_in = weight.shape[1]
+    if blocked.serves(below.itemsize, n_in):
+        blocked.product(grad, n_out, 1, weight, n_in, below, rows, n_in, n_out)
+    else:
+        np.dot(grad, weight, below)
+
+
+@nb.njit(cache=True, error_model="numpy")
 def narrow_backward(
     grad: np.ndarray, inputs: np.ndarray, weight: np.ndarray, weight_grad: np.ndarray,
     accumulate: bool, below: np.ndarray,

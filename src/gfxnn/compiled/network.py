@@ -24,9 +24,15 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from gfxnn.compiled import blocked, encode
+from gfxnn.compiled import encode
 from gfxnn.compiled.activations import K_LOSS_SCALE, K_REL_EPS, activate_tile, backward_tile
-from gfxnn.compiled.narrow import NARROW, layer_product, narrow_backward
+from gfxnn.compiled.narrow import (
+    NARROW,
+    input_grad_product,
+    layer_product,
+    narrow_backward,
+    weight_grad_product,
+)
 
 L2, RELATIVE_L2, L1 = range(3)
 LOSS_CODES = {"l2": L2, "relative_l2": RELATIVE_L2, "l1": L1}
@@ -183,24 +189,15 @@ def _train_chunk(
                 below = feature_grads  # no rows: the features' gradient is not wanted
             if n_out <= NARROW:
                 narrow_backward(grad, inputs, weight, weight_grad, start > lo, below)
-            elif blocked.serves(grad.itemsize, n_in):  # dW = g^T x, then g W below
+            else:  # the first tile writes dW, later ones add theirs through weight_tmp
                 into = weight_grad
                 if start > lo:
                     into = weight_tmp[: n_out * n_in].reshape((n_out, n_in))
-                blocked.product(grad, 1, n_out, inputs, n_in, into, n_out, n_in, rows)
+                weight_grad_product(grad, inputs, into)
                 if start > lo:
                     weight_grad += into
                 if below.shape[0] > 0:
-                    blocked.product(grad, n_out, 1, weight, n_in, below, rows, n_in, n_out)
-            else:
-                if start == lo:
-                    np.dot(grad.T, inputs, weight_grad)
-                else:
-                    tmp = weight_tmp[: n_out * n_in].reshape((n_out, n_in))
-                    np.dot(grad.T, inputs, tmp)
-                    weight_grad += tmp
-                if below.shape[0] > 0:
-                    np.dot(grad, weight, below)
+                    input_grad_product(grad, weight, below)
             if layer > 0:
                 grad = below
                 ping, pong = pong, ping
